@@ -1,0 +1,306 @@
+"""Hugging Face transformers backend: CPU and CUDA with the same code.
+
+Likelihood. When every option is one token that the tokenizer does not merge with the end of the context
+(encoding context+option == encoding context followed by one token), one forward pass over the context gives
+all option log-probabilities at its last position: one pass per question instead of one per option. Otherwise
+each context+continuation is tokenized *together* and split at the longest common prefix with the context
+(Chinese has no space between the two, so separate tokenization would shift token boundaries), and the
+continuation tokens are scored. Sequences are left-padded with explicit position ids, so every sequence ends
+at the last position and only the last K positions go through the vocabulary projection (`logits_to_keep`):
+one position on the one-pass path, never a batch x length x vocabulary tensor.
+
+Generation. Left padding, greedy unless a temperature is given, stop strings checked during generation and
+cut afterwards.
+
+Batches are sorted longest first; on CUDA out-of-memory the batch size halves and the batch is retried, which
+changes nothing in the scores because every row is computed independently of its neighbours.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import torch
+import transformers
+
+from harness.errors import HarnessError
+from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda:0")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise HarnessError(f"--device: '{device}' is not a torch device (use auto, cpu, cuda, cuda:1, mps)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise HarnessError(f"--device {device}: no CUDA device is visible to torch here; use --device cpu")
+    return dev
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float32
+    if dtype not in DTYPES:
+        raise HarnessError(f"--dtype: '{dtype}' is not one of auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+@dataclass
+class _Job:
+    """One forward sequence: its tokens, and which positions are scored for which request/option."""
+
+    ids: list[int]
+    req: int
+    option: int | None  # None: the one-pass job of a request, scoring every option at the last position
+    start: int  # index of the first scored token (the continuation's first token)
+    targets: list[int] = field(default_factory=list)  # one-pass: each option's single token
+
+
+class HFBackend:
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        revision: str | None = None,
+        dtype: str = "auto",
+        device: str = "auto",
+        batch_size: int | str = "auto",
+        trust_remote_code: bool = False,
+        max_length: int | None = None,
+    ) -> None:
+        self.device = resolve_device(device)
+        self.torch_dtype = resolve_dtype(dtype, self.device)
+        self.model_path = model
+        kw: dict[str, Any] = dict(revision=revision, trust_remote_code=trust_remote_code)
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model, **kw)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=self.torch_dtype, **kw)
+        self.model.to(self.device).eval()
+        self.batch_size = self._initial_batch_size(batch_size)
+        self.max_length = max_length or self._model_max_length()
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        gen_eos = self.model.generation_config.eos_token_id
+        eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
+        self.eos_ids = {i for i in eos + [self.tokenizer.eos_token_id] if i is not None}
+        self.truncated = 0
+
+    # ---- setup -----------------------------------------------------------------------------------------
+    def _initial_batch_size(self, batch_size: int | str) -> int:
+        if batch_size == "auto":
+            return 64 if self.device.type == "cuda" else 16
+        try:
+            value = int(batch_size)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise HarnessError(f"--batch-size: '{batch_size}' must be a positive integer or auto")
+        return value
+
+    def _model_max_length(self) -> int:
+        cfg = self.model.config
+        for key in ("max_position_embeddings", "seq_length", "n_positions"):
+            if isinstance(getattr(cfg, key, None), int):
+                return int(getattr(cfg, key))
+        return 4096
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "engine": "transformers",
+            "engine_version": transformers.__version__,
+            "torch_version": torch.__version__,
+            "device": str(self.device),
+            "dtype": str(self.torch_dtype).removeprefix("torch."),
+            "batch_size": self.batch_size,
+            "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
+            "model_class": type(self.model).__name__,
+            "truncated_requests": self.truncated,
+        }
+
+    def peak_memory_bytes(self) -> int | None:
+        if self.device.type == "cuda":
+            return int(torch.cuda.max_memory_allocated(self.device))
+        return None
+
+    # ---- likelihood ------------------------------------------------------------------------------------
+    def _encode(self, text: str, special: bool) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=special)["input_ids"]
+
+    def _plan(self, i: int, r: LoglikelihoodRequest) -> list[_Job]:
+        ctx = self._encode(r.context, r.add_special_tokens)
+        wholes = [self._encode(r.context + c, r.add_special_tokens) for c in r.continuations]
+        if ctx and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes):
+            return [_Job(ids=ctx, req=i, option=None, start=len(ctx), targets=[w[-1] for w in wholes])]
+        jobs = []
+        for j, whole in enumerate(wholes):
+            n = 0
+            while n < min(len(ctx), len(whole)) and ctx[n] == whole[n]:
+                n += 1
+            n = min(n, len(whole) - 1)  # at least one continuation token
+            if n < 1:
+                raise HarnessError(f"likelihood request {i}: empty context or continuation cannot be scored")
+            jobs.append(_Job(ids=whole, req=i, option=j, start=n))
+        return jobs
+
+    def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
+        jobs: list[_Job] = []
+        pending: dict[int, int] = {}
+        results: dict[int, LoglikelihoodResult] = {}
+        for i, r in enumerate(requests):
+            planned = self._plan(i, r)
+            jobs.extend(planned)
+            pending[i] = len(planned)
+            k = len(r.continuations)
+            results[i] = LoglikelihoodResult([0.0] * k, [1] * k, [False] * k, planned[0].option is None, Cost())
+        jobs.sort(key=lambda j: -len(j.ids))
+        for batch, seconds in self._batches(jobs, self._score_batch):
+            total = sum(len(j.ids) for j, _ in batch) or 1
+            for job, (logps, greedy, ntok) in batch:
+                res = results[job.req]
+                res.cost.prompt_tokens += len(job.ids)
+                res.cost.seconds += seconds * len(job.ids) / total
+                if job.option is None:
+                    res.logprobs, res.is_greedy, res.num_tokens = logps, greedy, [1] * len(logps)
+                else:
+                    res.logprobs[job.option], res.is_greedy[job.option] = logps[0], greedy[0]
+                    res.num_tokens[job.option] = ntok
+                pending[job.req] -= 1
+                if pending[job.req] == 0:
+                    yield job.req, results.pop(job.req)
+
+    def _truncate(self, job: _Job) -> _Job:
+        excess = len(job.ids) - self.max_length
+        if excess <= 0:
+            return job
+        self.truncated += 1
+        if excess >= job.start:
+            raise HarnessError(f"likelihood request {job.req}: continuation longer than the model's {self.max_length} tokens")
+        return _Job(job.ids[excess:], job.req, job.option, job.start - excess, job.targets)
+
+    @torch.inference_mode()
+    def _score_batch(self, jobs: list[_Job]) -> list[tuple[list[float], list[bool], int]]:
+        jobs = [self._truncate(j) for j in jobs]
+        # positions scored, counted from the end: one-pass jobs read the last position only
+        keep = max(1 if j.option is None else len(j.ids) - j.start + 1 for j in jobs)
+        logits = self._forward_last(jobs, keep).float()
+        logp = torch.log_softmax(logits, dim=-1)  # [B, keep, V]
+        out = []
+        for b, j in enumerate(jobs):
+            if j.option is None:
+                row = logp[b, -1]
+                targets = torch.tensor(j.targets, device=row.device)
+                best = int(row.argmax())
+                out.append((row[targets].tolist(), [t == best for t in j.targets], 1))
+            else:
+                n = len(j.ids) - j.start  # continuation tokens; predicted from positions -n-1 .. -2
+                span = logp[b, keep - n - 1 : keep - 1]
+                tgt = torch.tensor(j.ids[j.start :], device=span.device)
+                lp = span.gather(1, tgt[:, None]).squeeze(1)
+                greedy = bool((span.argmax(-1) == tgt).all())
+                out.append(([float(lp.sum())], [greedy], n))
+        return out
+
+    def _forward_last(self, jobs: list[_Job], keep: int) -> torch.Tensor:
+        """Logits of the last `keep` positions of each left-padded sequence: [B, keep, V]."""
+        width = max(len(j.ids) for j in jobs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(jobs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(jobs), width), dtype=torch.long)
+        for b, j in enumerate(jobs):
+            ids[b, width - len(j.ids) :] = torch.tensor(j.ids)
+            mask[b, width - len(j.ids) :] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        kwargs: dict[str, Any] = dict(input_ids=ids, attention_mask=mask, position_ids=position_ids, use_cache=False)
+        if self._keeps_logits:
+            return self.model(**kwargs, logits_to_keep=keep).logits[:, -keep:]
+        return self.model(**kwargs).logits[:, -keep:]
+
+    # ---- generation ------------------------------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[tuple[int, GenerateResult]]:
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(requests):
+            groups.setdefault((r.max_new_tokens, r.temperature, r.stop, r.add_special_tokens, r.seed), []).append(i)
+        for key, idxs in groups.items():
+            lengths = {i: len(self._encode(requests[i].prompt, key[3])) for i in idxs}
+            items = sorted(idxs, key=lambda i: -lengths[i])
+            run = lambda batch: self._generate_batch([requests[i] for i in batch])  # noqa: E731
+            for batch, seconds in self._batches(items, run):
+                total = sum(lengths[i] + res.cost.generated_tokens for i, res in batch) or 1
+                for i, res in batch:
+                    res.cost.prompt_tokens = lengths[i]
+                    res.cost.seconds = seconds * (lengths[i] + res.cost.generated_tokens) / total
+                    yield i, res
+
+    @torch.inference_mode()
+    def _generate_batch(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+        r0 = reqs[0]
+        enc = self.tokenizer([r.prompt for r in reqs], return_tensors="pt", padding=True, add_special_tokens=r0.add_special_tokens)
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        room = self.max_length - enc["input_ids"].shape[1]
+        if room < 1:
+            raise HarnessError(f"a generation prompt of {enc['input_ids'].shape[1]} tokens leaves no room in the model's {self.max_length}")
+        kwargs: dict[str, Any] = dict(max_new_tokens=min(r0.max_new_tokens, room), pad_token_id=self.tokenizer.pad_token_id)
+        if r0.temperature > 0:
+            torch.manual_seed(r0.seed)
+            kwargs.update(do_sample=True, temperature=r0.temperature, top_p=1.0, top_k=0)
+        else:
+            kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if r0.stop:
+            kwargs.update(stop_strings=list(r0.stop), tokenizer=self.tokenizer)
+        out = self.model.generate(**enc, **kwargs)
+        new = out[:, enc["input_ids"].shape[1] :].tolist()
+        return [self._finish(row, r0.stop, kwargs["max_new_tokens"]) for row in new]
+
+    def _finish(self, row: list[int], stop: tuple[str, ...], limit: int) -> GenerateResult:
+        n, reason = len(row), "length"
+        for k, tok in enumerate(row):
+            if tok in self.eos_ids:
+                n, reason = k + 1, "eos"
+                break
+            if tok == self.tokenizer.pad_token_id:
+                n = k
+                break
+        text = self.tokenizer.decode(row[:n], skip_special_tokens=True)
+        cut = min((text.find(s) for s in stop if s and s in text), default=-1)
+        if cut >= 0:
+            text, reason = text[:cut], "stop"
+        elif reason == "length" and n < limit:
+            reason = "stop"  # halted by a stop string that the decoded text no longer shows whole
+        return GenerateResult(text=text, finish_reason=reason, cost=Cost(generated_tokens=n))
+
+    # ---- batching --------------------------------------------------------------------------------------
+    def _batches(self, items: list, run) -> Iterator[tuple[list[tuple[Any, Any]], float]]:
+        """Run `items` in batches; yield ([(item, output)], seconds). Halve the batch size on CUDA OOM."""
+        pos = 0
+        while pos < len(items):
+            batch = items[pos : pos + self.batch_size]
+            start = time.perf_counter()
+            try:
+                outputs = run(batch)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+            except torch.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise HarnessError("out of accelerator memory even at batch size 1; try a smaller --max-model-len or dtype") from None
+                torch.cuda.empty_cache()
+                self.batch_size = max(1, self.batch_size // 2)
+                continue
+            pos += len(batch)
+            yield list(zip(batch, outputs)), time.perf_counter() - start

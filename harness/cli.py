@@ -1,0 +1,183 @@
+"""Command line: `harness eval`, `harness tasks`, `harness tiny-model`.
+
+Heavy modules (torch, transformers, datasets) are imported inside the commands that need them, so
+`harness --help` and `harness tasks` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from harness import __version__
+from harness.errors import HarnessError
+
+EPILOG = """examples:
+  harness tiny-model --arch qwen2 -o models/tiny-qwen2
+  harness eval --model models/tiny-qwen2 --tasks ceval,cmmlu --data-dir ../shared/data --limit 50
+  harness eval --model qwen2.5-7b-instruct --tasks ceval --num-fewshot 5 --mode generate
+  harness tasks
+"""
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a positive integer")
+    return n
+
+
+def _nonneg_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a non-negative integer")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="Evaluate open LLMs on Chinese benchmarks, ability by ability, and measure what they cost to run.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"harness {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ev = sub.add_parser("eval", help="run tasks on a model and write a results file", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ev.add_argument("--model", required=True, help="preset name (configs/models), local model folder, or hub id")
+    ev.add_argument("--tasks", required=True, help="comma-separated task names or task .yaml paths (see `harness tasks`)")
+    ev.add_argument("--data-dir", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
+    ev.add_argument("--output-dir", type=Path, default=Path("results"), help="where results/<model>/<run>.json and .samples.jsonl go")
+    ev.add_argument("--backend", default="hf", choices=["hf"], help="inference engine")
+    ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype (auto: the preset's, else bf16/fp16 on GPU, fp32 on CPU)")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    ev.add_argument("--batch-size", default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
+    ev.add_argument("--num-fewshot", type=_nonneg_int, default=None, help="exemplars per prompt (default: each task's own)")
+    ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate a seeded sample of N items per task, spread over subjects")
+    ev.add_argument("--seed", type=int, default=1234, help="seed for --limit sampling and any sampling decode")
+    ev.add_argument("--mode", choices=["likelihood", "generate"], default=None, help="likelihood: pick the most probable option; generate: answer then extract (default: each task's own)")
+    ev.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto", help="wrap prompts in the model's chat template (auto: on for chat models)")
+    ev.add_argument("--max-new-tokens", type=_positive_int, default=None, help="generation length cap (default: each task's own)")
+    ev.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of the model")
+    ev.add_argument("--trust-remote-code", action="store_true", help="allow a model's own Python code from the hub to run on this machine")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    ta = sub.add_parser("tasks", help="list the available tasks")
+    ta.add_argument("--json", action="store_true", help="machine-readable output")
+
+    tm = sub.add_parser("tiny-model", help="build a tiny random-weight model folder (for tests and trying things out)")
+    tm.add_argument("--arch", choices=["qwen2", "llama", "glm4"], default="qwen2")
+    tm.add_argument("-o", "--output", type=Path, required=True, help="folder to write the model into")
+    tm.add_argument("--layers", type=_positive_int, default=2)
+    tm.add_argument("--hidden-size", type=_positive_int, default=64, help="a multiple of 32 (head_dim is 32)")
+    tm.add_argument("--seed", type=int, default=0)
+    tm.add_argument("--base", action="store_true", help="no chat template (a base model)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.command == "eval":
+            return _eval(args, argv)
+        if args.command == "tasks":
+            return _tasks(args)
+        if args.command == "tiny-model":
+            return _tiny(args)
+    except HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: samples finished so far are in the .samples.jsonl file", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _eval(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.data import default_data_dir
+    from harness.runner import EvalConfig, run_eval
+    from harness.summary import print_summary
+
+    data_dir = args.data_dir or default_data_dir()
+    if data_dir is not None and not data_dir.is_dir():
+        raise HarnessError(f"--data-dir {data_dir}: no such folder (it should hold e.g. ceval/val/*.csv)")
+    cfg = EvalConfig(
+        model=args.model,
+        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
+        data_dir=data_dir,
+        output_dir=args.output_dir,
+        backend=args.backend,
+        dtype=args.dtype,
+        device=args.device,
+        batch_size=args.batch_size,
+        num_fewshot=args.num_fewshot,
+        limit=args.limit,
+        seed=args.seed,
+        mode=args.mode,
+        chat_template=args.chat_template,
+        trust_remote_code=args.trust_remote_code,
+        revision=args.revision,
+        max_new_tokens=args.max_new_tokens,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        command=["harness", *argv],
+    )
+    results, path = run_eval(cfg)
+    print_summary(results, str(path))
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.tasks import discover_tasks
+    from harness.taskspec import load_task_spec
+
+    rows = []
+    for name, path in sorted(discover_tasks().items()):
+        spec = load_task_spec(path)
+        rows.append({
+            "name": name, "category": spec.category, "version": spec.version, "modes": spec.modes,
+            "default_mode": spec.mode, "num_fewshot": spec.num_fewshot, "subsets": len(spec.subsets or {}),
+            "metrics": spec.metrics, "license": spec.license, "source": spec.source, "file": str(path),
+        })
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    by_cat: dict[str, list[dict]] = {}
+    for r in rows:
+        by_cat.setdefault(r["category"], []).append(r)
+    for cat, items in sorted(by_cat.items()):
+        print(f"{cat}:")
+        for r in items:
+            print(f"  {r['name']:<10} v{r['version']}  {r['subsets']:>3} subsets  modes {'/'.join(r['modes'])} "
+                  f"(default {r['default_mode']}, {r['num_fewshot']}-shot)  {','.join(r['metrics'])}  {r['license']}  {r['source']}")
+    return 0
+
+
+def _tiny(args: argparse.Namespace) -> int:
+    from harness.tiny_model import build_tiny_model
+
+    try:
+        path = build_tiny_model(args.arch, args.output, seed=args.seed, num_layers=args.layers, hidden_size=args.hidden_size, chat=not args.base)
+    except ValueError as e:
+        raise HarnessError(f"tiny-model: {e}") from None
+    print(f"wrote a tiny {args.arch} model to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Resolve `--model` to something loadable, and say exactly which weights were evaluated.
+
+A value is a preset name (configs/models/<name>.yaml), a local model folder, or a hub id. The remote-code
+decision is made here, before any model code could run: a model whose config maps to custom classes loads
+only with --trust-remote-code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import HarnessError
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs" / "models"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+_FULL_HASH_LIMIT = 2 << 30  # weight folders up to 2 GiB are hashed whole; larger ones are sampled
+
+
+class Preset(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    hub_id: str
+    family: str
+    type: Literal["chat", "base"]
+    params_b: float | None = None
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    trust_remote_code: bool = False
+    revision: str | None = None
+    chat_template: str | None = None  # overrides the tokenizer's template when set
+    generation: dict[str, Any] = Field(default_factory=dict)
+    notes: str | None = None
+
+
+def load_presets() -> dict[str, Preset]:
+    out = {}
+    for path in sorted(PRESETS_DIR.glob("*.yaml")):
+        try:
+            out[path.stem] = Preset.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        except ValidationError as e:
+            first = e.errors()[0]
+            raise HarnessError(f"{path}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
+        except yaml.YAMLError as e:
+            raise HarnessError(f"{path}: not valid YAML: {e}") from None
+    return out
+
+
+@dataclass
+class ModelRef:
+    name: str  # what results and the leaderboard call it
+    source: str  # local folder or hub id handed to the backend
+    is_local: bool
+    preset: Preset | None = None
+    revision: str | None = None
+    needs_remote_code: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_chat(self) -> bool:
+        if self.preset is not None:
+            return self.preset.type == "chat"
+        return bool(re.search(r"(instruct|chat|[-_]it\b|[-_]sft)", self.name, re.I))
+
+
+def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool) -> ModelRef:
+    presets = load_presets()
+    preset = presets.get(value)
+    source = preset.hub_id if preset else value
+    path = Path(source).expanduser()
+    if path.is_dir():
+        ref = ModelRef(name=path.resolve().name, source=str(path.resolve()), is_local=True, preset=preset)
+        config_path = path / "config.json"
+        if not config_path.is_file():
+            raise HarnessError(f"--model {value}: folder {path} has no config.json; is it a Hugging Face model folder?")
+        try:
+            ref.config = json.loads(config_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise HarnessError(f"--model {value}: {config_path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+    elif _HUB_ID.match(source) and not source.startswith((".", "/", "~")):
+        ref = ModelRef(name=source, source=source, is_local=False, preset=preset)
+        ref.config = _cached_hub_config(source) or {}
+    else:
+        known = ", ".join(sorted(presets)) or "none"
+        raise HarnessError(
+            f"--model {value}: no such folder, and not a hub id (org/name) or preset (known presets: {known})"
+        )
+    ref.revision = revision or (preset.revision if preset else None)
+    auto_map = ref.config.get("auto_map") or {}
+    ref.needs_remote_code = bool(auto_map) or (preset.trust_remote_code if preset else False)
+    if ref.needs_remote_code and not trust_remote_code:
+        raise HarnessError(
+            f"--model {value}: this model ships its own Python code ({'auto_map in config.json' if auto_map else 'per its preset'}), "
+            "which would run on this machine; re-run with --trust-remote-code if you trust its authors"
+        )
+    return ref
+
+
+def _cached_hub_config(hub_id: str) -> dict[str, Any] | None:
+    """config.json of a hub model when it is already in the local cache (never downloads)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(hub_id, "config.json")
+        if isinstance(cached, str):
+            return json.loads(Path(cached).read_text(encoding="utf-8"))
+    except Exception:
+        return None
+    return None
+
+
+def weights_fingerprint(folder: Path) -> dict[str, Any]:
+    """sha256 over the weight files (names, sizes and bytes). Folders over 2 GiB hash the first and last MiB of
+    each file with its size instead, and say so: exact enough to tell checkpoints apart, fast on 100 GB."""
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin", ".pt", ".gguf") and p.is_file())
+    total = sum(p.stat().st_size for p in files)
+    h = hashlib.sha256()
+    sampled = total > _FULL_HASH_LIMIT
+    for p in files:
+        size = p.stat().st_size
+        h.update(f"{p.name}:{size}\n".encode())
+        with open(p, "rb") as f:
+            if sampled:
+                h.update(f.read(1 << 20))
+                f.seek(max(0, size - (1 << 20)))
+                h.update(f.read(1 << 20))
+            else:
+                for block in iter(lambda: f.read(1 << 22), b""):
+                    h.update(block)
+    return {"sha256": h.hexdigest(), "method": "sampled" if sampled else "full", "files": len(files), "bytes": total}

@@ -1,0 +1,306 @@
+"""`harness eval` from start to end: tasks -> prompts -> requests -> backend -> scores -> results file.
+
+Requests of all tasks are pooled by kind and handed to the backend in one call, which sorts and batches them;
+each sample is scored and written to the JSONL file the moment its result arrives.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.errors import HarnessError
+from harness.models import ModelRef, resolve_model, weights_fingerprint
+from harness.results import SCHEMA_VERSION, SampleWriter, write_json_atomic
+from harness.scoring import Scored, aggregate, score_generation, score_likelihood
+from harness.tasks import PromptedSample, Task, prompt_hash, resolve_task_files
+from harness.throughput import EnergyMeter, Usage, accelerator_info, process_peak_rss_bytes
+from harness.types import GenerateRequest, LoglikelihoodRequest, Mode
+
+
+@dataclass
+class EvalConfig:
+    model: str
+    tasks: list[str]
+    data_dir: Path | None = None
+    output_dir: Path = Path("results")
+    backend: str = "hf"
+    dtype: str = "auto"
+    device: str = "auto"
+    batch_size: str = "auto"
+    num_fewshot: int | None = None
+    limit: int | None = None
+    seed: int = 1234
+    mode: Mode | None = None
+    chat_template: str = "auto"  # auto | on | off
+    trust_remote_code: bool = False
+    revision: str | None = None
+    max_new_tokens: int | None = None
+    progress: bool = True
+    command: list[str] = field(default_factory=lambda: list(sys.argv))
+
+
+@dataclass
+class _Planned:
+    task: Task
+    mode: Mode
+    num_fewshot: int
+    prompts: list[PromptedSample]
+    prompt_hash: str = ""
+
+
+def _plan_tasks(cfg: EvalConfig) -> list[_Planned]:
+    """Load every task's data and render every prompt before a model is loaded: bad input fails in seconds."""
+    planned = []
+    for path in resolve_task_files(cfg.tasks):
+        task = Task.load(path)
+        mode = cfg.mode or task.spec.mode
+        if mode not in task.spec.modes:
+            raise HarnessError(f"--mode {mode}: task {task.name} supports only {', '.join(task.spec.modes)}")
+        shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot
+        samples = task.samples(cfg.data_dir, cfg.limit, cfg.seed)
+        prompts = task.prompts(samples, task.fewshot_pool(cfg.data_dir, shots), shots, mode)
+        planned.append(_Planned(task, mode, shots, prompts))
+    return planned
+
+
+def _use_chat(cfg: EvalConfig, ref: ModelRef) -> bool:
+    if cfg.chat_template not in ("auto", "on", "off"):
+        raise HarnessError(f"--chat-template: '{cfg.chat_template}' must be auto, on or off")
+    return ref.is_chat if cfg.chat_template == "auto" else cfg.chat_template == "on"
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
+    """Run one evaluation; return the results dict and the path of the results file."""
+    ref = resolve_model(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    planned = _plan_tasks(cfg)
+    dtype = cfg.dtype if cfg.dtype != "auto" or ref.preset is None else ref.preset.dtype
+
+    from harness.backends import create_backend
+
+    t0 = time.perf_counter()
+    backend = _create(create_backend, cfg, ref, dtype)
+    load_seconds = time.perf_counter() - t0
+    describe = backend.describe()
+    chat = None
+    if _use_chat(cfg, ref):
+        from harness.chat import ChatFormatter
+
+        chat = ChatFormatter(backend.tokenizer, ref.preset.chat_template if ref.preset else None, ref.name)
+
+    started = _dt.datetime.now(_dt.timezone.utc)
+    run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(" ".join(cfg.command).encode()).hexdigest()[:6]
+    out_dir = cfg.output_dir / _slug(ref.name)
+    results_path = out_dir / f"{run_id}.json"
+    samples_path = out_dir / f"{run_id}.samples.jsonl"
+
+    ll_reqs, ll_keys, gen_reqs, gen_keys = [], [], [], []
+    for ti, p in enumerate(planned):
+        gen_cfg = p.task.spec.generation
+        max_new = cfg.max_new_tokens or gen_cfg.max_new_tokens
+        for si, ps in enumerate(p.prompts):
+            text = chat(ps.prompt) if chat else ps.prompt
+            ps.prompt = text  # what was sent, recorded per sample
+            if p.mode == "likelihood":
+                ll_reqs.append(LoglikelihoodRequest(text, ps.continuations, add_special_tokens=chat is None))
+                ll_keys.append((ti, si))
+            else:
+                gen_reqs.append(GenerateRequest(text, max_new, tuple(gen_cfg.stop), 0.0, cfg.seed, chat is None))
+                gen_keys.append((ti, si))
+        p.prompt_hash = prompt_hash(p.prompts)
+
+    scored: list[dict[int, Scored]] = [{} for _ in planned]
+    usage = [Usage() for _ in planned]
+    energy = EnergyMeter(describe["device"])
+    wall0 = time.perf_counter()
+    with SampleWriter(samples_path) as writer:
+        for kind, reqs, keys, call in (
+            ("likelihood", ll_reqs, ll_keys, backend.loglikelihood),
+            ("generate", gen_reqs, gen_keys, backend.generate),
+        ):
+            if not reqs:
+                continue
+            for idx, res in _progress(call(reqs), len(reqs), kind, cfg.progress):
+                ti, si = keys[idx]
+                p = planned[ti]
+                ps = p.prompts[si]
+                s = score_likelihood(ps.sample, res) if kind == "likelihood" else score_generation(ps.sample, res)
+                scored[ti][si] = s
+                usage[ti].add(res.cost.prompt_tokens, res.cost.generated_tokens, res.cost.seconds)
+                writer.write(_sample_record(p, ps, s, res))
+    wall = time.perf_counter() - wall0
+    joules = energy.joules()
+
+    total = Usage()
+    tasks_out: dict[str, Any] = {}
+    for p, sc, u in zip(planned, scored, usage):
+        total.samples += u.samples
+        total.prompt_tokens += u.prompt_tokens
+        total.generated_tokens += u.generated_tokens
+        spec = p.task.spec
+        agg = aggregate(((ps.sample.meta, sc[i].correct) for i, ps in enumerate(p.prompts)), spec.group_by, spec.aggregate)
+        extra: dict[str, Any] = {}
+        if p.mode == "generate":
+            extra["unextracted"] = sum(1 for s in sc.values() if s.prediction is None)
+        tasks_out[spec.name] = {
+            "name": spec.name,
+            "version": spec.version,
+            "category": spec.category,
+            "mode": p.mode,
+            "num_fewshot": p.num_fewshot,
+            "n_samples": len(p.prompts),
+            "metrics": {"accuracy": agg["score"], "accuracy_stderr": agg["score_stderr"], **extra},
+            "aggregate": {"rule": spec.aggregate, **agg},
+            "template_hash": p.task.template.hash,
+            "prompt_hash": p.prompt_hash,
+            "data": {"origin": p.task.data_origin, "files": p.task.data_hashes},
+            "source": spec.source,
+            "license": spec.license,
+            "throughput": u.report(),
+        }
+
+    peak = backend.peak_memory_bytes()
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "started_at": started.isoformat(),
+        "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+        "model": _model_block(ref, describe, backend, chat, cfg),
+        "harness": {"version": __version__, "git_commit": _git_commit()},
+        "environment": _environment(describe),
+        "command": cfg.command,
+        "config": {
+            "limit": cfg.limit,
+            "seed": cfg.seed,
+            "num_fewshot": cfg.num_fewshot,
+            "mode": cfg.mode,
+            "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
+        },
+        "tasks": tasks_out,
+        "throughput": {
+            "model_load_seconds": round(load_seconds, 3),
+            "batch_size": backend.describe()["batch_size"],
+            "peak_memory_bytes": peak if peak is not None else process_peak_rss_bytes(),
+            "peak_memory_kind": "accelerator_allocated" if peak is not None else "process_rss",
+            "energy_joules": joules,
+            "accelerator": accelerator_info(describe["device"]),
+            **total.report(wall_seconds=wall),
+        },
+        "samples_file": samples_path.name,
+    }
+    write_json_atomic(results_path, results)
+    return results, results_path
+
+
+def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str) -> Any:
+    try:
+        return create_backend(
+            cfg.backend,
+            model=ref.source,
+            revision=ref.revision,
+            dtype=dtype,
+            device=cfg.device,
+            batch_size=cfg.batch_size,
+            trust_remote_code=cfg.trust_remote_code,
+        )
+    except HarnessError:
+        raise
+    except (OSError, ValueError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise HarnessError(f"--model {cfg.model}: could not load it: {first[:300]}") from None
+
+
+def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: Any, cfg: EvalConfig) -> dict[str, Any]:
+    config = getattr(getattr(backend, "model", None), "config", None)
+    block: dict[str, Any] = {
+        "name": ref.name,
+        "source": ref.source,
+        "is_local": ref.is_local,
+        "preset": ref.preset.name if ref.preset else None,
+        "family": ref.preset.family if ref.preset else ref.config.get("model_type"),
+        "type": "chat" if ref.is_chat else "base",
+        "revision": ref.revision or getattr(config, "_commit_hash", None),
+        "architecture": (ref.config.get("architectures") or [None])[0] or describe.get("model_class"),
+        "dtype": describe.get("dtype"),
+        "backend": cfg.backend,
+        "engine": describe,
+        "chat_template_applied": chat is not None,
+        "chat_template_hash": chat.hash if chat else None,
+        "trust_remote_code": cfg.trust_remote_code,
+    }
+    if ref.is_local:
+        block["weights"] = weights_fingerprint(Path(ref.source))
+    n_params = getattr(getattr(backend, "model", None), "num_parameters", None)
+    if callable(n_params):
+        block["num_parameters"] = int(n_params())
+    return block
+
+
+def _environment(describe: dict[str, Any]) -> dict[str, Any]:
+    import transformers
+
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "transformers": transformers.__version__,
+        "torch": describe.get("torch_version"),
+    }
+    try:
+        import datasets
+
+        env["datasets"] = datasets.__version__
+    except ImportError:
+        pass
+    return env
+
+
+def _sample_record(p: _Planned, ps: PromptedSample, s: Scored, res: Any) -> dict[str, Any]:
+    sample = ps.sample
+    record: dict[str, Any] = {
+        "task": sample.task,
+        "sample_id": sample.sample_id,
+        "mode": p.mode,
+        "prompt": ps.prompt,
+        "target": sample.target_label,
+        "prediction": s.prediction,
+        "correct": s.correct,
+        "meta": sample.meta,
+    }
+    if p.mode == "likelihood":
+        record["logprobs"] = s.logprobs
+        record["continuations"] = list(ps.continuations)
+        record["one_pass"] = res.one_pass
+    else:
+        record["output"] = s.output
+        record["finish_reason"] = res.finish_reason
+    record["prompt_tokens"] = res.cost.prompt_tokens
+    record["generated_tokens"] = res.cost.generated_tokens
+    return record
+
+
+def _progress(it: Any, total: int, kind: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(it, total=total, desc=kind, unit="req", disable=not enabled, dynamic_ncols=True, leave=False)

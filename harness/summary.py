@@ -1,0 +1,39 @@
+"""The table printed at the end of a run: scores per task and group, then what it cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _fmt(x: Any, digits: int = 2) -> str:
+    return "-" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def print_summary(results: dict[str, Any], results_path: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = results["model"]
+    table = Table(title=f"{m['name']}  ({m['backend']}, {m['dtype']}, {'chat' if m['chat_template_applied'] else 'raw prompt'})")
+    for col, justify in (("task / group", "left"), ("mode", "left"), ("shots", "right"), ("n", "right"), ("score", "right"), ("± se", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for name, t in results["tasks"].items():
+        metrics = t["metrics"]
+        mode = t["mode"] + (f" ({metrics['unextracted']} unextracted)" if metrics.get("unextracted") else "")
+        table.add_row(f"[bold]{name}[/bold]", mode, str(t["num_fewshot"]), str(t["n_samples"]), _fmt(metrics["accuracy"]), _fmt(metrics["accuracy_stderr"]))
+        groups = t["aggregate"]["groups"]
+        keys = list(groups)
+        for key in keys[1:] if len(keys) > 1 else []:  # the coarse groups (e.g. STEM); subjects are in the file
+            for g, entry in groups[key].items():
+                table.add_row(f"  {g}", "", "", str(entry["n"]), _fmt(entry["score"]), _fmt(entry["micro_stderr"]))
+    console.print(table)
+    tp = results["throughput"]
+    acc = tp["accelerator"]
+    console.print(
+        f"{acc['kind']} {acc['name']} x{acc['count']}: {tp['samples']} samples in {tp['seconds']:.1f}s "
+        f"(+{tp['model_load_seconds']:.1f}s load) | prompt {_fmt(tp['prompt_tokens_per_s'], 0)} tok/s | "
+        f"generated {_fmt(tp['generated_tokens_per_s'], 1)} tok/s | {_fmt(tp['samples_per_s'])} samples/s | "
+        f"peak memory {tp['peak_memory_bytes'] / 2**30:.2f} GiB"
+    )
+    console.print(f"results: {results_path}\nsamples: {results['samples_file']}")

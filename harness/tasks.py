@@ -1,0 +1,218 @@
+"""Tasks: find task files, turn dataset rows into samples, and samples into prompts.
+
+Nothing here knows about models or backends: the output is plain strings (a prompt, and in likelihood mode
+the continuations to score).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.data import SINGLE, TaskData, load_split
+from harness.errors import HarnessError
+from harness.taskspec import TaskSpec, load_task_spec
+from harness.templates import PromptTemplate
+from harness.types import Mode, Sample
+
+REPO_TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
+TASKS_DIR_ENV = "HARNESS_TASKS_DIR"
+_LABEL_PREFIX = re.compile(r"^\s*[A-Z][\.．、:：\)]\s*")
+
+
+def task_dirs() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get(TASKS_DIR_ENV, "").split(os.pathsep) if p]
+    return extra + [REPO_TASKS_DIR]
+
+
+def discover_tasks() -> dict[str, Path]:
+    """Task name -> YAML file. Subset lists (*.subsets.yaml) and suites/ are not tasks."""
+    found: dict[str, Path] = {}
+    for root in task_dirs():
+        for path in sorted(root.rglob("*.yaml")):
+            if path.name.endswith(".subsets.yaml") or "suites" in path.relative_to(root).parts:
+                continue
+            found.setdefault(path.stem, path)
+    return found
+
+
+def resolve_task_files(names: list[str]) -> list[Path]:
+    """Names from --tasks: a registered task name or a path to a task YAML file."""
+    known = discover_tasks()
+    out = []
+    for name in names:
+        if name in known:
+            out.append(known[name])
+        elif name.endswith((".yaml", ".yml")) and Path(name).is_file():
+            out.append(Path(name))
+        else:
+            hint = ", ".join(sorted(known)) or "none found"
+            raise HarnessError(f"--tasks: unknown task '{name}' (known: {hint}; or give a path to a task .yaml)")
+    return out
+
+
+@dataclass
+class PromptedSample:
+    """A sample with the exact text(s) sent to the model, before any chat template."""
+
+    sample: Sample
+    prompt: str
+    continuations: tuple[str, ...] = ()
+
+
+@dataclass
+class Task:
+    spec: TaskSpec
+    path: Path
+    template: PromptTemplate
+    continuation: PromptTemplate
+    data_hashes: dict[str, str] = field(default_factory=dict)
+    data_origin: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> "Task":
+        spec = load_task_spec(path)
+        return cls(
+            spec=spec,
+            path=path,
+            template=PromptTemplate.from_task_field(spec.prompt, path, "prompt"),
+            continuation=PromptTemplate(spec.continuation, f"{path} field 'continuation'"),
+        )
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def samples(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234) -> list[Sample]:
+        data = load_split(self.spec, "eval", data_dir)
+        self.data_hashes.update(data.file_hashes)
+        self.data_origin = data.origin
+        by_subset = {s: [self._to_sample(row, i, s) for i, row in enumerate(rows)] for s, rows in data.rows.items()}
+        return stratified_limit(by_subset, limit, seed)
+
+    def fewshot_pool(self, data_dir: Path | None, num_fewshot: int) -> dict[str, list[Sample]]:
+        if not num_fewshot:
+            return {}
+        data: TaskData = load_split(self.spec, "fewshot", data_dir)
+        self.data_hashes.update(data.file_hashes)
+        return {s: [self._to_sample(row, i, s) for i, row in enumerate(rows)] for s, rows in data.rows.items()}
+
+    def prompts(self, samples: list[Sample], fewshot: dict[str, list[Sample]], num_fewshot: int, mode: Mode) -> list[PromptedSample]:
+        """Render every sample. Exemplars are the first k rows of the same subset's few-shot split,
+        as the official C-Eval and CMMLU scripts take them."""
+        out = []
+        for s in samples:
+            subset = s.meta.get("subset", SINGLE)
+            shots = fewshot.get(subset, [])[:num_fewshot]
+            if len(shots) < num_fewshot:
+                raise HarnessError(f"task {self.name}: subset '{subset}' has {len(shots)} few-shot exemplars, {num_fewshot} asked")
+            prompt = self.template.render(doc=_doc(s), fewshot=[_doc(x) for x in shots], subset=s.meta)
+            conts: tuple[str, ...] = ()
+            if mode == "likelihood":
+                conts = tuple(self.continuation.render(label=l, text=t) for l, t in zip(s.labels, s.choices))
+            out.append(PromptedSample(s, prompt, conts))
+        return out
+
+    def _to_sample(self, row: dict[str, Any], index: int, subset: str) -> Sample:
+        f = self.spec.fields
+        where = f"task {self.name}, subset {subset}, row {index}"
+        try:
+            question = str(row[f.question])
+            choices = _choices(row, f.choices)
+            raw_target = row[f.target]
+        except KeyError as e:
+            raise HarnessError(f"{where}: column {e} named in fields is not in the data (columns: {sorted(row)})") from None
+        labels = tuple(self.spec.labels[: len(choices)])
+        if len(choices) > len(self.spec.labels):
+            raise HarnessError(f"{where}: {len(choices)} options but only {len(self.spec.labels)} labels; extend 'labels'")
+        target = _target_index(raw_target, labels, choices, where)
+        rid = str(row[f.id]) if f.id and f.id in row else str(index)
+        meta: dict[str, Any] = {}
+        if subset != SINGLE:
+            meta["subset"] = subset
+            info = self.spec.subsets.get(subset) if self.spec.subsets else None
+            if info is not None:
+                meta.update(info.model_dump(exclude_none=True))
+        sid = f"{subset}/{rid}" if subset != SINGLE else rid
+        return Sample(self.name, sid, question, choices, labels, target, meta, dict(row))
+
+
+def _doc(s: Sample) -> dict[str, Any]:
+    """What a template sees as `doc` (and each entry of `fewshot`)."""
+    return {
+        "question": s.question,
+        "choices": [{"label": l, "text": t} for l, t in zip(s.labels, s.choices)],
+        "answer": s.target_label,
+        "answer_text": s.choices[s.target],
+        "row": s.raw,
+    }
+
+
+def _choices(row: dict[str, Any], spec: list[str] | str) -> tuple[str, ...]:
+    if isinstance(spec, list):
+        return tuple(str(row[c]) for c in spec)
+    value = row[spec]
+    if isinstance(value, str):
+        value = [line for line in value.splitlines() if line.strip()]
+        return tuple(_LABEL_PREFIX.sub("", v, count=1) for v in value)
+    return tuple(str(v) for v in value)
+
+
+def _target_index(value: Any, labels: tuple[str, ...], choices: tuple[str, ...], where: str) -> int:
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, int) and 0 <= value < len(choices):
+        return value
+    text = str(value).strip()
+    if text in labels:
+        return labels.index(text)
+    if text.isdigit() and int(text) < len(choices):
+        return int(text)
+    if text in choices:
+        return choices.index(text)
+    raise HarnessError(f"{where}: target {value!r} is neither a label {list(labels)}, an index, nor an option's text")
+
+
+def stratified_limit(by_subset: dict[str, list[Sample]], limit: int | None, seed: int) -> list[Sample]:
+    """A deterministic, seeded sample of `limit` items spread evenly over subsets (not the first N rows).
+
+    Each subset is shuffled with its own seeded RNG, then items are dealt round-robin over the subsets (in a
+    seeded order) until `limit` is reached; the result is returned in dataset order so it reads naturally.
+    """
+    subsets = sorted(by_subset)
+    if limit is None or limit >= sum(len(v) for v in by_subset.values()):
+        return [s for name in subsets for s in by_subset[name]]
+    rng = random.Random(seed)
+    order = subsets[:]
+    rng.shuffle(order)
+    queues = {}
+    for name in order:
+        idx = list(range(len(by_subset[name])))
+        random.Random(f"{seed}/{name}").shuffle(idx)
+        queues[name] = idx
+    chosen: dict[str, set[int]] = {name: set() for name in subsets}
+    taken = 0
+    while taken < limit:
+        for name in order:
+            if queues[name] and taken < limit:
+                chosen[name].add(queues[name].pop())
+                taken += 1
+    return [s for name in subsets for i, s in enumerate(by_subset[name]) if i in chosen[name]]
+
+
+def prompt_hash(prompts: list[PromptedSample]) -> str:
+    """Hash of every rendered prompt and continuation: changes whenever what the model sees changes."""
+    h = hashlib.sha256()
+    for p in prompts:
+        h.update(p.prompt.encode("utf-8"))
+        for c in p.continuations:
+            h.update(b"\x00" + c.encode("utf-8"))
+        h.update(b"\x01")
+    return h.hexdigest()[:16]

@@ -1,0 +1,60 @@
+"""Prompt templates: rendered in a sandboxed Jinja2 environment, since task files may come from anyone.
+
+StrictUndefined turns a misspelt variable into an error instead of a silently empty prompt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from harness.errors import HarnessError
+
+
+def _environment(search_dir: Path | None) -> ImmutableSandboxedEnvironment:
+    loader = jinja2.FileSystemLoader(str(search_dir)) if search_dir else None
+    return ImmutableSandboxedEnvironment(
+        loader=loader,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,  # a template file's final newline is not part of the prompt
+        autoescape=False,  # prompts are plain text; HTML escaping happens in the leaderboard
+    )
+
+
+class PromptTemplate:
+    """A compiled template plus the hash of its source (recorded in results so prompt changes are visible)."""
+
+    def __init__(self, source: str, origin: str, search_dir: Path | None = None) -> None:
+        self.source = source
+        self.origin = origin
+        self.hash = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+        try:
+            self._template = _environment(search_dir).from_string(source)
+        except jinja2.TemplateSyntaxError as e:
+            raise HarnessError(f"{origin}: template syntax error at line {e.lineno}: {e.message}") from None
+
+    @classmethod
+    def from_task_field(cls, value: str, task_file: Path, field: str) -> "PromptTemplate":
+        """`value` names a template file beside the task file when it ends in .jinja/.j2, else it is inline."""
+        if value.endswith((".jinja", ".j2", ".jinja2")):
+            path = (task_file.parent / value).resolve()
+            if task_file.parent.resolve() not in path.parents:
+                raise HarnessError(f"{task_file}: field '{field}': template must live in the task's folder")
+            try:
+                source = path.read_text(encoding="utf-8")
+            except OSError:
+                raise HarnessError(f"{task_file}: field '{field}': template file {path} not found") from None
+            return cls(source, str(path), task_file.parent)
+        return cls(value, f"{task_file} field '{field}'", task_file.parent)
+
+    def render(self, **context: Any) -> str:
+        try:
+            return self._template.render(**context)
+        except jinja2.UndefinedError as e:
+            raise HarnessError(f"{self.origin}: undefined variable in template: {e.message}") from None
+        except jinja2.exceptions.SecurityError as e:
+            raise HarnessError(f"{self.origin}: template tried an unsafe operation: {e}") from None

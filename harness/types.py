@@ -1,0 +1,77 @@
+"""The small vocabulary every module shares: samples, requests to a backend, and what comes back.
+
+Backends see only requests (strings in, numbers and strings out); they never see tasks. Tasks never see
+backends. The runner is the only place where the two meet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Mode = Literal["likelihood", "generate"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation item, normalised from whatever shape its dataset row had."""
+
+    task: str
+    sample_id: str
+    question: str
+    choices: tuple[str, ...]  # option texts ("" tuple for non-choice tasks)
+    labels: tuple[str, ...]  # option labels shown to the model, e.g. ("A", "B", "C", "D")
+    target: int  # index into choices
+    meta: dict[str, Any] = field(default_factory=dict)  # subset, subject names, groups ...
+    raw: dict[str, Any] = field(default_factory=dict)  # the dataset row as read
+
+    @property
+    def target_label(self) -> str:
+        return self.labels[self.target]
+
+
+@dataclass(frozen=True)
+class LoglikelihoodRequest:
+    """Score each continuation after the context: log P(continuation | context)."""
+
+    context: str
+    continuations: tuple[str, ...]
+    # False when the context already holds the special tokens (a rendered chat template does).
+    add_special_tokens: bool = True
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """Continue the prompt until a stop string, EOS or max_new_tokens."""
+
+    prompt: str
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0  # 0 means greedy
+    seed: int = 1234
+    add_special_tokens: bool = True
+
+
+@dataclass
+class Cost:
+    """What a request cost the backend; seconds are its share of the batch it ran in."""
+
+    prompt_tokens: int = 0  # tokens run through the model's forward pass for this request
+    generated_tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class LoglikelihoodResult:
+    logprobs: list[float]  # summed log-probability of each continuation
+    num_tokens: list[int]  # tokens in each continuation
+    is_greedy: list[bool]  # whether each continuation is the greedy one, token by token
+    one_pass: bool  # True when all options were read from one forward pass over the context
+    cost: Cost = field(default_factory=Cost)
+
+
+@dataclass
+class GenerateResult:
+    text: str  # the generated text, cut at the first stop string
+    finish_reason: Literal["stop", "eos", "length"]
+    cost: Cost = field(default_factory=Cost)
