@@ -16,6 +16,7 @@ import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GenerationConfig, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast
 from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers.utils import logging as transformers_logging
 
 try:  # GLM-4 proper (transformers >= 4.51); the installed 5.x has it
     from transformers import Glm4Config, Glm4ForCausalLM
@@ -213,5 +214,6 @@ def build_tiny_model(
     model.generation_config = GenerationConfig(
         do_sample=False, bos_token_id=ids["bos"], eos_token_id=ids["eos"], pad_token_id=ids["pad"],
     )
+    transformers_logging.disable_progress_bar()
     model.save_pretrained(out, safe_serialization=True)
     return out

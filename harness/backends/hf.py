@@ -82,7 +82,9 @@ class HFBackend:
         batch_size: int | str = "auto",
         trust_remote_code: bool = False,
         max_length: int | None = None,
+        one_pass: bool = True,
     ) -> None:
+        transformers.utils.logging.disable_progress_bar()
         self.device = resolve_device(device)
         self.torch_dtype = resolve_dtype(dtype, self.device)
         self.model_path = model
@@ -100,6 +102,7 @@ class HFBackend:
         eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
         self.eos_ids = {i for i in eos + [self.tokenizer.eos_token_id] if i is not None}
         self.truncated = 0
+        self.one_pass = one_pass  # False forces one forward per option (for benchmarks and equivalence tests)
 
     # ---- setup -----------------------------------------------------------------------------------------
     def _initial_batch_size(self, batch_size: int | str) -> int:
@@ -131,6 +134,7 @@ class HFBackend:
             "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
             "model_class": type(self.model).__name__,
             "truncated_requests": self.truncated,
+            "one_pass_likelihood": self.one_pass,
         }
 
     def peak_memory_bytes(self) -> int | None:
@@ -145,7 +149,7 @@ class HFBackend:
     def _plan(self, i: int, r: LoglikelihoodRequest) -> list[_Job]:
         ctx = self._encode(r.context, r.add_special_tokens)
         wholes = [self._encode(r.context + c, r.add_special_tokens) for c in r.continuations]
-        if ctx and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes):
+        if self.one_pass and ctx and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes):
             return [_Job(ids=ctx, req=i, option=None, start=len(ctx), targets=[w[-1] for w in wholes])]
         jobs = []
         for j, whole in enumerate(wholes):

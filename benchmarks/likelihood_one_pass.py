@@ -1,0 +1,137 @@
+"""C-Eval val on a tiny model: one-pass likelihood scoring against one forward pass per option.
+
+Why it matters: a four-option multiple-choice question whose options are single letters can be scored
+from ONE forward pass over the question (read the four letters' log-probabilities at the last position).
+Harnesses without a logits cache instead send every option as a separate full prompt ("question + A",
+"question + B", ...); lm-evaluation-harness's vLLM path does exactly this, so it runs the shared question
+four times. This script runs the harness's HF backend both ways on the same requests with the same batch
+size and reports forward tokens (tokens actually run through the model), wall time, and whether the two
+paths pick the same answer.
+
+    .venv/bin/python benchmarks/likelihood_one_pass.py [--limit N] [--num-fewshot K] [--batch-size B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_CACHE", "/tmp/bench-hfds")
+
+import torch  # noqa: E402
+
+from harness.backends.hf import HFBackend  # noqa: E402
+from harness.tasks import Task, discover_tasks  # noqa: E402
+from harness.tiny_model import build_tiny_model  # noqa: E402
+from harness.types import LoglikelihoodRequest, LoglikelihoodResult  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def run(backend: HFBackend, reqs: list[LoglikelihoodRequest]) -> tuple[float, list[LoglikelihoodResult]]:
+    """Wall seconds to consume the whole iterator, and the results in request order."""
+    out: list[LoglikelihoodResult | None] = [None] * len(reqs)
+    start = time.perf_counter()
+    for i, res in backend.loglikelihood(reqs):
+        out[i] = res
+    seconds = time.perf_counter() - start
+    assert all(r is not None for r in out)
+    return seconds, out  # type: ignore[return-value]
+
+
+def measure(backend: HFBackend, reqs: list[LoglikelihoodRequest], repeats: int) -> dict[str, Any]:
+    run(backend, reqs[: backend.batch_size])  # warm-up batch
+    times, results = [], []
+    for _ in range(repeats):
+        seconds, results = run(backend, reqs)
+        times.append(seconds)
+    wall = statistics.median(times)
+    return {
+        "requests": len(reqs),
+        "forward_tokens": sum(r.cost.prompt_tokens for r in results),
+        "one_pass_requests": sum(r.one_pass for r in results),
+        "wall_s": wall,
+        "wall_s_all": times,
+        "requests_per_s": len(reqs) / wall,
+        "_results": results,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--limit", type=int, default=None, help="questions (default: full val split, 1346)")
+    ap.add_argument("--num-fewshot", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "likelihood_one_pass.json")
+    args = ap.parse_args()
+
+    task = Task.load(discover_tasks()["ceval"])
+    samples = task.samples(args.data_dir, args.limit)
+    prompts = task.prompts(samples, task.fewshot_pool(args.data_dir, args.num_fewshot), args.num_fewshot, "likelihood")
+    reqs = [LoglikelihoodRequest(p.prompt, p.continuations) for p in prompts]
+
+    with tempfile.TemporaryDirectory(prefix="bench-tiny-") as tmp:
+        model_path = build_tiny_model("qwen2", tmp, num_layers=4, hidden_size=256)
+        rows: dict[str, dict[str, Any]] = {}
+        for name, one_pass in (("one-pass", True), ("per-option", False)):
+            backend = HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size, one_pass=one_pass)
+            rows[name] = measure(backend, reqs, args.repeats)
+            cfg = backend.model.config
+            model_cfg = {k: getattr(cfg, k) for k in ("model_type", "num_hidden_layers", "hidden_size", "intermediate_size",
+                                                      "num_attention_heads", "num_key_value_heads", "vocab_size")}
+            del backend
+
+    a, b = rows["one-pass"].pop("_results"), rows["per-option"].pop("_results")
+    pred = lambda r: max(range(len(r.logprobs)), key=r.logprobs.__getitem__)  # noqa: E731
+    agree = sum(pred(x) == pred(y) for x, y in zip(a, b))
+    max_diff = max(abs(p - q) for x, y in zip(a, b) for p, q in zip(x.logprobs, y.logprobs))
+    op, po = rows["one-pass"], rows["per-option"]
+    summary = {
+        "forward_token_ratio": po["forward_tokens"] / op["forward_tokens"],
+        "wall_time_ratio": po["wall_s"] / op["wall_s"],
+        "predictions_agree": agree,
+        "predictions_identical": agree == len(reqs),
+        "max_abs_logprob_diff": max_diff,
+    }
+    machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+               "torch": torch.__version__, "python": platform.python_version()}
+
+    print(f"C-Eval val, {len(reqs)} questions, {args.num_fewshot}-shot, batch size {args.batch_size}, "
+          f"median of {args.repeats}; {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads")
+    print(f"model: {model_cfg}")
+    print(f"{'path':<12}{'requests':>10}{'forward tokens':>16}{'wall s':>10}{'requests/s':>12}")
+    for name, r in rows.items():
+        print(f"{name:<12}{r['requests']:>10}{r['forward_tokens']:>16}{r['wall_s']:>10.2f}{r['requests_per_s']:>12.1f}")
+    print(f"per-option / one-pass: forward tokens {summary['forward_token_ratio']:.2f}x, wall time {summary['wall_time_ratio']:.2f}x")
+    print(f"predictions agree: {agree}/{len(reqs)}; max |logprob diff| {max_diff:.2e}")
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": "likelihood_one_pass", "task": "ceval", "split": "val", "num_fewshot": args.num_fewshot,
+               "limit": args.limit, "batch_size": args.batch_size, "repeats": args.repeats, "machine": machine,
+               "model": model_cfg, "rows": rows, "summary": summary}
+    args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

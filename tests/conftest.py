@@ -1,0 +1,46 @@
+"""Shared fixtures: tiny models built once per session, the real data in ../shared/data, and an environment
+that keeps every tool from writing into HOME or reaching for the network."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+
+_SANDBOX = Path(tempfile.mkdtemp(prefix="harness-tests-"))
+for var, sub in (("HF_HOME", "hf"), ("HF_DATASETS_CACHE", "hf/datasets"), ("XDG_CACHE_HOME", "cache")):
+    os.environ[var] = str(_SANDBOX / sub)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.pop("HARNESS_DATA_DIR", None)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real benchmark files. Tests read them in place; they are never copied into the repository."""
+    if not (SHARED_DATA / "ceval" / "val").is_dir():
+        pytest.fail(f"benchmark data not found at {SHARED_DATA}: the tests need ../shared/data beside the repository")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny random-weight model per architecture (qwen2, llama/Yi, glm4), built once per session."""
+    from harness.tiny_model import ARCHS, build_tiny_model
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {arch: build_tiny_model(arch, root / f"tiny-{arch}") for arch in ARCHS}
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny qwen2 without a chat template: the harness treats it as a base model."""
+    from harness.tiny_model import build_tiny_model
+
+    return build_tiny_model("qwen2", tmp_path_factory.mktemp("tiny-base") / "tiny-qwen2-base", chat=False)

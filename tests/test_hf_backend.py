@@ -1,0 +1,152 @@
+"""The transformers backend against independent computations: a plain unbatched forward pass per option,
+the per-option path, other batch sizes. Tiny fp32 models, so agreement is expected to ~1e-6."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.backends.hf import HFBackend
+from harness.tasks import Task, discover_tasks
+from harness.types import GenerateRequest, LoglikelihoodRequest
+
+ARCHS = ["qwen2", "llama", "glm4"]
+
+
+@pytest.fixture(scope="module")
+def ceval_requests(data_dir: Path) -> list[LoglikelihoodRequest]:
+    task = Task.load(discover_tasks()["ceval"])
+    samples = task.samples(data_dir, limit=16, seed=7)
+    prompts = task.prompts(samples, task.fewshot_pool(data_dir, 1), 1, "likelihood")
+    return [LoglikelihoodRequest(p.prompt, p.continuations) for p in prompts]
+
+
+@pytest.fixture(scope="module")
+def backends(tiny_models: dict[str, Path]) -> dict[str, HFBackend]:
+    return {arch: HFBackend(str(tiny_models[arch]), device="cpu", dtype="float32", batch_size=8) for arch in ARCHS}
+
+
+def _manual_logprob(backend: HFBackend, context: str, continuation: str) -> float:
+    """log P(continuation | context) from one unpadded forward pass over context+continuation."""
+    tok, model = backend.tokenizer, backend.model
+    ids = tok(context + continuation)["input_ids"]
+    n_ctx = len(tok(context)["input_ids"])
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), dim=-1)
+    return sum(logp[k - 1, ids[k]].item() for k in range(n_ctx, len(ids)))
+
+
+def _run(backend: HFBackend, requests: list) -> dict:
+    return dict(backend.loglikelihood(requests))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_one_pass_equals_manual_forward(backends: dict[str, HFBackend], ceval_requests: list, arch: str) -> None:
+    backend = backends[arch]
+    results = _run(backend, ceval_requests)
+    assert all(r.one_pass for r in results.values()), "single-token labels must take the one-pass path"
+    for i, req in enumerate(ceval_requests[:4]):
+        for j, cont in enumerate(req.continuations):
+            assert results[i].logprobs[j] == pytest.approx(_manual_logprob(backend, req.context, cont), abs=1e-5)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_one_pass_equals_per_option_path(backends: dict[str, HFBackend], ceval_requests: list, arch: str) -> None:
+    backend = backends[arch]
+    fast = _run(backend, ceval_requests)
+    backend.one_pass = False
+    try:
+        slow = _run(backend, ceval_requests)
+    finally:
+        backend.one_pass = True
+    assert not any(r.one_pass for r in slow.values())
+    for i in fast:
+        assert fast[i].logprobs == pytest.approx(slow[i].logprobs, abs=1e-5)
+        assert fast[i].is_greedy == slow[i].is_greedy
+    # the point of the fast path: one forward over the context instead of one per option
+    fast_tokens = sum(r.cost.prompt_tokens for r in fast.values())
+    slow_tokens = sum(r.cost.prompt_tokens for r in slow.values())
+    assert slow_tokens > 3.9 * fast_tokens
+
+
+def test_scores_independent_of_batch_size(backends: dict[str, HFBackend], ceval_requests: list) -> None:
+    backend = backends["qwen2"]
+    reference = None
+    for bs in (1, 3, 8, 32):
+        backend.batch_size = bs
+        got = _run(backend, ceval_requests)
+        lps = [got[i].logprobs for i in range(len(ceval_requests))]
+        if reference is None:
+            reference = lps
+        else:
+            for a, b in zip(lps, reference):
+                assert a == pytest.approx(b, abs=1e-5)
+                assert max(range(4), key=a.__getitem__) == max(range(4), key=b.__getitem__)
+    backend.batch_size = 8
+
+
+def test_multi_token_continuations_match_manual(backends: dict[str, HFBackend]) -> None:
+    """Continuations longer than one token (and merged with the context's end) take the per-option path."""
+    backend = backends["qwen2"]
+    reqs = [
+        LoglikelihoodRequest("中国的首都是", ("北京", "上海市", "广州和深圳")),
+        LoglikelihoodRequest("答案：", ("A. 甲", "B. 乙")),
+        LoglikelihoodRequest("The answer is", (" yes", " no")),
+    ]
+    results = _run(backend, reqs)
+    for i, req in enumerate(reqs):
+        assert not results[i].one_pass
+        for j, cont in enumerate(req.continuations):
+            assert results[i].logprobs[j] == pytest.approx(_manual_logprob(backend, req.context, cont), abs=1e-5)
+            assert results[i].num_tokens[j] >= 1
+
+
+def test_results_come_back_for_every_request_once(backends: dict[str, HFBackend], ceval_requests: list) -> None:
+    mixed = ceval_requests[:5] + [LoglikelihoodRequest("你好", ("世界", "朋友们"))] + ceval_requests[5:9]
+    seen = [i for i, _ in backends["llama"].loglikelihood(mixed)]
+    assert sorted(seen) == list(range(len(mixed)))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_greedy_generation_independent_of_batch_size(backends: dict[str, HFBackend], ceval_requests: list, arch: str) -> None:
+    backend = backends[arch]
+    reqs = [GenerateRequest(r.context, max_new_tokens=10) for r in ceval_requests[:6]]
+    backend.batch_size = 6
+    batched = dict(backend.generate(reqs))
+    backend.batch_size = 1
+    single = dict(backend.generate(reqs))
+    backend.batch_size = 8
+    assert [batched[i].text for i in range(6)] == [single[i].text for i in range(6)]
+    for r in batched.values():
+        assert 1 <= r.cost.generated_tokens <= 10
+        assert r.finish_reason in ("eos", "length", "stop")
+
+
+def test_generation_matches_manual_greedy_loop(backends: dict[str, HFBackend]) -> None:
+    """Left-padded batched generation equals a hand-written argmax loop on the unpadded prompt."""
+    backend = backends["qwen2"]
+    prompts = ["以下是中国关于会计考试的单项选择题", "答案："]
+    got = dict(backend.generate([GenerateRequest(p, max_new_tokens=6) for p in prompts]))
+    tok, model = backend.tokenizer, backend.model
+    for i, p in enumerate(prompts):
+        ids = tok(p)["input_ids"]
+        new: list[int] = []
+        for _ in range(6):
+            with torch.no_grad():
+                nxt = int(model(torch.tensor([ids + new])).logits[0, -1].argmax())
+            new.append(nxt)
+            if nxt in backend.eos_ids:
+                break
+        assert got[i].text == tok.decode(new, skip_special_tokens=True)
+
+
+def test_stop_strings_cut_the_output(backends: dict[str, HFBackend]) -> None:
+    backend = backends["glm4"]
+    base = dict(backend.generate([GenerateRequest("题目：", max_new_tokens=12)]))[0].text
+    assert len(base) >= 3
+    stop = base[2:4]
+    cut = dict(backend.generate([GenerateRequest("题目：", max_new_tokens=12, stop=(stop,))]))[0]
+    assert cut.text == base[: base.find(stop)]
+    assert cut.finish_reason == "stop"

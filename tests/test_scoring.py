@@ -1,0 +1,80 @@
+"""Metrics and aggregation on hand-worked cases: every expected number below was computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from harness.scoring import aggregate, mean_stderr, score_generation, score_likelihood
+from harness.types import Cost, GenerateResult, LoglikelihoodResult, Sample
+
+
+def _sample(target: int = 1) -> Sample:
+    return Sample("t", "s1", "q", ("甲", "乙", "丙", "丁"), ("A", "B", "C", "D"), target)
+
+
+def _ll(logprobs: list[float]) -> LoglikelihoodResult:
+    return LoglikelihoodResult(logprobs, [1] * 4, [False] * 4, True, Cost())
+
+
+def test_likelihood_picks_highest_logprob() -> None:
+    s = score_likelihood(_sample(1), _ll([-3.0, -0.5, -2.0, -9.0]))
+    assert (s.prediction, s.correct) == ("B", True)
+    assert s.logprobs == {"A": -3.0, "B": -0.5, "C": -2.0, "D": -9.0}
+    s = score_likelihood(_sample(1), _ll([-3.0, -0.5, -0.4, -9.0]))
+    assert (s.prediction, s.correct) == ("C", False)
+
+
+def test_likelihood_tie_goes_to_first_option() -> None:
+    assert score_likelihood(_sample(2), _ll([-1.0, -1.0, -1.0, -2.0])).prediction == "A"
+
+
+def test_generation_scoring_uses_extraction() -> None:
+    right = score_generation(_sample(1), GenerateResult("经过分析，答案是B。", "eos"))
+    assert (right.prediction, right.correct, right.output) == ("B", True, "经过分析，答案是B。")
+    none = score_generation(_sample(1), GenerateResult("我不知道", "eos"))
+    assert (none.prediction, none.correct) == (None, False)
+
+
+def test_mean_stderr_hand_worked() -> None:
+    # values 1,0,1,1: mean .75, sample variance (3*.0625 + .5625)/3 = .25, se = sqrt(.25/4) = .25
+    assert mean_stderr([1, 0, 1, 1]) == pytest.approx((0.75, 0.25))
+    m, se = mean_stderr([1.0])
+    assert m == 1.0 and math.isnan(se)
+
+
+def _rows() -> list[tuple[dict, bool]]:
+    # subject a (group X): 2/2 right; subject b (group X): 0/1; subject c (groups X and Y): 1/4
+    return (
+        [({"subset": "a", "group": "X"}, True)] * 2
+        + [({"subset": "b", "group": "X"}, False)]
+        + [({"subset": "c", "group": ["X", "Y"]}, ok) for ok in (True, False, False, False)]
+    )
+
+
+def test_micro_aggregate() -> None:
+    out = aggregate(_rows(), ["subset", "group"], "micro")
+    assert out["n"] == 7
+    assert out["score"] == pytest.approx(100 * 3 / 7)
+    assert out["groups"]["subset"]["a"]["score"] == pytest.approx(100.0)
+    assert out["groups"]["subset"]["c"]["score"] == pytest.approx(25.0)
+    assert out["groups"]["group"]["X"]["score"] == pytest.approx(100 * 3 / 7)
+    assert out["groups"]["group"]["Y"]["score"] == pytest.approx(25.0)
+
+
+def test_macro_aggregate_is_mean_of_subject_means() -> None:
+    out = aggregate(_rows(), ["subset", "group"], "macro")
+    # subjects: a 100, b 0, c 25 -> (100 + 0 + 25) / 3
+    assert out["score"] == pytest.approx(125 / 3)
+    assert out["micro"] == pytest.approx(100 * 3 / 7)
+    x = out["groups"]["group"]["X"]
+    assert x["macro"] == pytest.approx(125 / 3) and x["n_subsets"] == 3
+    assert out["groups"]["group"]["Y"]["score"] == pytest.approx(25.0)
+    # stderr of the macro mean: sqrt(se_a^2 + se_c^2) / 3; a: all right -> 0; c: values 1,0,0,0 -> se .25; b: n=1 skipped
+    assert out["score_stderr"] == pytest.approx(100 * 0.25 / 3)
+
+
+def test_aggregate_without_groups() -> None:
+    out = aggregate([({}, True), ({}, False)], [], "micro")
+    assert out["score"] == 50.0 and out["groups"] == {}
