@@ -42,6 +42,12 @@ def _nonneg_int(value: str) -> int:
     return n
 
 
+def _batch_size(value: str) -> str:
+    if value == "auto" or (value.isdigit() and int(value) > 0):
+        return value
+    raise argparse.ArgumentTypeError(f"'{value}' is not a positive integer or auto")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -60,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--backend", default="hf", choices=["hf"], help="inference engine")
     ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype (auto: the preset's, else bf16/fp16 on GPU, fp32 on CPU)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    ev.add_argument("--batch-size", default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
+    ev.add_argument("--batch-size", type=_batch_size, default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
     ev.add_argument("--num-fewshot", type=_nonneg_int, default=None, help="exemplars per prompt (default: each task's own)")
     ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate a seeded sample of N items per task, spread over subjects")
     ev.add_argument("--seed", type=int, default=1234, help="seed for --limit sampling and any sampling decode")
@@ -114,7 +120,8 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
 
     data_dir = args.data_dir or default_data_dir()
     if data_dir is not None and not data_dir.is_dir():
-        raise HarnessError(f"--data-dir {data_dir}: no such folder (it should hold e.g. ceval/val/*.csv)")
+        where = "--data-dir" if args.data_dir else "$HARNESS_DATA_DIR"
+        raise HarnessError(f"{where} {data_dir}: no such folder (it should hold e.g. ceval/val/*.csv)")
     cfg = EvalConfig(
         model=args.model,
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],

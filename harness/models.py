@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,7 +84,7 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool) 
             ref.config = json.loads(config_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
             raise HarnessError(f"--model {value}: {config_path} is not valid JSON ({e.msg} at line {e.lineno})") from None
-    elif _HUB_ID.match(source) and not source.startswith((".", "/", "~")):
+    elif _HUB_ID.match(source) and not source.startswith((".", "/", "~")) and not path.parent.is_dir():
         ref = ModelRef(name=source, source=source, is_local=False, preset=preset)
         ref.config = _cached_hub_config(source) or {}
     else:
@@ -91,6 +92,8 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool) 
         raise HarnessError(
             f"--model {value}: no such folder, and not a hub id (org/name) or preset (known presets: {known})"
         )
+    if not ref.is_local and _offline() and not ref.config:
+        raise HarnessError(f"--model {value}: the hub is offline (HF_HUB_OFFLINE) and {source} is not in the local cache; pass a local folder")
     ref.revision = revision or (preset.revision if preset else None)
     auto_map = ref.config.get("auto_map") or {}
     ref.needs_remote_code = bool(auto_map) or (preset.trust_remote_code if preset else False)
@@ -100,6 +103,10 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool) 
             "which would run on this machine; re-run with --trust-remote-code if you trust its authors"
         )
     return ref
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
 def _cached_hub_config(hub_id: str) -> dict[str, Any] | None:

@@ -93,20 +93,22 @@ class TaskSpec(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
         if self.mode not in self.modes:
-            raise ValueError(f"mode '{self.mode}' is not in modes {self.modes}")
+            raise ValueError(f"field 'mode': '{self.mode}' is not in modes {self.modes}")
         if self.num_fewshot and not self.dataset.fewshot and not (self.dataset.hub and self.dataset.hub.fewshot_split):
-            raise ValueError("num_fewshot > 0 needs dataset.fewshot (the split exemplars come from)")
+            raise ValueError("field 'num_fewshot': > 0 needs dataset.fewshot (the split exemplars come from)")
         if self.aggregate == "macro" and not self.group_by:
-            raise ValueError("aggregate: macro needs group_by (the groups to average over)")
+            raise ValueError("field 'aggregate': macro needs group_by (the groups to average over)")
         if len(set(self.labels)) != len(self.labels):
-            raise ValueError("labels must be distinct")
+            raise ValueError("field 'labels': labels must be distinct")
         return self
 
 
 def _one_line(err: ValidationError) -> str:
     first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    if not first["loc"]:  # a cross-field check: its message names the field itself
+        return f"{first['msg'].removeprefix('Value error, ')}{more}"
+    where = ".".join(str(p) for p in first["loc"])
     return f"field '{where}': {first['msg']}{more}"
 
 
@@ -134,5 +136,9 @@ def load_task_spec(path: Path) -> TaskSpec:
 def _load_subsets_file(sub_path: Path, task_path: Path) -> Any:
     try:
         return yaml.safe_load(sub_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as e:
-        raise HarnessError(f"{task_path}: field 'subsets': cannot read {sub_path}: {e}") from None
+    except OSError as e:
+        raise HarnessError(f"{task_path}: field 'subsets': cannot read {sub_path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise HarnessError(f"{task_path}: field 'subsets': {sub_path} is not valid YAML{at}: {getattr(e, 'problem', e)}") from None

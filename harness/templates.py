@@ -15,9 +15,27 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from harness.errors import HarnessError
 
 
+MAX_RESULT = 1_000_000  # characters or items one `*` or `**` may produce: a prompt never needs more
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox plus a cap on `*` and `**`, so `{{ 'a' * 10**10 }}` fails instead of eating memory."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise jinja2.exceptions.SecurityError("exponent too large")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_RESULT:
+                    raise jinja2.exceptions.SecurityError("repetition result too large")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(search_dir: Path | None) -> ImmutableSandboxedEnvironment:
     loader = jinja2.FileSystemLoader(str(search_dir)) if search_dir else None
-    return ImmutableSandboxedEnvironment(
+    return _BoundedSandbox(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,  # a template file's final newline is not part of the prompt
@@ -58,3 +76,8 @@ class PromptTemplate:
             raise HarnessError(f"{self.origin}: undefined variable in template: {e.message}") from None
         except jinja2.exceptions.SecurityError as e:
             raise HarnessError(f"{self.origin}: template tried an unsafe operation: {e}") from None
+        except jinja2.TemplateNotFound as e:
+            raise HarnessError(f"{self.origin}: included template '{e.name}' not found in the task's folder") from None
+        except Exception as e:  # anything else the template does wrong (1/0, calling a string, ...)
+            msg = (str(e).splitlines() or [""])[0][:200]
+            raise HarnessError(f"{self.origin}: template failed: {type(e).__name__}: {msg}") from None

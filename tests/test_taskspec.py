@@ -253,7 +253,6 @@ def test_broken_subsets_file(tmp_path: Path) -> None:
     assert str(path) in str(exc.value) and "subsets" in str(exc.value) and "bad.subsets.yaml" in str(exc.value)
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: taskspec._load_subsets_file embeds the multi-line YAMLError text")
 def test_broken_subsets_file_message_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "bad.subsets.yaml").write_text("alpha: [unclosed\n", encoding="utf-8")
     d = base()
