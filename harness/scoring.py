@@ -101,9 +101,11 @@ def aggregate(
         accs = [m for m, _ in base_scores.values()]
         out["macro"] = 100 * sum(accs) / len(accs)
         out["n_subsets"] = len(accs)
-        # stderr of an unweighted mean of independent subset means
-        ses = [se for _, se in base_scores.values() if not math.isnan(se)]
-        out["macro_stderr"] = 100 * math.sqrt(sum(s * s for s in ses)) / len(accs) if ses else float("nan")
+        # stderr of an unweighted mean of independent subset means: sqrt(sum se_s^2) / S. A subset with a
+        # single item has no variance estimate of its own; it borrows the pooled per-item variance.
+        pooled_var = micro_se**2 * len(rows) if len(rows) > 1 else float("nan")
+        var_sum = sum(se**2 if not math.isnan(se) else pooled_var / len(base[g]) for g, (_, se) in base_scores.items())
+        out["macro_stderr"] = 100 * math.sqrt(var_sum) / len(accs)
     out["score"] = out.get("macro", out["micro"])
     out["score_stderr"] = out.get("macro_stderr", out["micro_stderr"])
     return out

@@ -71,8 +71,9 @@ def test_macro_aggregate_is_mean_of_subject_means() -> None:
     x = out["groups"]["group"]["X"]
     assert x["macro"] == pytest.approx(125 / 3) and x["n_subsets"] == 3
     assert out["groups"]["group"]["Y"]["score"] == pytest.approx(25.0)
-    # stderr of the macro mean: sqrt(se_a^2 + se_c^2) / 3; a: all right -> 0; c: values 1,0,0,0 -> se .25; b: n=1 skipped
-    assert out["score_stderr"] == pytest.approx(100 * 0.25 / 3)
+    # stderr of the macro mean: sqrt(se_a^2 + se_b^2 + se_c^2) / 3. a: all right -> 0; c: values 1,0,0,0 -> se .25;
+    # b has one item, so it borrows the pooled variance of all 7 flags (3 ones): (3*(4/7)^2 + 4*(3/7)^2)/6 = 2/7
+    assert out["score_stderr"] == pytest.approx(100 * math.sqrt(2 / 7 + 0.25**2) / 3)
 
 
 def test_aggregate_without_groups() -> None:
