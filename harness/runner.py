@@ -106,9 +106,10 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     describe = backend.describe()
     chat = None
     if _use_chat(cfg, ref):
-        from harness.chat import ChatFormatter
+        from harness.chat import ChatFormatter, load_tokenizer
 
-        chat = ChatFormatter(backend.tokenizer, ref.preset.chat_template if ref.preset else None, ref.name)
+        tokenizer = getattr(backend, "tokenizer", None) or load_tokenizer(ref.source, ref.revision, cfg.trust_remote_code)
+        chat = ChatFormatter(tokenizer, ref.preset.chat_template if ref.preset else None, ref.name)
 
     started = _dt.datetime.now(_dt.timezone.utc)
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(" ".join(cfg.command).encode()).hexdigest()[:6]
