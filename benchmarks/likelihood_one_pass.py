@@ -57,22 +57,31 @@ def run(backend: HFBackend, reqs: list[LoglikelihoodRequest]) -> tuple[float, li
     return seconds, out  # type: ignore[return-value]
 
 
-def measure(backend: HFBackend, reqs: list[LoglikelihoodRequest], repeats: int) -> dict[str, Any]:
-    run(backend, reqs[: backend.batch_size])  # warm-up batch
-    times, results = [], []
-    for _ in range(repeats):
-        seconds, results = run(backend, reqs)
-        times.append(seconds)
-    wall = statistics.median(times)
-    return {
-        "requests": len(reqs),
-        "forward_tokens": sum(r.cost.prompt_tokens for r in results),
-        "one_pass_requests": sum(r.one_pass for r in results),
-        "wall_s": wall,
-        "wall_s_all": times,
-        "requests_per_s": len(reqs) / wall,
-        "_results": results,
-    }
+def measure(backends: dict[str, HFBackend], reqs: list[LoglikelihoodRequest], repeats: int) -> dict[str, dict[str, Any]]:
+    """Warm up each backend on one batch, then run the variants interleaved (ABBA...), so that load from other
+    processes on a shared machine falls on both alike; report the median wall time of each."""
+    for backend in backends.values():
+        run(backend, reqs[: backend.batch_size])
+    times: dict[str, list[float]] = {name: [] for name in backends}
+    results: dict[str, list[LoglikelihoodResult]] = {}
+    names = list(backends)
+    for rep in range(repeats):
+        for name in names if rep % 2 == 0 else names[::-1]:
+            seconds, results[name] = run(backends[name], reqs)
+            times[name].append(seconds)
+    rows = {}
+    for name, res in results.items():
+        wall = statistics.median(times[name])
+        rows[name] = {
+            "requests": len(reqs),
+            "forward_tokens": sum(r.cost.prompt_tokens for r in res),
+            "one_pass_requests": sum(r.one_pass for r in res),
+            "wall_s": wall,
+            "wall_s_all": times[name],
+            "requests_per_s": len(reqs) / wall,
+            "_results": res,
+        }
+    return rows
 
 
 def main() -> None:
@@ -90,16 +99,15 @@ def main() -> None:
     prompts = task.prompts(samples, task.fewshot_pool(args.data_dir, args.num_fewshot), args.num_fewshot, "likelihood")
     reqs = [LoglikelihoodRequest(p.prompt, p.continuations) for p in prompts]
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-tiny-") as tmp:
         model_path = build_tiny_model("qwen2", tmp, num_layers=4, hidden_size=256)
-        rows: dict[str, dict[str, Any]] = {}
-        for name, one_pass in (("one-pass", True), ("per-option", False)):
-            backend = HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size, one_pass=one_pass)
-            rows[name] = measure(backend, reqs, args.repeats)
-            cfg = backend.model.config
-            model_cfg = {k: getattr(cfg, k) for k in ("model_type", "num_hidden_layers", "hidden_size", "intermediate_size",
-                                                      "num_attention_heads", "num_key_value_heads", "vocab_size")}
-            del backend
+        backends = {name: HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size, one_pass=one_pass)
+                    for name, one_pass in (("one-pass", True), ("per-option", False))}
+        rows = measure(backends, reqs, args.repeats)
+        cfg = backends["one-pass"].model.config
+        model_cfg = {k: getattr(cfg, k) for k in ("model_type", "num_hidden_layers", "hidden_size", "intermediate_size",
+                                                  "num_attention_heads", "num_key_value_heads", "vocab_size")}
 
     a, b = rows["one-pass"].pop("_results"), rows["per-option"].pop("_results")
     pred = lambda r: max(range(len(r.logprobs)), key=r.logprobs.__getitem__)  # noqa: E731
@@ -114,10 +122,12 @@ def main() -> None:
         "max_abs_logprob_diff": max_diff,
     }
     machine = {"cpu": cpu_name(), "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-               "torch": torch.__version__, "python": platform.python_version()}
+               "torch": torch.__version__, "python": platform.python_version(),
+               "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}
 
     print(f"C-Eval val, {len(reqs)} questions, {args.num_fewshot}-shot, batch size {args.batch_size}, "
-          f"median of {args.repeats}; {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads")
+          f"median of {args.repeats}; {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads, "
+          f"load average {machine['loadavg_1m_before_after'][0]} -> {machine['loadavg_1m_before_after'][1]}")
     print(f"model: {model_cfg}")
     print(f"{'path':<12}{'requests':>10}{'forward tokens':>16}{'wall s':>10}{'requests/s':>12}")
     for name, r in rows.items():
