@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -60,6 +61,8 @@ def _subset_files(pattern: str, data_dir: Path, subsets: list[str] | None) -> di
 
 
 def _read_local(spec: DatasetSpec, files: dict[str, Path]) -> dict[str, list[dict[str, Any]]]:
+    if spec.reader != "table" or spec.format == "lines" or spec.records:
+        return {s: _read_python(spec, p) for s, p in files.items()}
     import datasets
 
     datasets.disable_progress_bars()
@@ -82,10 +85,109 @@ def _read_local(spec: DatasetSpec, files: dict[str, Path]) -> dict[str, list[dic
         builder = "json"
     try:
         loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
-    except Exception as e:  # a malformed file: name it
+    except Exception as e:
+        if builder == "json":  # e.g. a column whose type changes between rows: arrow refuses, plain JSON copes
+            return {s: _read_python(spec, p) for s, p in files.items()}
         raise HarnessError(f"cannot parse data files {sorted(map(str, files.values()))[:3]}...: {_short(e)}") from None
     by_split = {_split_name(s): s for s in files}
     return {by_split[split]: list(ds) for split, ds in loaded.items()}
+
+
+def _read_python(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
+    """Layouts the `datasets` builders cannot express: nested JSON documents, SQuAD, C3, separator lines."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if spec.format == "lines":
+            assert spec.separator and spec.column_names
+            rows = []
+            for line in text.splitlines():
+                if line.strip():
+                    parts = line.split(spec.separator)
+                    if len(parts) != len(spec.column_names):
+                        raise ValueError(f"a line has {len(parts)} fields, expected {len(spec.column_names)}")
+                    rows.append(dict(zip(spec.column_names, (p.strip() for p in parts))))
+            return rows
+        doc: Any = _load_json_or_lines(text, spec.format)
+    except (ValueError, OSError) as e:
+        raise HarnessError(f"cannot parse data file {path}: {_short(e)}") from None
+    if spec.records:
+        for key in spec.records.split("."):
+            doc = doc[key]
+    if spec.reader == "squad":
+        return _squad_rows(doc)
+    if spec.reader == "c3":
+        return _c3_rows(doc)
+    if not isinstance(doc, list):
+        raise HarnessError(f"data file {path}: expected a list of records (set dataset.records to the key holding it)")
+    return doc
+
+
+def _load_json_or_lines(text: str, fmt: str) -> Any:
+    if fmt == "jsonl":
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:  # FewCLUE's .json files are JSON lines
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _squad_rows(doc: Any) -> list[dict[str, Any]]:
+    """SQuAD layout (CMRC2018): one row per question, with its paragraph and every reference answer."""
+    data = doc["data"] if isinstance(doc, dict) else doc
+    rows = []
+    for article in data:
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                rows.append({
+                    "id": qa["id"], "context": para["context"], "question": qa["question"],
+                    "answers": [a["text"] for a in qa["answers"]], "title": article.get("title", ""),
+                })
+    return rows
+
+
+def _c3_rows(doc: Any) -> list[dict[str, Any]]:
+    """C3 layout: [[dialogue or passage lines], [{question, choice, answer}], id] -> one row per question."""
+    rows = []
+    for lines, questions, doc_id in doc:
+        for k, q in enumerate(questions):
+            rows.append({
+                "id": f"{doc_id}-{k}", "context": "\n".join(lines), "question": q["question"],
+                "choice": q["choice"], "answer": q["answer"],
+            })
+    return rows
+
+
+def _join(rows: list[dict[str, Any]], path: Path, on: str, fields: list[str] | None) -> list[dict[str, Any]]:
+    """Add fields from a second file keyed by `on`; a row with no partner is an error, not a silent drop."""
+    if not path.is_file():
+        raise HarnessError(f"dataset.join: {path} not found")
+    other: Any = _load_json_or_lines(path.read_text(encoding="utf-8"), "json")
+    table = {str(k): v for k, v in other.items()} if isinstance(other, dict) else {str(r[on]): r for r in other}
+    out = []
+    for row in rows:
+        partner = table.get(str(row.get(on)))
+        if partner is None:
+            raise HarnessError(f"dataset.join: row with {on}={row.get(on)!r} has no entry in {path}")
+        extra = {k: v for k, v in partner.items() if fields is None or k in fields}
+        out.append({**row, **extra})
+    return out
+
+
+def _exclude(rows: dict[str, list[dict[str, Any]]], rules: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
+    if not rules:
+        return rows
+    return {s: [r for r in rs if not any(r.get(k) in v for k, v in rules.items())] for s, rs in rows.items()}
+
+
+def load_subset_meta(spec: TaskSpec, data_dir: Path | None) -> dict[str, dict[str, Any]]:
+    """Per-subset metadata from a data file (dataset.subsets_from), e.g. GAOKAO-Bench's prompt per subject."""
+    src = spec.dataset.subsets_from
+    if src is None or data_dir is None or not (data_dir / src.path).is_file():
+        return {}
+    doc: Any = _load_json_or_lines((data_dir / src.path).read_text(encoding="utf-8"), "json")
+    for key in (src.records or "").split(".") if src.records else []:
+        doc = doc[key]
+    return {str(r[src.key]): r for r in doc}
 
 
 def _csv_header(path: Path, sep: str) -> list[str]:
@@ -135,7 +237,11 @@ def load_split(spec: TaskSpec, split_kind: str, data_dir: Path | None) -> TaskDa
         if files and not missing:
             rows = _read_local(spec.dataset, files)
             hashes = {p.relative_to(data_dir).as_posix(): sha256_file(p) for p in files.values()}
-            return TaskData(rows=rows, origin="local", file_hashes=hashes)
+            if spec.dataset.join:
+                join_path = data_dir / spec.dataset.join.path
+                rows = {s: _join(r, join_path, spec.dataset.join.on, spec.dataset.join.fields) for s, r in rows.items()}
+                hashes[spec.dataset.join.path] = sha256_file(join_path)
+            return TaskData(rows=_exclude(rows, spec.dataset.exclude), origin="local", file_hashes=hashes)
         looked = f"looked for {data_dir / pattern}" + (f" ({len(missing)} of {len(files)} files missing, e.g. {missing[0]})" if missing else "")
     elif pattern:
         looked = f"no data dir given (--data-dir or ${DATA_DIR_ENV}) to look for {pattern}"

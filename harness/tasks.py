@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.data import SINGLE, TaskData, load_split
+from harness.data import SINGLE, TaskData, load_split, load_subset_meta, sha256_file
 from harness.errors import HarnessError
 from harness.taskspec import TaskSpec, load_task_spec
 from harness.templates import PromptTemplate
@@ -22,7 +22,7 @@ from harness.types import Mode, Sample
 
 REPO_TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
 TASKS_DIR_ENV = "HARNESS_TASKS_DIR"
-_LABEL_PREFIX = re.compile(r"^\s*[A-Z][\.．、:：\)]\s*")
+_LABEL_PREFIX = re.compile(r"^\s*[\(（]?[A-Z][\.．、:：\)）]\s*")
 
 
 def task_dirs() -> list[Path]:
@@ -73,6 +73,7 @@ class Task:
     continuation: PromptTemplate
     data_hashes: dict[str, str] = field(default_factory=dict)
     data_origin: str = ""
+    subset_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> "Task":
@@ -91,13 +92,23 @@ class Task:
     def samples(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234) -> list[Sample]:
         data = load_split(self.spec, "eval", data_dir)
         self.data_hashes.update(data.file_hashes)
+        self._load_subset_meta(data_dir)
         self.data_origin = data.origin
         by_subset = {s: [self._to_sample(row, i, s) for i, row in enumerate(rows)] for s, rows in data.rows.items()}
         return stratified_limit(by_subset, limit, seed)
 
+    def _load_subset_meta(self, data_dir: Path | None) -> None:
+        src = self.spec.dataset.subsets_from
+        if src is None or self.subset_meta:
+            return
+        self.subset_meta = load_subset_meta(self.spec, data_dir)
+        if data_dir is not None:
+            self.data_hashes[src.path] = sha256_file(data_dir / src.path)
+
     def fewshot_pool(self, data_dir: Path | None, num_fewshot: int) -> dict[str, list[Sample]]:
         if not num_fewshot:
             return {}
+        self._load_subset_meta(data_dir)
         data: TaskData = load_split(self.spec, "fewshot", data_dir)
         self.data_hashes.update(data.file_hashes)
         return {s: [self._to_sample(row, i, s) for i, row in enumerate(rows)] for s, rows in data.rows.items()}
@@ -119,48 +130,95 @@ class Task:
         return out
 
     def _to_sample(self, row: dict[str, Any], index: int, subset: str) -> Sample:
-        f = self.spec.fields
+        spec, f = self.spec, self.spec.fields
         where = f"task {self.name}, subset {subset}, row {index}"
         try:
-            question = str(row[f.question])
-            choices = _choices(row, f.choices)
-            raw_target = row[f.target]
+            question = str(_get(row, f.question))
+            raw_target = _get(row, f.target)
+            choices = _choices(row, f.choices) if f.choices is not None else ()
         except KeyError as e:
-            raise HarnessError(f"{where}: column {e} named in fields is not in the data (columns: {sorted(row)})") from None
-        labels = tuple(self.spec.labels[: len(choices)])
-        if len(choices) > len(self.spec.labels):
-            raise HarnessError(f"{where}: {len(choices)} options but only {len(self.spec.labels)} labels; extend 'labels'")
-        target = _target_index(raw_target, labels, choices, where)
-        rid = str(row[f.id]) if f.id and f.id in row else str(index)
+            raise HarnessError(f"{where}: field {e} named in fields is not in the data (columns: {sorted(row)})") from None
+        answers: tuple[str, ...]
+        if spec.classes is not None:
+            keys = list(spec.classes)
+            choices = tuple(spec.classes.values())
+            labels = _labels(spec.labels, len(choices))
+            if str(raw_target) not in spec.classes:
+                raise HarnessError(f"{where}: label {raw_target!r} is not one of the task's classes {keys[:8]}...")
+            target = keys.index(str(raw_target))
+            answers = (labels[target],)
+        elif spec.answer_type == "choice":
+            if len(choices) > len(spec.labels):
+                raise HarnessError(f"{where}: {len(choices)} options but only {len(spec.labels)} labels; extend 'labels'")
+            labels = tuple(spec.labels[: len(choices)])
+            target = _target_index(raw_target, labels, choices, where)
+            answers = (labels[target],)
+        else:
+            labels, target = (), -1
+            values = raw_target if isinstance(raw_target, (list, tuple)) else [raw_target]
+            answers = tuple(str(v) for v in values if v is not None and str(v) != "")
+            if not answers:
+                raise HarnessError(f"{where}: empty reference answer in field '{f.target}'")
+        rid = str(_get(row, f.id)) if f.id and _has(row, f.id) else str(index)
         meta: dict[str, Any] = {}
         if subset != SINGLE:
             meta["subset"] = subset
-            info = self.spec.subsets.get(subset) if self.spec.subsets else None
+            info = spec.subsets.get(subset) if spec.subsets else None
             if info is not None:
                 meta.update(info.model_dump(exclude_none=True))
+            meta.update(self.subset_meta.get(subset, {}))
+        for key in spec.group_by:  # a group may also be a field of the row (SafetyBench's category)
+            if key not in meta and _has(row, key):
+                meta[key] = _get(row, key)
         sid = f"{subset}/{rid}" if subset != SINGLE else rid
-        return Sample(self.name, sid, question, choices, labels, target, meta, dict(row))
+        return Sample(self.name, sid, question, choices, labels, target, meta, dict(row), answers)
+
+
+def _get(row: dict[str, Any], name: str) -> Any:
+    """A column, or a dotted path into nested objects (`target.span1_text`)."""
+    if name in row:
+        return row[name]
+    value: Any = row
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            raise KeyError(name)
+        value = value[part]
+    return value
+
+
+def _has(row: dict[str, Any], name: str) -> bool:
+    try:
+        _get(row, name)
+        return True
+    except KeyError:
+        return False
+
+
+def _labels(default: list[str], n: int) -> tuple[str, ...]:
+    """Letters while they last (A-D, or as many as the task lists), numbers beyond (IFLYTEK has 119 classes)."""
+    return tuple(default[:n]) if n <= len(default) else tuple(str(i + 1) for i in range(n))
 
 
 def _doc(s: Sample) -> dict[str, Any]:
     """What a template sees as `doc` (and each entry of `fewshot`)."""
+    has_choice = s.target >= 0
     return {
         "question": s.question,
         "choices": [{"label": l, "text": t} for l, t in zip(s.labels, s.choices)],
-        "answer": s.target_label,
-        "answer_text": s.choices[s.target],
+        "answer": s.target_label if has_choice else (s.answers[0] if s.answers else ""),
+        "answer_text": s.choices[s.target] if has_choice else (s.answers[0] if s.answers else ""),
+        "answers": list(s.answers),
         "row": s.raw,
     }
 
 
 def _choices(row: dict[str, Any], spec: list[str] | str) -> tuple[str, ...]:
     if isinstance(spec, list):
-        return tuple(str(row[c]) for c in spec)
-    value = row[spec]
+        return tuple(str(_get(row, c)) for c in spec)
+    value = _get(row, spec)
     if isinstance(value, str):
         value = [line for line in value.splitlines() if line.strip()]
-        return tuple(_LABEL_PREFIX.sub("", v, count=1) for v in value)
-    return tuple(str(v) for v in value)
+    return tuple(_LABEL_PREFIX.sub("", str(v), count=1) for v in value)
 
 
 def _target_index(value: Any, labels: tuple[str, ...], choices: tuple[str, ...], where: str) -> int:

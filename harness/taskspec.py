@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import HarnessError
 
-DataFormat = Literal["csv", "tsv", "json", "jsonl"]
+DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines"]
+AnswerType = Literal["choice", "numeric", "span", "gaokao"]
+Metric = Literal["accuracy", "exact_match", "f1", "gaokao_score"]
+Extraction = Literal["choice", "class", "numeric", "span", "gaokao"]
 
 
 class _Strict(BaseModel):
@@ -31,12 +34,34 @@ class HubSpec(_Strict):
     fewshot_split: str | None = None
 
 
+class JoinSpec(_Strict):
+    """Fields taken from a second file keyed by id (SafetyBench keeps its answers apart from its questions)."""
+
+    path: str  # under the data dir
+    on: str  # key column in the main rows; the other file is a JSON object keyed by it, or a list with that column
+    fields: list[str] | None = None  # which fields to copy (default: all)
+
+
+class SubsetsFromSpec(_Strict):
+    """Subset metadata read from a data file (GAOKAO-Bench's per-subject prompt and question type)."""
+
+    path: str
+    records: str | None = None  # key of the list inside the JSON document
+    key: str  # the field holding the subset name
+
+
 class DatasetSpec(_Strict):
     format: DataFormat
     eval: str  # path under the data dir; {subset} is replaced by each subset name
     fewshot: str | None = None
     hub: HubSpec | None = None
-    column_names: list[str] | None = None  # for header-less CSV/TSV files
+    column_names: list[str] | None = None  # for header-less CSV/TSV/lines files
+    separator: str | None = None  # field separator of a `lines` file (GSM8K-zh uses "[SEP]")
+    records: str | None = None  # dotted key path to the list of records inside a JSON document
+    reader: Literal["table", "squad", "c3"] = "table"  # squad/c3: nested upstream layouts, one sample per question
+    join: JoinSpec | None = None
+    exclude: dict[str, list[Any]] = Field(default_factory=dict)  # drop rows whose field has one of these values
+    subsets_from: SubsetsFromSpec | None = None
 
     @field_validator("eval", "fewshot")
     @classmethod
@@ -45,14 +70,21 @@ class DatasetSpec(_Strict):
             raise ValueError("must be a path relative to the data dir, without '..'")
         return v
 
+    @model_validator(mode="after")
+    def _lines_need_columns(self) -> "DatasetSpec":
+        if self.format == "lines" and not (self.separator and self.column_names):
+            raise ValueError("field 'dataset.separator': a lines file needs separator and column_names")
+        return self
+
 
 class FieldsSpec(_Strict):
-    """Which dataset columns hold what. `choices` is a list of columns or one column (list or newline text)."""
+    """Which dataset columns hold what. `choices` is a list of columns or one column (list or newline text);
+    a dotted name reaches into nested objects (`target.span1_text`)."""
 
     id: str | None = None
     question: str
-    choices: Union[list[str], str]
-    target: str  # a letter, an index, the option's text, or a list of letters
+    choices: Union[list[str], str, None] = None  # None: options come from `classes`, or the task has none
+    target: str  # a label, an index, an option's text, a list of labels, or the reference answer(s)
 
 
 class GenerationSpec(_Strict):
@@ -78,6 +110,8 @@ class TaskSpec(_Strict):
     dataset: DatasetSpec
     subsets: dict[str, SubsetMeta] | None = None
     fields: FieldsSpec
+    classes: dict[str, str] | None = None  # fixed option set: raw label value -> natural-language verbalizer
+    answer_type: AnswerType = "choice"
     labels: list[str] = Field(default_factory=lambda: ["A", "B", "C", "D"])
     prompt: str  # template file (relative to the YAML file) or an inline template
     continuation: str = "{{ label }}"  # what is scored after the prompt in likelihood mode
@@ -85,8 +119,8 @@ class TaskSpec(_Strict):
     mode: Literal["likelihood", "generate"] = "likelihood"
     modes: list[Literal["likelihood", "generate"]] = Field(default_factory=lambda: ["likelihood", "generate"])
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
-    extraction: Literal["choice"] = "choice"
-    metrics: list[Literal["accuracy"]] = Field(default_factory=lambda: ["accuracy"])
+    extraction: Extraction | None = None  # default follows answer_type (class for `classes` tasks)
+    metrics: list[Metric] = Field(default_factory=lambda: ["accuracy"])  # the first is the task's score
     group_by: list[str] = Field(default_factory=list)
     aggregate: Literal["macro", "micro"] = "micro"  # macro: mean over the first group_by key's groups
 
@@ -100,7 +134,21 @@ class TaskSpec(_Strict):
             raise ValueError("field 'aggregate': macro needs group_by (the groups to average over)")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("field 'labels': labels must be distinct")
+        if self.answer_type != "choice" and "likelihood" in self.modes:
+            raise ValueError(f"field 'modes': answer_type {self.answer_type} is scored by generation only")
+        if self.answer_type == "choice" and self.fields.choices is None and self.classes is None:
+            raise ValueError("field 'fields.choices': a choice task needs choices columns or classes")
+        if self.classes is not None and len(set(self.classes.values())) != len(self.classes):
+            raise ValueError("field 'classes': verbalizers must be distinct")
         return self
+
+    @property
+    def extractor(self) -> str:
+        if self.extraction:
+            return self.extraction
+        if self.answer_type == "choice":
+            return "class" if self.classes and len(self.classes) > len(self.labels) else "choice"
+        return self.answer_type
 
 
 def _one_line(err: ValidationError) -> str:
@@ -124,21 +172,25 @@ def load_task_spec(path: Path) -> TaskSpec:
         raise HarnessError(f"{path}: cannot read task file: {e.strerror}") from None
     if not isinstance(data, dict):
         raise HarnessError(f"{path}: a task file must be a YAML mapping of fields (name, version, dataset, ...)")
-    subsets = data.get("subsets")
-    if isinstance(subsets, str):  # subsets kept in a file of their own beside the task
-        data["subsets"] = _load_subsets_file(path.parent / subsets, path)
+    for key in ("subsets", "classes"):  # kept in a file of their own beside the task
+        if isinstance(data.get(key), str):
+            data[key] = _load_side_file(path.parent / data[key], path, key)
+    if isinstance(data.get("classes"), dict):  # YAML may read numeric labels as ints
+        data["classes"] = {str(k): str(v) for k, v in data["classes"].items()}
     try:
         return TaskSpec.model_validate(data)
     except ValidationError as e:
         raise HarnessError(f"{path}: {_one_line(e)}") from None
 
 
-def _load_subsets_file(sub_path: Path, task_path: Path) -> Any:
+def _load_side_file(sub_path: Path, task_path: Path, field: str) -> Any:
+    if task_path.parent.resolve() not in sub_path.resolve().parents:
+        raise HarnessError(f"{task_path}: field '{field}': {sub_path} must live in the task's folder")
     try:
         return yaml.safe_load(sub_path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise HarnessError(f"{task_path}: field 'subsets': cannot read {sub_path}: {e.strerror}") from None
+        raise HarnessError(f"{task_path}: field '{field}': cannot read {sub_path}: {e.strerror}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
-        raise HarnessError(f"{task_path}: field 'subsets': {sub_path} is not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+        raise HarnessError(f"{task_path}: field '{field}': {sub_path} is not valid YAML{at}: {getattr(e, 'problem', e)}") from None

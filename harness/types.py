@@ -19,15 +19,19 @@ class Sample:
     task: str
     sample_id: str
     question: str
-    choices: tuple[str, ...]  # option texts ("" tuple for non-choice tasks)
+    choices: tuple[str, ...]  # option texts (empty for tasks without options)
     labels: tuple[str, ...]  # option labels shown to the model, e.g. ("A", "B", "C", "D")
-    target: int  # index into choices
+    target: int  # index into choices; -1 for tasks without options
     meta: dict[str, Any] = field(default_factory=dict)  # subset, subject names, groups ...
     raw: dict[str, Any] = field(default_factory=dict)  # the dataset row as read
+    answers: tuple[str, ...] = ()  # reference answers: the target label, numbers, spans, or several letters
 
     @property
     def target_label(self) -> str:
-        return self.labels[self.target]
+        """What the results file shows as the target."""
+        if self.target >= 0:
+            return self.labels[self.target]
+        return " | ".join(self.answers)
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,7 @@ INVALID: list[tuple[str, Callable[[dict], None], list[str]]] = [
     ("missing_nested_field", lambda d: _del(d, "fields.target"), ["fields.target"]),
     ("labels_not_a_list", lambda d: d.update(labels="ABCD"), ["labels"]),
     ("zero_max_new_tokens", lambda d: d.update(generation={"max_new_tokens": 0}), ["generation.max_new_tokens"]),
-    ("unknown_metric", lambda d: d.update(metrics=["f1"]), ["metrics"]),
+    ("unknown_metric", lambda d: d.update(metrics=["bleu"]), ["metrics"]),
     ("unknown_extraction", lambda d: d.update(extraction="regex"), ["extraction"]),
     ("hub_without_eval_split", lambda d: _set(d, "dataset.hub", {"path": "org/data"}), ["dataset.hub.eval_split"]),
     ("subsets_not_a_mapping", lambda d: d.update(subsets=["a", "b"]), ["subsets"]),
