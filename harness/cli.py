@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 EPILOG = """examples:
   harness tiny-model --arch qwen2 -o models/tiny-qwen2
   harness eval --model models/tiny-qwen2 --tasks ceval,cmmlu --data-dir ../shared/data --limit 50
+  harness eval --model qwen2.5-7b-instruct --suite superclue --mode generate
   harness eval --model qwen2.5-7b-instruct --tasks ceval --num-fewshot 5 --mode generate
   harness tasks
 """
@@ -60,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("eval", help="run tasks on a model and write a results file", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ev.add_argument("--model", required=True, help="preset name (configs/models), local model folder, or hub id")
-    ev.add_argument("--tasks", required=True, help="comma-separated task names or task .yaml paths (see `harness tasks`)")
+    ev.add_argument("--tasks", default=None, help="comma-separated task names or task .yaml paths (see `harness tasks`)")
+    ev.add_argument("--suite", default=None, help="a suite of tasks with capability categories and a total, e.g. superclue (tasks/suites)")
     ev.add_argument("--data-dir", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
     ev.add_argument("--output-dir", type=Path, default=Path("results"), help="where results/<model>/<run>.json and .samples.jsonl go")
     ev.add_argument("--backend", default="hf", choices=["hf"], help="inference engine")
@@ -124,7 +126,8 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         raise HarnessError(f"{where} {data_dir}: no such folder (it should hold e.g. ceval/val/*.csv)")
     cfg = EvalConfig(
         model=args.model,
-        tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
+        tasks=[t.strip() for t in (args.tasks or "").split(",") if t.strip()],
+        suite=args.suite,
         data_dir=data_dir,
         output_dir=args.output_dir,
         backend=args.backend,

@@ -21,6 +21,7 @@ from harness.errors import HarnessError
 from harness.models import ModelRef, resolve_model, weights_fingerprint
 from harness.results import SCHEMA_VERSION, SampleWriter, write_json_atomic
 from harness.scoring import Scored, aggregate, score_generation, score_likelihood
+from harness.suites import Suite, aggregate_suite, load_suite
 from harness.tasks import PromptedSample, Task, prompt_hash, resolve_task_files
 from harness.throughput import EnergyMeter, Usage, accelerator_info, process_peak_rss_bytes
 from harness.types import GenerateRequest, LoglikelihoodRequest, Mode
@@ -30,6 +31,7 @@ from harness.types import GenerateRequest, LoglikelihoodRequest, Mode
 class EvalConfig:
     model: str
     tasks: list[str]
+    suite: str | None = None
     data_dir: Path | None = None
     output_dir: Path = Path("results")
     backend: str = "hf"
@@ -57,14 +59,30 @@ class _Planned:
     prompt_hash: str = ""
 
 
-def _plan_tasks(cfg: EvalConfig) -> list[_Planned]:
+def _choose_mode(cfg: EvalConfig, suite: Suite | None, task: Task, notes: list[str]) -> Mode:
+    """--mode, else the suite's default, else the task's own. With --tasks an unsupported --mode is an error;
+    within a suite, a task that cannot run in the asked mode keeps its own, and the results say so."""
+    modes = task.spec.modes
+    if cfg.mode is not None:
+        if cfg.mode in modes:
+            return cfg.mode
+        if suite is None:
+            raise HarnessError(f"--mode {cfg.mode}: task {task.name} supports only {', '.join(modes)}")
+        notes.append(f"{task.name}: --mode {cfg.mode} unsupported, ran in {task.spec.mode} mode")
+    if suite is not None and suite.mode in modes:
+        return suite.mode  # type: ignore[return-value]
+    return task.spec.mode
+
+
+def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[_Planned]:
     """Load every task's data and render every prompt before a model is loaded: bad input fails in seconds."""
+    names = cfg.tasks or (suite.tasks if suite else [])
+    if not names:
+        raise HarnessError("--tasks or --suite: say what to evaluate (see `harness tasks`)")
     planned = []
-    for path in resolve_task_files(cfg.tasks):
+    for path in resolve_task_files(names):
         task = Task.load(path)
-        mode = cfg.mode or task.spec.mode
-        if mode not in task.spec.modes:
-            raise HarnessError(f"--mode {mode}: task {task.name} supports only {', '.join(task.spec.modes)}")
+        mode = _choose_mode(cfg, suite, task, notes)
         shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot
         samples = task.samples(cfg.data_dir, cfg.limit, cfg.seed)
         prompts = task.prompts(samples, task.fewshot_pool(cfg.data_dir, shots), shots, mode)
@@ -95,7 +113,9 @@ def _slug(name: str) -> str:
 def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     """Run one evaluation; return the results dict and the path of the results file."""
     ref = resolve_model(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
-    planned = _plan_tasks(cfg)
+    suite = load_suite(cfg.suite) if cfg.suite else None
+    notes: list[str] = []
+    planned = _plan_tasks(cfg, suite, notes)
     dtype = cfg.dtype if cfg.dtype != "auto" or ref.preset is None else ref.preset.dtype
 
     from harness.backends import create_backend
@@ -147,7 +167,11 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
                 ti, si = keys[idx]
                 p = planned[ti]
                 ps = p.prompts[si]
-                s = score_likelihood(ps.sample, res) if kind == "likelihood" else score_generation(ps.sample, res)
+                spec = p.task.spec
+                if kind == "likelihood":
+                    s = score_likelihood(ps.sample, res, spec.metrics)
+                else:
+                    s = score_generation(ps.sample, res, spec.metrics, spec.extractor, spec.answer_type)
                 scored[ti][si] = s
                 usage[ti].add(res.cost.prompt_tokens, res.cost.generated_tokens, res.cost.seconds)
                 writer.write(_sample_record(p, ps, s, res))
@@ -161,19 +185,31 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
         total.prompt_tokens += u.prompt_tokens
         total.generated_tokens += u.generated_tokens
         spec = p.task.spec
-        agg = aggregate(((ps.sample.meta, sc[i].correct) for i, ps in enumerate(p.prompts)), spec.group_by, spec.aggregate)
-        extra: dict[str, Any] = {}
+        per_metric = {
+            m: aggregate(
+                ((ps.sample.meta, sc[i].metrics[m], ps.sample.weight) for i, ps in enumerate(p.prompts)), spec.group_by, spec.aggregate
+            )
+            for m in spec.metrics
+        }
+        metrics: dict[str, Any] = {}
+        for m, agg in per_metric.items():
+            metrics[m], metrics[f"{m}_stderr"] = agg["score"], agg["score_stderr"]
         if p.mode == "generate":
-            extra["unextracted"] = sum(1 for s in sc.values() if s.prediction is None)
+            metrics["unextracted"] = sum(1 for s in sc.values() if s.prediction is None)
+        primary = per_metric[spec.metrics[0]]
         tasks_out[spec.name] = {
             "name": spec.name,
             "version": spec.version,
             "category": spec.category,
             "mode": p.mode,
+            "answer_type": spec.answer_type,
             "num_fewshot": p.num_fewshot,
             "n_samples": len(p.prompts),
-            "metrics": {"accuracy": agg["score"], "accuracy_stderr": agg["score_stderr"], **extra},
-            "aggregate": {"rule": spec.aggregate, **agg},
+            "primary_metric": spec.metrics[0],
+            "score": primary["score"],
+            "score_stderr": primary["score_stderr"],
+            "metrics": metrics,
+            "aggregate": {"rule": spec.aggregate, **primary},
             "template_hash": p.task.template.hash,
             "prompt_hash": p.prompt_hash,
             "data": {"origin": p.task.data_origin, "files": p.task.data_hashes},
@@ -197,9 +233,12 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
             "seed": cfg.seed,
             "num_fewshot": cfg.num_fewshot,
             "mode": cfg.mode,
+            "suite": cfg.suite,
             "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
         },
         "tasks": tasks_out,
+        "suite": aggregate_suite(suite, tasks_out) if suite else None,
+        "notes": notes,
         "throughput": {
             "model_load_seconds": round(load_seconds, 3),
             "batch_size": backend.describe()["batch_size"],
@@ -279,6 +318,7 @@ def _environment(describe: dict[str, Any]) -> dict[str, Any]:
 
 def _sample_record(p: _Planned, ps: PromptedSample, s: Scored, res: Any) -> dict[str, Any]:
     sample = ps.sample
+    keep = ("subset", "type", *p.task.spec.group_by)  # not the subset's long fields (e.g. its prompt prefix)
     record: dict[str, Any] = {
         "task": sample.task,
         "sample_id": sample.sample_id,
@@ -287,7 +327,8 @@ def _sample_record(p: _Planned, ps: PromptedSample, s: Scored, res: Any) -> dict
         "target": sample.target_label,
         "prediction": s.prediction,
         "correct": s.correct,
-        "meta": sample.meta,
+        "metrics": s.metrics,
+        "meta": {k: v for k, v in sample.meta.items() if k in keep},
     }
     if p.mode == "likelihood":
         record["logprobs"] = s.logprobs

@@ -171,7 +171,13 @@ class Task:
             if key not in meta and _has(row, key):
                 meta[key] = _get(row, key)
         sid = f"{subset}/{rid}" if subset != SINGLE else rid
-        return Sample(self.name, sid, question, choices, labels, target, meta, dict(row), answers)
+        weight = 1.0
+        if f.points:
+            try:
+                weight = float(_get(row, f.points)) * len(answers)
+            except (KeyError, TypeError, ValueError):
+                raise HarnessError(f"{where}: field '{f.points}' (points) is missing or not a number") from None
+        return Sample(self.name, sid, question, choices, labels, target, meta, dict(row), answers, weight)
 
 
 def _get(row: dict[str, Any], name: str) -> Any:

@@ -18,7 +18,7 @@ from harness.errors import HarnessError
 DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines"]
 AnswerType = Literal["choice", "numeric", "span", "gaokao"]
 Metric = Literal["accuracy", "exact_match", "f1", "gaokao_score"]
-Extraction = Literal["choice", "class", "numeric", "span", "gaokao"]
+Extraction = Literal["choice", "numeric", "span", "gaokao"]
 
 
 class _Strict(BaseModel):
@@ -85,6 +85,7 @@ class FieldsSpec(_Strict):
     question: str
     choices: Union[list[str], str, None] = None  # None: options come from `classes`, or the task has none
     target: str  # a label, an index, an option's text, a list of labels, or the reference answer(s)
+    points: str | None = None  # points per reference answer: the sample weighs points x answers (GAOKAO-Bench)
 
 
 class GenerationSpec(_Strict):
@@ -146,9 +147,7 @@ class TaskSpec(_Strict):
     def extractor(self) -> str:
         if self.extraction:
             return self.extraction
-        if self.answer_type == "choice":
-            return "class" if self.classes and len(self.classes) > len(self.labels) else "choice"
-        return self.answer_type
+        return self.answer_type  # choice: a label, or an option's (class's) text, read from the output
 
 
 def _one_line(err: ValidationError) -> str:

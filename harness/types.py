@@ -25,6 +25,7 @@ class Sample:
     meta: dict[str, Any] = field(default_factory=dict)  # subset, subject names, groups ...
     raw: dict[str, Any] = field(default_factory=dict)  # the dataset row as read
     answers: tuple[str, ...] = ()  # reference answers: the target label, numbers, spans, or several letters
+    weight: float = 1.0  # how much the sample counts in its task's score (GAOKAO: its points)
 
     @property
     def target_label(self) -> str:

@@ -79,3 +79,13 @@ def test_macro_aggregate_is_mean_of_subject_means() -> None:
 def test_aggregate_without_groups() -> None:
     out = aggregate([({}, True), ({}, False)], [], "micro")
     assert out["score"] == 50.0 and out["groups"] == {}
+
+
+def test_weighted_aggregate_is_points_earned_over_points_possible() -> None:
+    # GAOKAO-style: a 6-point question fully right, a 2-point question half right, a 2-point question wrong:
+    # (6*1 + 2*.5 + 2*0) / (6 + 2 + 2) = 7/10, where an unweighted mean would give 0.5
+    rows = [({"subset": "a"}, 1.0, 6.0), ({"subset": "a"}, 0.5, 2.0), ({"subset": "b"}, 0.0, 2.0)]
+    out = aggregate(rows, ["subset"], "micro")
+    assert out["score"] == pytest.approx(70.0)
+    assert out["groups"]["subset"]["a"]["score"] == pytest.approx(100 * 7 / 8)
+    assert aggregate([(m, v) for m, v, _ in rows], ["subset"], "micro")["score"] == pytest.approx(50.0)
