@@ -79,8 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--trust-remote-code", action="store_true", help="allow a model's own Python code from the hub to run on this machine")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    ta = sub.add_parser("tasks", help="list the available tasks")
+    ta = sub.add_parser("tasks", help="list the available tasks by category, with item counts when data is at hand")
     ta.add_argument("--json", action="store_true", help="machine-readable output")
+    ta.add_argument("--data-dir", type=Path, default=None, help="count items in this data folder (default: $HARNESS_DATA_DIR)")
 
     tm = sub.add_parser("tiny-model", help="build a tiny random-weight model folder (for tests and trying things out)")
     tm.add_argument("--arch", choices=["qwen2", "llama", "glm4"], default="qwen2")
@@ -151,30 +152,47 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
+    """List tasks grouped by category. Item counts need the data, so they are read only when a data dir is
+    known (torch is never imported here)."""
     import json
 
-    from harness.tasks import discover_tasks
-    from harness.taskspec import load_task_spec
+    from harness.data import default_data_dir
+    from harness.tasks import Task, discover_tasks
 
+    data_dir = args.data_dir or default_data_dir()
     rows = []
     for name, path in sorted(discover_tasks().items()):
-        spec = load_task_spec(path)
+        task = Task.load(path)
+        spec = task.spec
+        items: int | None = None
+        if data_dir is not None:
+            try:
+                items = len(task.samples(data_dir))
+            except HarnessError:
+                items = None
         rows.append({
-            "name": name, "category": spec.category, "version": spec.version, "modes": spec.modes,
+            "name": name, "category": spec.category, "version": spec.version, "items": items, "modes": spec.modes,
             "default_mode": spec.mode, "num_fewshot": spec.num_fewshot, "subsets": len(spec.subsets or {}),
             "metrics": spec.metrics, "license": spec.license, "source": spec.source, "file": str(path),
         })
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
-    by_cat: dict[str, list[dict]] = {}
-    for r in rows:
-        by_cat.setdefault(r["category"], []).append(r)
-    for cat, items in sorted(by_cat.items()):
-        print(f"{cat}:")
-        for r in items:
-            print(f"  {r['name']:<10} v{r['version']}  {r['subsets']:>3} subsets  modes {'/'.join(r['modes'])} "
-                  f"(default {r['default_mode']}, {r['num_fewshot']}-shot)  {','.join(r['metrics'])}  {r['license']}  {r['source']}")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="tasks" + ("" if data_dir else " (item counts: pass --data-dir)"))
+    for col in ("category", "task", "items", "modes (default first)", "metric", "source", "license"):
+        table.add_column(col, overflow="fold")
+    for r in sorted(rows, key=lambda r: (r["category"], r["name"])):
+        modes = [r["default_mode"]] + [m for m in r["modes"] if m != r["default_mode"]]
+        source = r["source"].split(" ")[0].removeprefix("https://github.com/")
+        table.add_row(r["category"], r["name"], "-" if r["items"] is None else str(r["items"]), "/".join(modes),
+                      ",".join(r["metrics"]), source, r["license"])
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=150)
+    console.print(table)
     return 0
 
 

@@ -100,7 +100,7 @@ def _read_python(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
         if spec.format == "lines":
             assert spec.separator and spec.column_names
             rows = []
-            for line in text.splitlines():
+            for line in text.split("\n"):  # not splitlines(): U+2028 and friends occur inside texts
                 if line.strip():
                     parts = line.split(spec.separator)
                     if len(parts) != len(spec.column_names):
@@ -124,11 +124,11 @@ def _read_python(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
 
 def _load_json_or_lines(text: str, fmt: str) -> Any:
     if fmt == "jsonl":
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
     try:
         return json.loads(text)
     except json.JSONDecodeError:  # FewCLUE's .json files are JSON lines
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def _squad_rows(doc: Any) -> list[dict[str, Any]]:
@@ -239,7 +239,7 @@ def load_split(spec: TaskSpec, split_kind: str, data_dir: Path | None) -> TaskDa
             hashes = {p.relative_to(data_dir).as_posix(): sha256_file(p) for p in files.values()}
             if spec.dataset.join:
                 join_path = data_dir / spec.dataset.join.path
-                rows = {s: _join(r, join_path, spec.dataset.join.on, spec.dataset.join.fields) for s, r in rows.items()}
+                rows = {s: _join(r, join_path, spec.dataset.join.key, spec.dataset.join.fields) for s, r in rows.items()}
                 hashes[spec.dataset.join.path] = sha256_file(join_path)
             return TaskData(rows=_exclude(rows, spec.dataset.exclude), origin="local", file_hashes=hashes)
         looked = f"looked for {data_dir / pattern}" + (f" ({len(missing)} of {len(files)} files missing, e.g. {missing[0]})" if missing else "")

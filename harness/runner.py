@@ -212,7 +212,7 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
             "aggregate": {"rule": spec.aggregate, **primary},
             "template_hash": p.task.template.hash,
             "prompt_hash": p.prompt_hash,
-            "data": {"origin": p.task.data_origin, "files": p.task.data_hashes},
+            "data": {"origin": p.task.data_origin, "files": p.task.data_hashes, "skipped_rows": p.task.skipped},
             "source": spec.source,
             "license": spec.license,
             "throughput": u.report(),

@@ -21,13 +21,18 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
     for name, t in results["tasks"].items():
         metrics = t["metrics"]
         mode = t["mode"] + (f" ({metrics['unextracted']} unextracted)" if metrics.get("unextracted") else "")
-        table.add_row(f"[bold]{name}[/bold]", mode, str(t["num_fewshot"]), str(t["n_samples"]), _fmt(metrics["accuracy"]), _fmt(metrics["accuracy_stderr"]))
+        label = f"[bold]{name}[/bold]" + ("" if t["primary_metric"] == "accuracy" else f" ({t['primary_metric']})")
+        table.add_row(label, mode, str(t["num_fewshot"]), str(t["n_samples"]), _fmt(t["score"]), _fmt(t["score_stderr"]))
         groups = t["aggregate"]["groups"]
         keys = list(groups)
         for key in keys[1:] if len(keys) > 1 else []:  # the coarse groups (e.g. STEM); subjects are in the file
             for g, entry in groups[key].items():
                 table.add_row(f"  {g}", "", "", str(entry["n"]), _fmt(entry["score"]), _fmt(entry["micro_stderr"]))
     console.print(table)
+    if results.get("suite"):
+        _print_suite(console, results["suite"])
+    for note in results.get("notes") or []:
+        console.print(f"note: {note}")
     tp = results["throughput"]
     acc = tp["accelerator"]
     console.print(
@@ -37,3 +42,16 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
         f"peak memory {tp['peak_memory_bytes'] / 2**30:.2f} GiB"
     )
     console.print(f"results: {results_path}\nsamples: {results['samples_file']}")
+
+
+def _print_suite(console: Any, suite: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"suite {suite['name']} v{suite['version']}: total {_fmt(suite['total'])}")
+    for col in ("category", "", "weight", "score", "tasks"):
+        table.add_column(col)
+    for cid, c in suite["categories"].items():
+        score = _fmt(c.get("score")) if c["evaluated"] else "not evaluated"
+        tasks = ", ".join(f"{t} {_fmt(v, 1)}" for t, v in c["tasks"].items()) or "-"
+        table.add_row(c["zh"], c["en"], f"{c['weight']:g}", score, tasks)
+    console.print(table)

@@ -31,11 +31,12 @@ def task_dirs() -> list[Path]:
 
 
 def discover_tasks() -> dict[str, Path]:
-    """Task name -> YAML file. Subset lists (*.subsets.yaml) and suites/ are not tasks."""
+    """Task name -> YAML file. Side files (a dot in the stem: x.subsets.yaml, x.classes.yaml) and suites/ are
+    not tasks; task names cannot contain dots."""
     found: dict[str, Path] = {}
     for root in task_dirs():
         for path in sorted(root.rglob("*.yaml")):
-            if path.name.endswith(".subsets.yaml") or "suites" in path.relative_to(root).parts:
+            if "." in path.stem or "suites" in path.relative_to(root).parts:
                 continue
             found.setdefault(path.stem, path)
     return found
@@ -74,6 +75,7 @@ class Task:
     data_hashes: dict[str, str] = field(default_factory=dict)
     data_origin: str = ""
     subset_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
+    skipped: int = 0  # multi-answer rows left out of a single-choice task (multi_answer: skip)
 
     @classmethod
     def load(cls, path: Path) -> "Task":
@@ -94,8 +96,18 @@ class Task:
         self.data_hashes.update(data.file_hashes)
         self._load_subset_meta(data_dir)
         self.data_origin = data.origin
-        by_subset = {s: [self._to_sample(row, i, s) for i, row in enumerate(rows)] for s, rows in data.rows.items()}
+        by_subset = {s: self._to_samples(rows, s) for s, rows in data.rows.items()}
         return stratified_limit(by_subset, limit, seed)
+
+    def _to_samples(self, rows: list[dict[str, Any]], subset: str) -> list[Sample]:
+        out = []
+        for i, row in enumerate(rows):
+            sample = self._to_sample(row, i, subset)
+            if sample is None:
+                self.skipped += 1
+            else:
+                out.append(sample)
+        return out
 
     def _load_subset_meta(self, data_dir: Path | None) -> None:
         src = self.spec.dataset.subsets_from
@@ -111,7 +123,10 @@ class Task:
         self._load_subset_meta(data_dir)
         data: TaskData = load_split(self.spec, "fewshot", data_dir)
         self.data_hashes.update(data.file_hashes)
-        return {s: [self._to_sample(row, i, s) for i, row in enumerate(rows)] for s, rows in data.rows.items()}
+        skipped = self.skipped
+        pool = {s: self._to_samples(rows, s) for s, rows in data.rows.items()}
+        self.skipped = skipped  # only evaluated rows count as skipped
+        return pool
 
     def prompts(self, samples: list[Sample], fewshot: dict[str, list[Sample]], num_fewshot: int, mode: Mode) -> list[PromptedSample]:
         """Render every sample. Exemplars are the first k rows of the same subset's few-shot split,
@@ -129,7 +144,7 @@ class Task:
             out.append(PromptedSample(s, prompt, conts))
         return out
 
-    def _to_sample(self, row: dict[str, Any], index: int, subset: str) -> Sample:
+    def _to_sample(self, row: dict[str, Any], index: int, subset: str) -> Sample | None:
         spec, f = self.spec, self.spec.fields
         where = f"task {self.name}, subset {subset}, row {index}"
         try:
@@ -151,6 +166,8 @@ class Task:
             if len(choices) > len(spec.labels):
                 raise HarnessError(f"{where}: {len(choices)} options but only {len(spec.labels)} labels; extend 'labels'")
             labels = tuple(spec.labels[: len(choices)])
+            if spec.multi_answer == "skip" and _is_multi(raw_target, labels):
+                return None
             target = _target_index(raw_target, labels, choices, where)
             answers = (labels[target],)
         else:
@@ -200,6 +217,14 @@ def _has(row: dict[str, Any], name: str) -> bool:
         return False
 
 
+def _is_multi(value: Any, labels: tuple[str, ...]) -> bool:
+    """["A", "C"], "AD" or "A B D": a target naming several options."""
+    if isinstance(value, (list, tuple)):
+        return len(value) > 1
+    letters = str(value).replace(" ", "").replace(",", "")
+    return len(letters) > 1 and all(c in labels for c in letters)
+
+
 def _labels(default: list[str], n: int) -> tuple[str, ...]:
     """Letters while they last (A-D, or as many as the task lists), numbers beyond (IFLYTEK has 119 classes)."""
     return tuple(default[:n]) if n <= len(default) else tuple(str(i + 1) for i in range(n))
@@ -237,10 +262,10 @@ def _target_index(value: Any, labels: tuple[str, ...], choices: tuple[str, ...],
     text = str(value).strip()
     if text in labels:
         return labels.index(text)
-    if text.isdigit() and int(text) < len(choices):
-        return int(text)
-    if text in choices:
+    if text in choices:  # C3 gives the option's text (which may itself be "2" or "④")
         return choices.index(text)
+    if text.isascii() and text.isdigit() and int(text) < len(choices):
+        return int(text)
     raise HarnessError(f"{where}: target {value!r} is neither a label {list(labels)}, an index, nor an option's text")
 
 

@@ -38,7 +38,8 @@ class JoinSpec(_Strict):
     """Fields taken from a second file keyed by id (SafetyBench keeps its answers apart from its questions)."""
 
     path: str  # under the data dir
-    on: str  # key column in the main rows; the other file is a JSON object keyed by it, or a list with that column
+    key: str  # id column in the main rows; the other file is a JSON object keyed by it, or a list with that column
+    # (not "on": YAML 1.1 reads a key named on as the boolean true)
     fields: list[str] | None = None  # which fields to copy (default: all)
 
 
@@ -113,6 +114,7 @@ class TaskSpec(_Strict):
     fields: FieldsSpec
     classes: dict[str, str] | None = None  # fixed option set: raw label value -> natural-language verbalizer
     answer_type: AnswerType = "choice"
+    multi_answer: Literal["error", "skip"] = "error"  # rows of a single-choice task whose target names several options
     labels: list[str] = Field(default_factory=lambda: ["A", "B", "C", "D"])
     prompt: str  # template file (relative to the YAML file) or an inline template
     continuation: str = "{{ label }}"  # what is scored after the prompt in likelihood mode

@@ -43,6 +43,19 @@ def _environment(search_dir: Path | None) -> ImmutableSandboxedEnvironment:
     )
 
 
+def _allowed_roots(task_file: Path) -> list[Path]:
+    """The task's own folder, and the tasks root holding it (so categories can share a template)."""
+    from harness.tasks import task_dirs
+
+    here = task_file.parent.resolve()
+    roots = [here]
+    for root in task_dirs():
+        root = root.resolve()
+        if root == here or root in here.parents:
+            roots.append(root)
+    return roots
+
+
 class PromptTemplate:
     """A compiled template plus the hash of its source (recorded in results so prompt changes are visible)."""
 
@@ -60,8 +73,8 @@ class PromptTemplate:
         """`value` names a template file beside the task file when it ends in .jinja/.j2, else it is inline."""
         if value.endswith((".jinja", ".j2", ".jinja2")):
             path = (task_file.parent / value).resolve()
-            if task_file.parent.resolve() not in path.parents:
-                raise HarnessError(f"{task_file}: field '{field}': template must live in the task's folder")
+            if not any(root in path.parents for root in _allowed_roots(task_file)):
+                raise HarnessError(f"{task_file}: field '{field}': template must live in the task's folder (or its tasks root)")
             try:
                 source = path.read_text(encoding="utf-8")
             except OSError:
