@@ -328,6 +328,7 @@ def _sample_record(p: _Planned, ps: PromptedSample, s: Scored, res: Any) -> dict
         "prediction": s.prediction,
         "correct": s.correct,
         "metrics": s.metrics,
+        "weight": sample.weight,
         "meta": {k: v for k, v in sample.meta.items() if k in keep},
     }
     if p.mode == "likelihood":

@@ -1,0 +1,98 @@
+"""`harness eval --suite superclue` end to end on a tiny model: every task runs, category scores and the total
+follow the suite's rule, and every task score can be recomputed from the per-sample JSONL."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.results import read_samples
+from harness.suites import load_suite
+
+pytestmark = pytest.mark.slow
+
+
+def _run(tmp: Path, model: Path, data_dir: Path, *extra: str) -> tuple[dict, list[dict]]:
+    args = ["eval", "--model", str(model), "--suite", "superclue", "--data-dir", str(data_dir), "--limit", "4",
+            "--max-new-tokens", "12", "--output-dir", str(tmp), "--no-progress", *extra]
+    assert main(args) == 0
+    (path,) = tmp.rglob("*.json")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    return results, read_samples(path.parent / results["samples_file"])
+
+
+@pytest.fixture(scope="module")
+def suite_run(tiny_models: dict[str, Path], data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict]]:
+    return _run(tmp_path_factory.mktemp("suite"), tiny_models["qwen2"], data_dir)
+
+
+def test_every_suite_task_ran(suite_run: tuple[dict, list[dict]]) -> None:
+    results, samples = suite_run
+    suite = load_suite("superclue")
+    assert set(results["tasks"]) == set(suite.tasks)
+    assert len(samples) == sum(t["n_samples"] for t in results["tasks"].values()) == 4 * len(suite.tasks)
+    for name, t in results["tasks"].items():
+        assert 0 <= t["score"] <= 100, name
+        assert t["mode"] in ("likelihood", "generate")
+    assert results["tasks"]["cmrc2018"]["primary_metric"] == "f1"
+    assert {"f1", "exact_match"} <= set(results["tasks"]["cmrc2018"]["metrics"])
+    assert results["tasks"]["gaokao"]["mode"] == "generate" and results["tasks"]["ceval"]["mode"] == "likelihood"
+
+
+def test_category_scores_and_total_follow_the_rule(suite_run: tuple[dict, list[dict]]) -> None:
+    results, _ = suite_run
+    s = results["suite"]
+    assert s["name"] == "superclue" and "mean" in s["rule"]
+    num = den = 0.0
+    for cid, c in s["categories"].items():
+        scores = [results["tasks"][t]["score"] for t in c["tasks"]]
+        if cid in ("code", "generation", "instruction_following", "dialogue"):
+            assert c["evaluated"] is False and "score" not in c
+            continue
+        assert c["evaluated"] and c["score"] == pytest.approx(sum(scores) / len(scores))
+        num += c["weight"] * c["score"]
+        den += c["weight"]
+    assert s["total"] == pytest.approx(num / den)
+    assert s["weight_evaluated"] == 5 and s["weight_all"] == 9
+
+
+def test_task_scores_recomputed_from_samples(suite_run: tuple[dict, list[dict]]) -> None:
+    """Micro tasks: weighted mean of the per-sample primary metric; macro tasks: mean over subsets."""
+    results, samples = suite_run
+    by_task: dict[str, list[dict]] = defaultdict(list)
+    for s in samples:
+        by_task[s["task"]].append(s)
+    for name, t in results["tasks"].items():
+        metric = t["primary_metric"]
+        rows = by_task[name]
+        if t["aggregate"]["rule"] == "macro":
+            per: dict[str, list[float]] = defaultdict(list)
+            for s in rows:
+                per[s["meta"]["subset"]].append(s["metrics"][metric])
+            expected = 100 * sum(sum(v) / len(v) for v in per.values()) / len(per)
+        else:
+            expected = 100 * sum(s["metrics"][metric] * s["weight"] for s in rows) / sum(s["weight"] for s in rows)
+        assert t["score"] == pytest.approx(expected), name
+
+
+def test_generate_samples_record_extraction(suite_run: tuple[dict, list[dict]]) -> None:
+    _, samples = suite_run
+    gen = [s for s in samples if s["mode"] == "generate"]
+    assert gen and all("output" in s and "finish_reason" in s for s in gen)
+    for s in gen:
+        if s["task"] in ("cmath", "mgsm_zh", "gsm8k_zh") and s["prediction"] is not None:
+            assert any(ch.isdigit() for ch in s["prediction"])
+        if s["task"] == "gaokao":
+            assert s["weight"] > 0 and s["meta"]["type"] in ("single_choice", "multi_choice", "multi_question_choice", "five_out_of_seven")
+
+
+def test_mode_override_within_a_suite(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    results, _ = _run(tmp_path, tiny_models["llama"], data_dir, "--tasks", "ceval,cmath,tnews", "--mode", "likelihood")
+    assert results["tasks"]["ceval"]["mode"] == "likelihood" and results["tasks"]["tnews"]["mode"] == "likelihood"
+    assert results["tasks"]["cmath"]["mode"] == "generate"  # generate-only: keeps its mode, and says so
+    assert any("cmath" in n for n in results["notes"])
+    assert results["suite"]["categories"]["computation"]["tasks"] == {"cmath": results["tasks"]["cmath"]["score"]}
