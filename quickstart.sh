@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # From a fresh clone to a finished evaluation in one command.
-#   bash quickstart.sh                               # tiny local model, C-Eval + CMMLU, 50 items each
+#   bash quickstart.sh                               # tiny local model, the superclue suite, 20 items per task
 #   bash quickstart.sh --model qwen2.5-7b-instruct --data-dir ~/data --limit 0   # a real model, every item
 # Data comes from --data-dir, else $HARNESS_DATA_DIR, else the hub copies. Extra flags go to `harness eval`.
 set -euo pipefail
 cd "$(dirname "$0")"
-model="" limit=50 args=()
+model="" limit=20 args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
@@ -19,4 +19,4 @@ if [ -z "$model" ]; then
   [ -f "$model/config.json" ] || .venv/bin/harness tiny-model --arch qwen2 --layers 4 --hidden-size 256 -o "$model"
 fi
 [ "$limit" = 0 ] || args+=(--limit "$limit")
-.venv/bin/harness eval --model "$model" --tasks ceval,cmmlu "${args[@]}"
+.venv/bin/harness eval --model "$model" --suite superclue "${args[@]}"
