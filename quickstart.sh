@@ -17,6 +17,7 @@ done
 if [ -z "$model" ]; then
   model=models/tiny-qwen2
   [ -f "$model/config.json" ] || .venv/bin/harness tiny-model --arch qwen2 --layers 4 --hidden-size 256 -o "$model"
+  args+=(--max-new-tokens 64)  # a random model only babbles: keep its generations short
 fi
 [ "$limit" = 0 ] || args+=(--limit "$limit")
 .venv/bin/harness eval --model "$model" --suite superclue "${args[@]}"
