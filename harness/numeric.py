@@ -166,7 +166,13 @@ def gold_number(text: str) -> str | None:
 def numbers_match(prediction: str | None, gold: str, rel_tol: float = 1e-4, abs_tol: float = 1e-6) -> bool:
     """Whether two literals name the same value within tolerance ("0.5" == "1/2", "25%" == "0.25",
     "1,234" == "1234"). A missing or unparseable prediction is wrong; a rounded decimal for a fraction gold
-    ("0.33" for "1/3") is wrong too unless it is within rel_tol, so widen it if a task rounds."""
+    ("0.33" for "1/3") is wrong too unless it is within rel_tol, so widen it if a task rounds.
+
+    A whole-number gold must be matched exactly: a relative tolerance would let 1450001 pass for 1,450,000."""
     p = parse_number(prediction) if prediction is not None else None
     g = parse_number(gold)
-    return p is not None and g is not None and math.isclose(p, g, rel_tol=rel_tol, abs_tol=abs_tol)
+    if p is None or g is None:
+        return False
+    if g.is_integer():
+        return p == g
+    return math.isclose(p, g, rel_tol=rel_tol, abs_tol=abs_tol)

@@ -114,7 +114,7 @@ MATCH = [
     ("1,234", "1234", True), ("1234", "1,234", True), ("114200", "114,200", True),
     ("1,450,000", "1450000", True),
     ("-5", "5", False), ("-5", "-5", True), ("1又1/2", "3/2", True),
-    ("70000.00001", "70000", True), ("2.857", "2.86", False), ("0", "0", True), ("1e-7", "0", False),
+    ("70000.00001", "70000", False), ("2.857", "2.86", False), ("0", "0", True), ("1e-7", "0", False),
     (None, "18", False), ("18元", "18", False), ("", "18", False),
 ]
 
@@ -172,3 +172,9 @@ def test_gold_gsm8k_zh(data_dir: Path) -> None:
     assert all(line.count("[SEP]") == 1 for line in lines if line.strip())
     _check_golds("gsm8k_Cn", golds, 1319)
     assert parse_number("1,450,000") == 1450000 and "1,450,000" in golds
+
+
+@pytest.mark.parametrize("pred,gold,ok", [("1450001", "1,450,000", False), ("1,450,000", "1450000", True),
+                                          ("100001", "100000", False), ("18.0", "18", True)])
+def test_whole_number_gold_needs_exact_value(pred: str, gold: str, ok: bool) -> None:
+    assert numbers_match(pred, gold) is ok
