@@ -319,9 +319,21 @@ def test_tasks_lists_ceval_and_cmmlu_without_torch(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[-1] == "0 []", lines[-1]
     listing = "\n".join(lines[:-1])
-    assert re.search(r"^\s+ceval\s.*\b52 subsets", listing, re.M), listing
-    assert re.search(r"^\s+cmmlu\s.*\b67 subsets", listing, re.M), listing
-    assert "knowledge:" in listing
+    assert re.search(r"knowledge\s+│\s+ceval\s+│\s+-\s+│", listing), listing  # no data dir: no counts
+    assert re.search(r"knowledge\s+│\s+cmmlu\s+│", listing), listing
+
+
+def test_tasks_counts_items_with_a_data_dir_without_torch(tmp_path: Path, data_dir: Path) -> None:
+    code = ("import sys, harness.cli as c; rc = c.main(['tasks', '--data-dir', sys.argv[1]]); "
+            "print(rc, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, str(data_dir)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={k: v for k, v in os.environ.items() if k != "HARNESS_TASKS_DIR"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "0 False"
+    assert re.search(r"knowledge\s+│\s+ceval\s+│\s+1346\s+│", proc.stdout), proc.stdout
+    assert re.search(r"safety\s+│\s+safetybench_zh\s+│\s+2100\s+│", proc.stdout), proc.stdout
+    categories = set(re.findall(r"^│\s+(\w+)\s+│", proc.stdout, re.M)) - {"category"}
+    assert len(categories) >= 5 and len(re.findall(r"^│\s+\w+\s+│\s+\w+\s+│\s+\d+\s+│", proc.stdout, re.M)) >= 20
 
 
 def test_tasks_json(tmp_path: Path) -> None:
