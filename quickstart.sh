@@ -16,7 +16,7 @@ done
 [ -x .venv/bin/harness ] || bash scripts/install.sh .venv test 2>&1 | { grep -v "^WARNING: Location" || true; }
 if [ -z "$model" ]; then
   model=models/tiny-qwen2
-  [ -f "$model/config.json" ] || .venv/bin/harness tiny-model --arch qwen2 --layers 4 --hidden-size 256 -o "$model"
+  [ -f "$model/config.json" ] || .venv/bin/harness tiny-model --arch qwen2 -o "$model"
   args+=(--max-new-tokens 64)  # a random model only babbles: keep its generations short
 fi
 [ "$limit" = 0 ] || args+=(--limit "$limit")

@@ -150,3 +150,29 @@ def test_stop_strings_cut_the_output(backends: dict[str, HFBackend]) -> None:
     cut = dict(backend.generate([GenerateRequest("题目：", max_new_tokens=12, stop=(stop,))]))[0]
     assert cut.text == base[: base.find(stop)]
     assert cut.finish_reason == "stop"
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_shared_prefix_equals_whole_sequences_and_manual(backends: dict[str, HFBackend], data_dir: Path, arch: str) -> None:
+    """Requests with many multi-token options (IFLYTEK's numbered classes) score every option against one run
+    of the shared context; the numbers must equal whole-sequence scoring and a plain forward pass."""
+    task = Task.load(discover_tasks()["iflytek"])
+    prompts = task.prompts(task.samples(data_dir, limit=2, seed=3), {}, 0, "likelihood")
+    reqs = [LoglikelihoodRequest(p.prompt, p.continuations) for p in prompts]
+    reqs.append(LoglikelihoodRequest("类别：", ("体育", "体育新闻", "财经", "社会新闻频道", "科技")))  # uneven lengths
+    backend = backends[arch]
+    backend.batch_size = 16
+    shared = _run(backend, reqs)
+    backend.shared_prefix = False
+    try:
+        whole = _run(backend, reqs)
+    finally:
+        backend.shared_prefix = True
+        backend.batch_size = 8
+    for i in range(len(reqs)):
+        assert shared[i].logprobs == pytest.approx(whole[i].logprobs, abs=1e-5)
+        assert shared[i].is_greedy == whole[i].is_greedy and shared[i].num_tokens == whole[i].num_tokens
+    assert sum(r.cost.prompt_tokens for r in shared.values()) * 20 < sum(r.cost.prompt_tokens for r in whole.values())
+    last = reqs[-1]
+    for j, cont in enumerate(last.continuations):
+        assert shared[len(reqs) - 1].logprobs[j] == pytest.approx(_manual_logprob(backend, last.context, cont), abs=1e-5)

@@ -9,6 +9,10 @@ continuation tokens are scored. Sequences are left-padded with explicit position
 at the last position and only the last K positions go through the vocabulary projection (`logits_to_keep`):
 one position on the one-pass path, never a batch x length x vocabulary tensor.
 
+Many options. When a request has more than SHARED_PREFIX_MIN_OPTIONS multi-token options (IFLYTEK's 119
+numbered classes), the context is run once and every option's remaining tokens are scored against a copy of its
+KV cache, instead of running the whole prompt once per option: the guide's "share the common prefix".
+
 Generation. Left padding, greedy unless a temperature is given, stop strings checked during generation and
 cut afterwards.
 
@@ -18,6 +22,7 @@ changes nothing in the scores because every row is computed independently of its
 
 from __future__ import annotations
 
+import copy
 import inspect
 import time
 from dataclasses import dataclass, field
@@ -30,6 +35,7 @@ from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+SHARED_PREFIX_MIN_OPTIONS = 5  # below this, batching whole sequences across requests is the better deal
 
 
 def resolve_device(device: str) -> torch.device:
@@ -69,6 +75,16 @@ class _Job:
     targets: list[int] = field(default_factory=list)  # one-pass: each option's single token
 
 
+@dataclass
+class _Shared:
+    """A request whose options are scored against one shared run of their common prefix."""
+
+    req: int
+    prefix: list[int]
+    wholes: list[list[int]]  # each option's full sequence (prefix + rest)
+    starts: list[int]  # index of each option's first scored token (>= len(prefix))
+
+
 class HFBackend:
     name = "hf"
 
@@ -103,6 +119,7 @@ class HFBackend:
         self.eos_ids = {i for i in eos + [self.tokenizer.eos_token_id] if i is not None}
         self.truncated = 0
         self.one_pass = one_pass  # False forces one forward per option (for benchmarks and equivalence tests)
+        self.shared_prefix = True  # False scores many-option requests as whole sequences (for equivalence tests)
 
     # ---- setup -----------------------------------------------------------------------------------------
     def _initial_batch_size(self, batch_size: int | str) -> int:
@@ -135,6 +152,7 @@ class HFBackend:
             "model_class": type(self.model).__name__,
             "truncated_requests": self.truncated,
             "one_pass_likelihood": self.one_pass,
+            "shared_prefix_likelihood": self.shared_prefix,
         }
 
     def peak_memory_bytes(self) -> int | None:
@@ -146,7 +164,7 @@ class HFBackend:
     def _encode(self, text: str, special: bool) -> list[int]:
         return self.tokenizer(text, add_special_tokens=special)["input_ids"]
 
-    def _plan(self, i: int, r: LoglikelihoodRequest) -> list[_Job]:
+    def _plan(self, i: int, r: LoglikelihoodRequest) -> list[_Job] | _Shared:
         ctx = self._encode(r.context, r.add_special_tokens)
         wholes = [self._encode(r.context + c, r.add_special_tokens) for c in r.continuations]
         if self.one_pass and ctx and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes):
@@ -160,18 +178,27 @@ class HFBackend:
             if n < 1:
                 raise HarnessError(f"likelihood request {i}: empty context or continuation cannot be scored")
             jobs.append(_Job(ids=whole, req=i, option=j, start=n))
+        longest = max(len(j.ids) for j in jobs)
+        if self.shared_prefix and len(jobs) >= SHARED_PREFIX_MIN_OPTIONS and longest <= self.max_length:
+            return _Shared(req=i, prefix=wholes[0][: min(j.start for j in jobs)], wholes=wholes, starts=[j.start for j in jobs])
         return jobs
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
         jobs: list[_Job] = []
+        shared: list[_Shared] = []
         pending: dict[int, int] = {}
         results: dict[int, LoglikelihoodResult] = {}
         for i, r in enumerate(requests):
             planned = self._plan(i, r)
+            if isinstance(planned, _Shared):
+                shared.append(planned)
+                continue
             jobs.extend(planned)
             pending[i] = len(planned)
             k = len(r.continuations)
             results[i] = LoglikelihoodResult([0.0] * k, [1] * k, [False] * k, planned[0].option is None, Cost())
+        for sh in shared:
+            yield sh.req, self._score_shared(sh)
         jobs.sort(key=lambda j: -len(j.ids))
         for batch, seconds in self._batches(jobs, self._score_batch):
             total = sum(len(j.ids) for j, _ in batch) or 1
@@ -187,6 +214,49 @@ class HFBackend:
                 pending[job.req] -= 1
                 if pending[job.req] == 0:
                     yield job.req, results.pop(job.req)
+
+    @torch.inference_mode()
+    def _score_shared(self, sh: _Shared) -> LoglikelihoodResult:
+        """Run the common prefix once, then each option's remaining tokens against a copy of its KV cache."""
+        start = time.perf_counter()
+        p = len(sh.prefix)
+        out = self.model(input_ids=torch.tensor([sh.prefix], device=self.device), use_cache=True)
+        cache = out.past_key_values
+        last = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # predicts the token right after the prefix
+        k = len(sh.wholes)
+        logprobs, greedy, ntok = [0.0] * k, [False] * k, [0] * k
+        forwarded = p
+        for lo in range(0, k, self.batch_size):
+            idx = list(range(lo, min(k, lo + self.batch_size)))
+            rests = [sh.wholes[j][p:] for j in idx]
+            width = max(len(r) for r in rests)
+            ids = torch.full((len(idx), width), self.tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), p + width), dtype=torch.long)
+            mask[:, :p] = 1
+            for b, rest in enumerate(rests):
+                ids[b, : len(rest)] = torch.tensor(rest)
+                mask[b, p : p + len(rest)] = 1
+            forwarded += sum(len(r) for r in rests)
+            past = copy.deepcopy(cache)
+            past.batch_repeat_interleave(len(idx))
+            pos = torch.arange(p, p + width).expand(len(idx), -1)
+            logits = self.model(
+                input_ids=ids.to(self.device), attention_mask=mask.to(self.device), position_ids=pos.to(self.device),
+                past_key_values=past, use_cache=True,
+            ).logits
+            logp = torch.log_softmax(logits.float(), dim=-1)
+            for b, j in enumerate(idx):
+                whole, first = sh.wholes[j], sh.starts[j]
+                total, is_greedy = 0.0, True
+                for t in range(first, len(whole)):  # token t is predicted at position t - 1
+                    row = last if t - 1 == p - 1 else logp[b, t - 1 - p]
+                    total += float(row[whole[t]])
+                    is_greedy = is_greedy and int(row.argmax()) == whole[t]
+                logprobs[j], greedy[j], ntok[j] = total, is_greedy, len(whole) - first
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        cost = Cost(prompt_tokens=forwarded, seconds=time.perf_counter() - start)
+        return LoglikelihoodResult(logprobs, ntok, greedy, False, cost)
 
     def _truncate(self, job: _Job) -> _Job:
         excess = len(job.ids) - self.max_length
