@@ -9,6 +9,10 @@ size and reports forward tokens (tokens actually run through the model), wall ti
 paths pick the same answer.
 
     .venv/bin/python benchmarks/likelihood_one_pass.py [--limit N] [--num-fewshot K] [--batch-size B]
+
+`--compare shared-prefix --task iflytek` measures the other optimisation the same way: requests with many
+multi-token options (IFLYTEK's 119 numbered classes) scored against one shared run of their context versus
+the whole prompt once per option.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from harness.tiny_model import build_tiny_model  # noqa: E402
 from harness.types import LoglikelihoodRequest, LoglikelihoodResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+VARIANTS = {"one-pass": ("one-pass", "per-option"), "shared-prefix": ("shared-prefix", "whole-sequences")}
 
 
 def cpu_name() -> str:
@@ -87,14 +92,18 @@ def measure(backends: dict[str, HFBackend], reqs: list[LoglikelihoodRequest], re
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data")
-    ap.add_argument("--limit", type=int, default=None, help="questions (default: full val split, 1346)")
+    ap.add_argument("--limit", type=int, default=None, help="questions (default: the whole eval split)")
     ap.add_argument("--num-fewshot", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "likelihood_one_pass.json")
+    ap.add_argument("--task", default="ceval", help="any likelihood task (default: ceval, its val split)")
+    ap.add_argument("--compare", choices=list(VARIANTS), default="one-pass")
+    ap.add_argument("--output", type=Path, default=None, help="default: benchmarks/results/likelihood_<compare>.json")
     args = ap.parse_args()
+    fast, slow = VARIANTS[args.compare]
+    output = args.output or REPO / "benchmarks" / "results" / f"likelihood_{args.compare.replace('-', '_')}.json"
 
-    task = Task.load(discover_tasks()["ceval"])
+    task = Task.load(discover_tasks()[args.task])
     samples = task.samples(args.data_dir, args.limit)
     prompts = task.prompts(samples, task.fewshot_pool(args.data_dir, args.num_fewshot), args.num_fewshot, "likelihood")
     reqs = [LoglikelihoodRequest(p.prompt, p.continuations) for p in prompts]
@@ -102,18 +111,21 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-tiny-") as tmp:
         model_path = build_tiny_model("qwen2", tmp, num_layers=4, hidden_size=256)
-        backends = {name: HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size, one_pass=one_pass)
-                    for name, one_pass in (("one-pass", True), ("per-option", False))}
+        backends = {}
+        for name, shared in ((fast, True), (slow, False)):
+            backends[name] = HFBackend(str(model_path), device="cpu", dtype="float32", batch_size=args.batch_size,
+                                       one_pass=args.compare != "one-pass" or shared)
+            backends[name].shared_prefix = args.compare != "shared-prefix" or shared
         rows = measure(backends, reqs, args.repeats)
-        cfg = backends["one-pass"].model.config
+        cfg = backends[fast].model.config
         model_cfg = {k: getattr(cfg, k) for k in ("model_type", "num_hidden_layers", "hidden_size", "intermediate_size",
                                                   "num_attention_heads", "num_key_value_heads", "vocab_size")}
 
-    a, b = rows["one-pass"].pop("_results"), rows["per-option"].pop("_results")
+    a, b = rows[fast].pop("_results"), rows[slow].pop("_results")
     pred = lambda r: max(range(len(r.logprobs)), key=r.logprobs.__getitem__)  # noqa: E731
     agree = sum(pred(x) == pred(y) for x, y in zip(a, b))
     max_diff = max(abs(p - q) for x, y in zip(a, b) for p, q in zip(x.logprobs, y.logprobs))
-    op, po = rows["one-pass"], rows["per-option"]
+    op, po = rows[fast], rows[slow]
     summary = {
         "forward_token_ratio": po["forward_tokens"] / op["forward_tokens"],
         "wall_time_ratio": po["wall_s"] / op["wall_s"],
@@ -125,22 +137,22 @@ def main() -> None:
                "torch": torch.__version__, "python": platform.python_version(),
                "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}
 
-    print(f"C-Eval val, {len(reqs)} questions, {args.num_fewshot}-shot, batch size {args.batch_size}, "
+    print(f"{args.task}, {len(reqs)} questions, {args.num_fewshot}-shot, batch size {args.batch_size}, "
           f"median of {args.repeats}; {machine['cpu']}, {machine['cores']} cores, {machine['torch_threads']} torch threads, "
           f"load average {machine['loadavg_1m_before_after'][0]} -> {machine['loadavg_1m_before_after'][1]}")
     print(f"model: {model_cfg}")
     print(f"{'path':<12}{'requests':>10}{'forward tokens':>16}{'wall s':>10}{'requests/s':>12}")
     for name, r in rows.items():
         print(f"{name:<12}{r['requests']:>10}{r['forward_tokens']:>16}{r['wall_s']:>10.2f}{r['requests_per_s']:>12.1f}")
-    print(f"per-option / one-pass: forward tokens {summary['forward_token_ratio']:.2f}x, wall time {summary['wall_time_ratio']:.2f}x")
+    print(f"{slow} / {fast}: forward tokens {summary['forward_token_ratio']:.2f}x, wall time {summary['wall_time_ratio']:.2f}x")
     print(f"predictions agree: {agree}/{len(reqs)}; max |logprob diff| {max_diff:.2e}")
 
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": "likelihood_one_pass", "task": "ceval", "split": "val", "num_fewshot": args.num_fewshot,
+    output.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"benchmark": f"likelihood_{args.compare}", "task": args.task, "num_fewshot": args.num_fewshot,
                "limit": args.limit, "batch_size": args.batch_size, "repeats": args.repeats, "machine": machine,
                "model": model_cfg, "rows": rows, "summary": summary}
-    args.output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
+    output.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

@@ -167,7 +167,7 @@ def _tasks(args: argparse.Namespace) -> int:
         items: int | None = None
         if data_dir is not None:
             try:
-                items = len(task.samples(data_dir))
+                items = len(task.samples(data_dir, allow_hub=False))  # counting never downloads
             except HarnessError:
                 items = None
         rows.append({

@@ -222,7 +222,7 @@ def _short(e: Exception) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
-def load_split(spec: TaskSpec, split_kind: str, data_dir: Path | None) -> TaskData:
+def load_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub: bool = True) -> TaskData:
     """Rows of the eval or few-shot split of a task, per subset.
 
     Local files under data_dir win; without them the hub copy is tried; without either, one error says
@@ -245,7 +245,9 @@ def load_split(spec: TaskSpec, split_kind: str, data_dir: Path | None) -> TaskDa
         looked = f"looked for {data_dir / pattern}" + (f" ({len(missing)} of {len(files)} files missing, e.g. {missing[0]})" if missing else "")
     elif pattern:
         looked = f"no data dir given (--data-dir or ${DATA_DIR_ENV}) to look for {pattern}"
-    if spec.dataset.hub is not None:
+    if spec.dataset.hub is not None and not allow_hub:
+        hub_msg = "the hub copy was not tried"
+    elif spec.dataset.hub is not None:
         try:
             return TaskData(rows=_read_hub(spec, split_kind, subsets), origin="hub")
         except HarnessError:

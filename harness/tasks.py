@@ -91,8 +91,9 @@ class Task:
     def name(self) -> str:
         return self.spec.name
 
-    def samples(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234) -> list[Sample]:
-        data = load_split(self.spec, "eval", data_dir)
+    def samples(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234, allow_hub: bool = True) -> list[Sample]:
+        self.skipped = 0
+        data = load_split(self.spec, "eval", data_dir, allow_hub=allow_hub)
         self.data_hashes.update(data.file_hashes)
         self._load_subset_meta(data_dir)
         self.data_origin = data.origin
@@ -120,6 +121,8 @@ class Task:
     def fewshot_pool(self, data_dir: Path | None, num_fewshot: int) -> dict[str, list[Sample]]:
         if not num_fewshot:
             return {}
+        if not self.spec.dataset.fewshot and not (self.spec.dataset.hub and self.spec.dataset.hub.fewshot_split):
+            raise HarnessError(f"--num-fewshot {num_fewshot}: task {self.name} has no few-shot split (dataset.fewshot); use 0")
         self._load_subset_meta(data_dir)
         data: TaskData = load_split(self.spec, "fewshot", data_dir)
         self.data_hashes.update(data.file_hashes)
@@ -150,7 +153,7 @@ class Task:
         try:
             question = str(_get(row, f.question))
             raw_target = _get(row, f.target)
-            choices = _choices(row, f.choices) if f.choices is not None else ()
+            choices = _choices(row, f.choices, spec.labels) if f.choices is not None else ()
         except KeyError as e:
             raise HarnessError(f"{where}: field {e} named in fields is not in the data (columns: {sorted(row)})") from None
         answers: tuple[str, ...]
@@ -243,13 +246,20 @@ def _doc(s: Sample) -> dict[str, Any]:
     }
 
 
-def _choices(row: dict[str, Any], spec: list[str] | str) -> tuple[str, ...]:
+def _choices(row: dict[str, Any], spec: list[str] | str, labels: list[str]) -> tuple[str, ...]:
+    """Options from columns, a list, or newline-separated text. Label prefixes ("A. ", "(B)") are removed only
+    when every option carries its own label, so an option like "B.B.C.广播电台" keeps its text."""
     if isinstance(spec, list):
         return tuple(str(_get(row, c)) for c in spec)
     value = _get(row, spec)
     if isinstance(value, str):
-        value = [line for line in value.splitlines() if line.strip()]
-    return tuple(_LABEL_PREFIX.sub("", str(v), count=1) for v in value)
+        value = [line for line in value.split("\n") if line.strip()]
+    texts = [str(v) for v in value]
+    prefixes = [_LABEL_PREFIX.match(t) for t in texts]
+    own = len(texts) <= len(labels) and all(
+        m is not None and m.group(0).strip(" (（).．、:：）") == labels[i] for i, m in enumerate(prefixes)
+    )
+    return tuple(t[m.end():] if own and m else t for t, m in zip(texts, prefixes))
 
 
 def _target_index(value: Any, labels: tuple[str, ...], choices: tuple[str, ...], where: str) -> int:

@@ -457,3 +457,16 @@ def test_cmmlu_five_shot_prompt(cmmlu: Task, cmmlu_samples: list[Sample], data_d
     assert re.findall(r"答案是：([A-D])\n\n", prompt) == [r["Answer"] for r in dev]
     assert prompt.count("题目：") == 6
     assert prompt.endswith("题目：女性生殖腺是\nA. 卵巢\nB. 前庭大腺\nC. 前庭球\nD. 乳腺\n答案是：")
+
+
+def test_fewshot_on_a_task_without_fewshot_split_is_a_clear_error(data_dir: Path) -> None:
+    task = Task.load(discover_tasks()["cmath"])
+    with pytest.raises(HarnessError, match="no few-shot split"):
+        task.fewshot_pool(data_dir, 1)
+
+
+def test_skipped_rows_are_counted_once_per_load(data_dir: Path) -> None:
+    task = Task.load(discover_tasks()["agieval_gaokao"])
+    task.samples(data_dir)
+    task.samples(data_dir, limit=5)
+    assert task.skipped == 42  # 35 multi-answer physics rows + 7 math QA rows, not doubled by a second call

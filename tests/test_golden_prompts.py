@@ -126,8 +126,15 @@ def cmrc2018(d: Path) -> str:
 
 def cluewsc(d: Path) -> str:
     r = _lines(d / "fewclue/cluewsc/test_public.json")[0]
-    t = r["target"]
-    return f"{r['text']}\n问题：上文中的“{t['span2_text']}”指的是“{t['span1_text']}”吗？\nA. 是\nB. 否\n答案："
+    t, text = r["target"], r["text"]
+    marks = sorted([(t["span1_index"], t["span1_text"], "【", "】"), (t["span2_index"], t["span2_text"], "[", "]")])
+    out, pos = "", 0
+    for i, span, left, right in marks:
+        assert text[i : i + len(span)] == span
+        out += text[pos:i] + left + span + right
+        pos = i + len(span)
+    out += text[pos:]
+    return f"{out}\n问题：上文中的[{t['span2_text']}]指的是【{t['span1_text']}】吗？\nA. 是\nB. 否\n答案："
 
 
 def _math(q: str) -> str:

@@ -73,20 +73,6 @@ KNOWN_UPSTREAM_CONFLICTS = {
     "agieval_gaokao": [{"chemistry/5", "chemistry/33"}],
     "csl": [{"107", "2569"}, {"1265", "1479"}],  # same abstract and keywords, labelled 1 and 0
 }
-# cluewsc.jinja names the pronoun by its text only ("上文中的“他”指的是“王有龄”吗？"), not by its position, so
-# two items about different occurrences of the same pronoun render to the same prompt (71 duplicate prompts in
-# test_public, 5 of them with opposite gold labels; 24 train_few_all exemplars render exactly like a test item).
-CLUEWSC_AMBIGUOUS = pytest.mark.xfail(
-    strict=True, reason="cluewsc.jinja does not mark which occurrence of the pronoun (target.span2_index) is meant"
-)
-# FewCLUE's csldcp/test_public.json repeats 49 ids for different abstracts, and the task uses them as sample ids.
-CSLDCP_DUP_IDS = pytest.mark.xfail(strict=True, reason="csldcp uses upstream ids, 49 of which repeat in test_public")
-
-
-def _with_marks(names: list[str], marks: dict[str, pytest.MarkDecorator]) -> list[Any]:
-    return [pytest.param(n, marks=marks[n]) if n in marks else n for n in names]
-
-
 @dataclass
 class Loaded:
     task: Task
@@ -198,13 +184,13 @@ def test_targets_labels_and_choices_are_valid(load: Callable[[str], Loaded], nam
     assert seen_empty == empty_ok
 
 
-@pytest.mark.parametrize("name", _with_marks(SUITE_TASKS, {"csldcp": CSLDCP_DUP_IDS}))
+@pytest.mark.parametrize("name", SUITE_TASKS)
 def test_sample_ids_are_unique(load: Callable[[str], Loaded], name: str) -> None:
     ids = collections.Counter(s.sample_id for s in load(name).samples)
     assert [i for i, n in ids.items() if n > 1] == []
 
 
-@pytest.mark.parametrize("name", _with_marks(SUITE_TASKS, {"cluewsc": CLUEWSC_AMBIGUOUS}))
+@pytest.mark.parametrize("name", SUITE_TASKS)
 def test_a_prompt_has_one_gold_answer(load: Callable[[str], Loaded], name: str) -> None:
     """Two items that render to the same prompt must not have different gold answers: a template that drops
     what tells them apart makes one of them unanswerable. Only the duplicates present upstream are allowed."""
@@ -310,7 +296,7 @@ def test_fewshot_pool_is_another_split(data_dir: Path, load: Callable[[str], Loa
     assert set(loaded.pool) >= set(loaded.by_subset)
 
 
-@pytest.mark.parametrize("name", _with_marks(FEWSHOT_TASKS, {"cluewsc": CLUEWSC_AMBIGUOUS}))
+@pytest.mark.parametrize("name", FEWSHOT_TASKS)
 def test_no_exemplar_is_an_evaluated_item(load: Callable[[str], Loaded], name: str) -> None:
     """An item is what the model sees: its zero-shot prompt (question, options, passage, second sentence...)
     and its answer. Comparing the `question` field alone is not enough: for BUSTM and OCNLI it holds only the
@@ -341,6 +327,13 @@ def test_exemplar_check_catches_a_leak(load: Callable[[str], Loaded]) -> None:
 def _shown_question(name: str, s: Sample) -> str:
     if name == "chid":
         return s.question.replace("#idiom#", "____")
+    if name == "cluewsc":  # both spans marked in place: 【referent】 and [pronoun]
+        t, text = s.raw["target"], s.question
+        out, pos = "", 0
+        for i, span, left, right in sorted([(t["span1_index"], t["span1_text"], "【", "】"), (t["span2_index"], t["span2_text"], "[", "]")]):
+            out += text[pos:i] + left + span + right
+            pos = i + len(span)
+        return out + text[pos:]
     return s.question.strip()
 
 
@@ -473,8 +466,7 @@ def test_c3_target_is_the_answer_texts_index(data_dir: Path, load: Callable[[str
         for lines, questions, doc_id in doc:
             for k, q in enumerate(questions):
                 s = by_id[f"{subset}/{doc_id}-{k}"]
-                if s.sample_id != C3_MANGLED:  # see test_c3_option_starting_like_a_label_is_kept
-                    assert s.choices == tuple(q["choice"])
+                assert s.choices == tuple(q["choice"])
                 assert s.target == q["choice"].index(q["answer"])
                 assert s.choices[s.target] == q["answer"]
                 assert s.question == q["question"] and s.raw["context"] == "\n".join(lines)
@@ -486,7 +478,6 @@ def test_c3_target_is_the_answer_texts_index(data_dir: Path, load: Callable[[str
 C3_MANGLED = "m/m11-213-3"  # options 柏林书店 / 路透社 / B.B.C.广播电台 / 半岛电视台
 
 
-@pytest.mark.xfail(strict=True, reason="tasks._choices strips 'B.' from the option 'B.B.C.广播电台' as if it were a label prefix")
 def test_c3_option_starting_like_a_label_is_kept(load: Callable[[str], Loaded]) -> None:
     s = next(s for s in load("c3").samples if s.sample_id == C3_MANGLED)
     assert s.choices == ("柏林书店", "路透社", "B.B.C.广播电台", "半岛电视台")
