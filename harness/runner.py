@@ -137,87 +137,19 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     results_path = out_dir / f"{run_id}.json"
     samples_path = out_dir / f"{run_id}.samples.jsonl"
 
-    ll_reqs, ll_keys, gen_reqs, gen_keys = [], [], [], []
-    for ti, p in enumerate(planned):
-        gen_cfg = p.task.spec.generation
-        max_new = cfg.max_new_tokens or gen_cfg.max_new_tokens
-        for si, ps in enumerate(p.prompts):
-            text = chat(ps.prompt) if chat else ps.prompt
-            ps.prompt = text  # what was sent, recorded per sample
-            if p.mode == "likelihood":
-                ll_reqs.append(LoglikelihoodRequest(text, ps.continuations, add_special_tokens=chat is None))
-                ll_keys.append((ti, si))
-            else:
-                gen_reqs.append(GenerateRequest(text, max_new, tuple(gen_cfg.stop), 0.0, cfg.seed, chat is None))
-                gen_keys.append((ti, si))
-        p.prompt_hash = prompt_hash(p.prompts)
-
-    scored: list[dict[int, Scored]] = [{} for _ in planned]
-    usage = [Usage() for _ in planned]
+    batches = _build_requests(planned, chat, cfg)
     energy = EnergyMeter(describe["device"])
     wall0 = time.perf_counter()
-    with SampleWriter(samples_path) as writer:
-        for kind, reqs, keys, call in (
-            ("likelihood", ll_reqs, ll_keys, backend.loglikelihood),
-            ("generate", gen_reqs, gen_keys, backend.generate),
-        ):
-            if not reqs:
-                continue
-            for idx, res in _progress(call(reqs), len(reqs), kind, cfg.progress):
-                ti, si = keys[idx]
-                p = planned[ti]
-                ps = p.prompts[si]
-                spec = p.task.spec
-                if kind == "likelihood":
-                    s = score_likelihood(ps.sample, res, spec.metrics)
-                else:
-                    s = score_generation(ps.sample, res, spec.metrics, spec.extractor, spec.answer_type)
-                scored[ti][si] = s
-                usage[ti].add(res.cost.prompt_tokens, res.cost.generated_tokens, res.cost.seconds)
-                writer.write(_sample_record(p, ps, s, res))
+    scored, usage = _execute(backend, planned, batches, samples_path, cfg.progress)
     wall = time.perf_counter() - wall0
     joules = energy.joules()
 
+    tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}
     total = Usage()
-    tasks_out: dict[str, Any] = {}
-    for p, sc, u in zip(planned, scored, usage):
+    for u in usage:
         total.samples += u.samples
         total.prompt_tokens += u.prompt_tokens
         total.generated_tokens += u.generated_tokens
-        spec = p.task.spec
-        per_metric = {
-            m: aggregate(
-                ((ps.sample.meta, sc[i].metrics[m], ps.sample.weight) for i, ps in enumerate(p.prompts)), spec.group_by, spec.aggregate
-            )
-            for m in spec.metrics
-        }
-        metrics: dict[str, Any] = {}
-        for m, agg in per_metric.items():
-            metrics[m], metrics[f"{m}_stderr"] = agg["score"], agg["score_stderr"]
-        if p.mode == "generate":
-            metrics["unextracted"] = sum(1 for s in sc.values() if s.prediction is None)
-        primary = per_metric[spec.metrics[0]]
-        tasks_out[spec.name] = {
-            "name": spec.name,
-            "version": spec.version,
-            "category": spec.category,
-            "mode": p.mode,
-            "answer_type": spec.answer_type,
-            "num_fewshot": p.num_fewshot,
-            "n_samples": len(p.prompts),
-            "primary_metric": spec.metrics[0],
-            "score": primary["score"],
-            "score_stderr": primary["score_stderr"],
-            "metrics": metrics,
-            "aggregate": {"rule": spec.aggregate, **primary},
-            "template_hash": p.task.template.hash,
-            "prompt_hash": p.prompt_hash,
-            "data": {"origin": p.task.data_origin, "files": p.task.data_hashes, "skipped_rows": p.task.skipped},
-            "source": spec.source,
-            "license": spec.license,
-            "throughput": u.report(),
-        }
-
     peak = backend.peak_memory_bytes()
     results = {
         "schema_version": SCHEMA_VERSION,
@@ -252,6 +184,90 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     }
     write_json_atomic(results_path, results)
     return results, results_path
+
+
+_Batches = dict[str, tuple[list[Any], list[tuple[int, int]]]]  # kind -> (requests, (task index, sample index))
+
+
+def _build_requests(planned: list[_Planned], chat: Any, cfg: EvalConfig) -> _Batches:
+    """Every task's prompts, chat-formatted when asked, pooled into one list per request kind."""
+    batches: _Batches = {"likelihood": ([], []), "generate": ([], [])}
+    for ti, p in enumerate(planned):
+        gen_cfg = p.task.spec.generation
+        max_new = cfg.max_new_tokens or gen_cfg.max_new_tokens
+        for si, ps in enumerate(p.prompts):
+            text = chat(ps.prompt) if chat else ps.prompt
+            ps.prompt = text  # what was sent, recorded per sample and hashed
+            req: Any
+            if p.mode == "likelihood":
+                req = LoglikelihoodRequest(text, ps.continuations, add_special_tokens=chat is None)
+            else:
+                req = GenerateRequest(text, max_new, tuple(gen_cfg.stop), 0.0, cfg.seed, chat is None)
+            batches[p.mode][0].append(req)
+            batches[p.mode][1].append((ti, si))
+        p.prompt_hash = prompt_hash(p.prompts)
+    return batches
+
+
+def _execute(
+    backend: Any, planned: list[_Planned], batches: _Batches, samples_path: Path, progress: bool
+) -> tuple[list[dict[int, Scored]], list[Usage]]:
+    """Hand each kind's requests to the backend in one call; score and write each sample as it completes."""
+    scored: list[dict[int, Scored]] = [{} for _ in planned]
+    usage = [Usage() for _ in planned]
+    calls = {"likelihood": backend.loglikelihood, "generate": backend.generate}
+    with SampleWriter(samples_path) as writer:
+        for kind, (reqs, keys) in batches.items():
+            if not reqs:
+                continue
+            for idx, res in _progress(calls[kind](reqs), len(reqs), kind, progress):
+                ti, si = keys[idx]
+                p = planned[ti]
+                ps = p.prompts[si]
+                spec = p.task.spec
+                if kind == "likelihood":
+                    s = score_likelihood(ps.sample, res, spec.metrics)
+                else:
+                    s = score_generation(ps.sample, res, spec.metrics, spec.extractor, spec.answer_type)
+                scored[ti][si] = s
+                usage[ti].add(res.cost.prompt_tokens, res.cost.generated_tokens, res.cost.seconds)
+                writer.write(_sample_record(p, ps, s, res))
+    return scored, usage
+
+
+def _task_result(p: _Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]:
+    """One task's block of the results file: every metric aggregated, the primary one as its score."""
+    spec = p.task.spec
+    per_metric = {
+        m: aggregate(((ps.sample.meta, sc[i].metrics[m], ps.sample.weight) for i, ps in enumerate(p.prompts)), spec.group_by, spec.aggregate)
+        for m in spec.metrics
+    }
+    metrics: dict[str, Any] = {}
+    for m, agg in per_metric.items():
+        metrics[m], metrics[f"{m}_stderr"] = agg["score"], agg["score_stderr"]
+    if p.mode == "generate":
+        metrics["unextracted"] = sum(1 for s in sc.values() if s.prediction is None)
+    primary = per_metric[spec.metrics[0]]
+    return {
+        "name": spec.name,
+        "version": spec.version,
+        "category": spec.category,
+        "mode": p.mode,
+        "answer_type": spec.answer_type,
+        "num_fewshot": p.num_fewshot,
+        "n_samples": len(p.prompts),
+        "primary_metric": spec.metrics[0],
+        "score": primary["score"],
+        "score_stderr": primary["score_stderr"],
+        "metrics": metrics,
+        "aggregate": {"rule": spec.aggregate, **primary},
+        "template_hash": p.task.template.hash,
+        "prompt_hash": p.prompt_hash,
+        "data": {"origin": p.task.data_origin, "files": p.task.data_hashes, "skipped_rows": p.task.skipped},
+        "source": spec.source,
+        "license": spec.license,
+        "throughput": u.report(),
+    }
 
 
 def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str) -> Any:
