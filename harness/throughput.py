@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import statistics
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -21,24 +22,52 @@ class Usage:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     seconds: float = 0.0
+    ttft: list[float] = field(default_factory=list)
+    tpot: list[float] = field(default_factory=list)
 
-    def add(self, prompt_tokens: int, generated_tokens: int, seconds: float) -> None:
+    def add(self, prompt_tokens: int, generated_tokens: int, seconds: float,
+            ttft: float | None = None, tpot: float | None = None) -> None:
         self.samples += 1
         self.prompt_tokens += prompt_tokens
         self.generated_tokens += generated_tokens
         self.seconds += seconds
+        if ttft is not None:
+            self.ttft.append(ttft)
+        if tpot is not None:
+            self.tpot.append(tpot)
+
+    def merge(self, other: "Usage") -> None:
+        """Counts and latencies of another set; seconds are not summed (the caller knows the wall time)."""
+        self.samples += other.samples
+        self.prompt_tokens += other.prompt_tokens
+        self.generated_tokens += other.generated_tokens
+        self.ttft += other.ttft
+        self.tpot += other.tpot
 
     def report(self, wall_seconds: float | None = None) -> dict[str, Any]:
         """Rates over `wall_seconds` when given (whole run), else over the summed share of batch time."""
         secs = wall_seconds if wall_seconds is not None else self.seconds
         rate = (lambda x: x / secs) if secs > 0 else (lambda x: None)
-        return {
-            **asdict(self),
+        out = {
+            "samples": self.samples,
+            "prompt_tokens": self.prompt_tokens,
+            "generated_tokens": self.generated_tokens,
             "seconds": round(secs, 4),
             "prompt_tokens_per_s": rate(self.prompt_tokens),
             "generated_tokens_per_s": rate(self.generated_tokens),
             "samples_per_s": rate(self.samples),
         }
+        for name, values in (("ttft_s", self.ttft), ("tpot_s", self.tpot)):
+            if values:
+                out[name] = {"mean": statistics.fmean(values), **{f"p{q}": _percentile(values, q) for q in (50, 90, 99)}}
+        return out
+
+
+def _percentile(values: list[float], q: int) -> float:
+    """Nearest-rank percentile: the smallest value with at least q% of the values at or below it."""
+    ordered = sorted(values)
+    rank = max(1, -(-q * len(ordered) // 100))
+    return ordered[rank - 1]
 
 
 def _cpu_name() -> str:

@@ -64,6 +64,8 @@ class Cost:
     prompt_tokens: int = 0  # tokens run through the model's forward pass for this request
     generated_tokens: int = 0
     seconds: float = 0.0
+    ttft_s: float | None = None  # time to first token, where the engine reports it per request (vLLM)
+    tpot_s: float | None = None  # mean time per output token after the first
 
 
 @dataclass
