@@ -33,3 +33,14 @@ class Backend(Protocol):
 
     def peak_memory_bytes(self) -> int | None:
         ...
+
+
+def decode_generation(tokenizer: Any, token_ids: list[int], stop: Sequence[str]) -> tuple[str, bool]:
+    """Text of generated token ids, cut before the first stop string; and whether a stop string cut it.
+
+    Both backends decode through this one function: engines detokenize incrementally and differ on an
+    incomplete multi-byte character at the end (vLLM holds it back, transformers shows U+FFFD), so decoding
+    the same ids the same way is what makes their outputs byte-identical."""
+    text = tokenizer.decode(token_ids, skip_special_tokens=True)
+    cut = min((text.find(s) for s in stop if s and s in text), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)

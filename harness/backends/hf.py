@@ -31,6 +31,7 @@ from typing import Any, Iterator, Sequence
 import torch
 import transformers
 
+from harness.backends.base import decode_generation
 from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -351,10 +352,9 @@ class HFBackend:
             if tok == self.tokenizer.pad_token_id:
                 n = k
                 break
-        text = self.tokenizer.decode(row[:n], skip_special_tokens=True)
-        cut = min((text.find(s) for s in stop if s and s in text), default=-1)
-        if cut >= 0:
-            text, reason = text[:cut], "stop"
+        text, stopped = decode_generation(self.tokenizer, row[:n], stop)
+        if stopped:
+            reason = "stop"
         elif reason == "length" and n < limit:
             reason = "stop"  # halted by a stop string that the decoded text no longer shows whole
         return GenerateResult(text=text, finish_reason=reason, cost=Cost(generated_tokens=n))

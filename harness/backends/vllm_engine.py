@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+from harness.backends.base import decode_generation
 from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -226,7 +227,7 @@ class VLLMBackend:
                     top_k=0 if r.temperature > 0 else -1,
                     seed=r.seed if r.temperature > 0 else None,
                     stop=list(r.stop) or None,
-                    skip_special_tokens=True,
+                    detokenize=bool(r.stop),  # vLLM needs text to match stop strings; our text is decoded below
                 )
             )
         start = time.perf_counter()
@@ -236,10 +237,11 @@ class VLLMBackend:
         total = sum(work) or 1
         for i, (prompt, out) in enumerate(zip(prompts, outputs)):
             c = out.outputs[0]
-            if c.finish_reason == "length":
-                reason = "length"
+            text, stopped = decode_generation(self.tokenizer, list(c.token_ids), requests[i].stop)
+            if stopped or isinstance(c.stop_reason, str):
+                reason = "stop"
             else:
-                reason = "stop" if isinstance(c.stop_reason, str) else "eos"
+                reason = "length" if c.finish_reason == "length" else "eos"
             cost = Cost(
                 prompt_tokens=len(prompt["prompt_token_ids"]) - int(getattr(out, "num_cached_tokens", 0) or 0),
                 generated_tokens=len(c.token_ids),
@@ -247,7 +249,7 @@ class VLLMBackend:
             )
             ttft, tpot = _latencies(out, len(c.token_ids))
             cost.ttft_s, cost.tpot_s = ttft, tpot
-            yield i, GenerateResult(text=c.text, finish_reason=reason, cost=cost)
+            yield i, GenerateResult(text=text, finish_reason=reason, cost=cost)
 
 
 def _latencies(out: Any, n_tokens: int) -> tuple[float | None, float | None]:
