@@ -344,20 +344,25 @@ class HFBackend:
         return [self._finish(row, r0.stop, kwargs["max_new_tokens"]) for row in new]
 
     def _finish(self, row: list[int], stop: tuple[str, ...], limit: int) -> GenerateResult:
-        n, reason = len(row), "length"
-        for k, tok in enumerate(row):
-            if tok in self.eos_ids:
-                n, reason = k + 1, "eos"
-                break
-            if tok == self.tokenizer.pad_token_id:
-                n = k
-                break
-        text, stopped = decode_generation(self.tokenizer, row[:n], stop)
+        """Where generation really ended. Rows that finished early are padded, and the pad token is often an
+        EOS token too (Qwen), so the first EOS/pad is only a candidate end: if the text before it holds a stop
+        string, the row ended at the token that completed the stop string (found by bisection); otherwise at a
+        real EOS, which is counted, as vLLM counts it."""
+        end = next((k for k, tok in enumerate(row) if tok in self.eos_ids or tok == self.tokenizer.pad_token_id), len(row))
+        text, stopped = decode_generation(self.tokenizer, row[:end], stop)
         if stopped:
-            reason = "stop"
-        elif reason == "length" and n < limit:
-            reason = "stop"  # halted by a stop string that the decoded text no longer shows whole
-        return GenerateResult(text=text, finish_reason=reason, cost=Cost(generated_tokens=n))
+            lo, hi = 1, end  # smallest n whose decoded prefix contains a stop string
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if decode_generation(self.tokenizer, row[:mid], stop)[1]:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            return GenerateResult(text=text, finish_reason="stop", cost=Cost(generated_tokens=lo))
+        if end < len(row) and row[end] in self.eos_ids:
+            return GenerateResult(text=text, finish_reason="eos", cost=Cost(generated_tokens=end + 1))
+        reason = "length" if end >= limit else "stop"  # padding without EOS: halted by a stop string cut mid-character
+        return GenerateResult(text=text, finish_reason=reason, cost=Cost(generated_tokens=end))
 
     # ---- batching --------------------------------------------------------------------------------------
     def _batches(self, items: list, run) -> Iterator[tuple[list[tuple[Any, Any]], float]]:
