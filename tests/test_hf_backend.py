@@ -179,21 +179,18 @@ def test_shared_prefix_equals_whole_sequences_and_manual(backends: dict[str, HFB
 
 
 def test_generated_tokens_counted_to_the_stop_string(backends: dict[str, HFBackend]) -> None:
-    """A row that stops on a stop string is padded, and the pad token is also an EOS token for these models;
-    the count must end at the token that completed the stop string (as vLLM counts), not at the padding."""
+    """Inside a batch, a row that stops on a stop string is padded until the longest row ends, and the pad token
+    is also an EOS token for these models: the count must end at the token that completed the stop string (as
+    vLLM counts), not at the padding; a real EOS is counted."""
     backend = backends["qwen2"]
-    assert backend.tokenizer.pad_token_id in backend.eos_ids
-    free = dict(backend.generate([GenerateRequest("题目：", max_new_tokens=12)]))[0]
     tok = backend.tokenizer
-    ids = tok(free.text, add_special_tokens=False)["input_ids"]
-    assert len(ids) >= 4
-    stop = tok.decode(ids[2:3])
-    expected = next(k for k in range(1, len(ids) + 1) if stop in tok.decode(ids[:k]))
-    got = dict(backend.generate([GenerateRequest("题目：", max_new_tokens=12, stop=(stop,))]))[0]
-    assert got.finish_reason == "stop" and got.cost.generated_tokens == expected
-    # inside a batch, the stopped row is padded until the longest row ends: the padding must not count
     pad = tok.pad_token_id
-    padded = backend._finish(ids[:expected] + [pad] * 5, (stop,), 12)
-    assert (padded.finish_reason, padded.cost.generated_tokens, padded.text) == ("stop", expected, got.text)
-    eos = backend._finish(ids[:2] + [pad] * 3, (), 12)  # no stop string: the first pad is a real EOS, counted
-    assert (eos.finish_reason, eos.cost.generated_tokens) == ("eos", 3)
+    assert pad in backend.eos_ids
+    ids = tok("中国的首都是北京。上海是直辖市", add_special_tokens=False)["input_ids"]
+    expected = next(k for k in range(1, len(ids) + 1) if "。" in tok.decode(ids[:k]))
+    padded = backend._finish(ids[:expected] + [pad] * 5, ("。",), 32)
+    assert (padded.finish_reason, padded.cost.generated_tokens, padded.text) == ("stop", expected, "中国的首都是北京")
+    eos = backend._finish(ids[:3] + [pad] * 4, (), 32)  # no stop string: the first pad is a real EOS, counted
+    assert (eos.finish_reason, eos.cost.generated_tokens) == ("eos", 4)
+    full = backend._finish(ids[:6], (), 6)
+    assert (full.finish_reason, full.cost.generated_tokens) == ("length", 6)
