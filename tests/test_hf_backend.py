@@ -194,3 +194,20 @@ def test_generated_tokens_counted_to_the_stop_string(backends: dict[str, HFBacke
     assert (eos.finish_reason, eos.cost.generated_tokens) == ("eos", 4)
     full = backend._finish(ids[:6], (), 6)
     assert (full.finish_reason, full.cost.generated_tokens) == ("length", 6)
+
+
+def test_batch_encoding_equals_the_tokenizer_even_after_a_padded_call(backends: dict[str, HFBackend]) -> None:
+    """encode_batch calls the Rust tokenizer directly; its ids must equal tokenizer(text) exactly, also after a
+    padded call (generation) has left padding switched on in the backend."""
+    from harness.backends.base import encode_batch
+
+    for arch, backend in backends.items():
+        tok = backend.tokenizer
+        texts = ["以下是中国关于会计考试的单项选择题\nA. 甲\n答案：A", "短", "<|im_start|>user\n你好<|im_end|>\n", "[gMASK]<sop><|user|>\n题"]
+        for special in (True, False):
+            tok(texts, padding=True)  # what generation does: padding left switched on in the Rust backend
+            state = tok.backend_tokenizer.padding
+            assert state is not None
+            got = encode_batch(tok, texts, special)
+            assert tok.backend_tokenizer.padding == state  # restored
+            assert got == [tok(t, add_special_tokens=special)["input_ids"] for t in texts], arch

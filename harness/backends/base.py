@@ -44,3 +44,44 @@ def decode_generation(tokenizer: Any, token_ids: list[int], stop: Sequence[str])
     text = tokenizer.decode(token_ids, skip_special_tokens=True)
     cut = min((text.find(s) for s in stop if s and s in text), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def encode_batch(tokenizer: Any, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
+    """Token ids of many strings in one call. A fast tokenizer's Rust backend is called directly: the
+    transformers wrapper converts every encoding into a Python dict, which cost the vLLM backend 8% of raw
+    vLLM's likelihood throughput on a small model. Same ids (tests/test_hf_backend.py checks)."""
+    if not texts:
+        return []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
+    # a padded call through the wrapper leaves padding switched on in the backend: switch it off for this call
+    padding, truncation = backend.padding, backend.truncation
+    backend.no_padding()
+    backend.no_truncation()
+    try:
+        return [e.ids for e in backend.encode_batch(texts, add_special_tokens=add_special_tokens)]
+    finally:
+        if padding is not None:
+            backend.enable_padding(**{k: v for k, v in padding.items() if k != "pad_to_multiple_of" or v})
+        if truncation is not None:
+            backend.enable_truncation(**truncation)
+
+
+def encode_requests(tokenizer: Any, requests: Sequence[LoglikelihoodRequest]) -> list[tuple[list[int], list[list[int]]]]:
+    """(context ids, [context+continuation ids]) for every request, in two batched calls per special-token
+    setting. Context and continuation are tokenized together: Chinese has no space between them, so tokenizing
+    them apart would shift token boundaries."""
+    out: list[tuple[list[int], list[list[int]]]] = [([], []) for _ in requests]
+    for special in (True, False):
+        idx = [i for i, r in enumerate(requests) if r.add_special_tokens is special]
+        if not idx:
+            continue
+        ctxs = encode_batch(tokenizer, [requests[i].context for i in idx], special)
+        wholes = encode_batch(tokenizer, [requests[i].context + c for i in idx for c in requests[i].continuations], special)
+        pos = 0
+        for i, ctx in zip(idx, ctxs):
+            k = len(requests[i].continuations)
+            out[i] = (ctx, wholes[pos : pos + k])
+            pos += k
+    return out

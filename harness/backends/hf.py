@@ -31,7 +31,7 @@ from typing import Any, Iterator, Sequence
 import torch
 import transformers
 
-from harness.backends.base import decode_generation
+from harness.backends.base import decode_generation, encode_batch, encode_requests
 from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -162,12 +162,7 @@ class HFBackend:
         return None
 
     # ---- likelihood ------------------------------------------------------------------------------------
-    def _encode(self, text: str, special: bool) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=special)["input_ids"]
-
-    def _plan(self, i: int, r: LoglikelihoodRequest) -> list[_Job] | _Shared:
-        ctx = self._encode(r.context, r.add_special_tokens)
-        wholes = [self._encode(r.context + c, r.add_special_tokens) for c in r.continuations]
+    def _plan(self, i: int, ctx: list[int], wholes: list[list[int]]) -> list[_Job] | _Shared:
         if self.one_pass and ctx and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes):
             return [_Job(ids=ctx, req=i, option=None, start=len(ctx), targets=[w[-1] for w in wholes])]
         jobs = []
@@ -189,8 +184,9 @@ class HFBackend:
         shared: list[_Shared] = []
         pending: dict[int, int] = {}
         results: dict[int, LoglikelihoodResult] = {}
+        encoded = encode_requests(self.tokenizer, requests)
         for i, r in enumerate(requests):
-            planned = self._plan(i, r)
+            planned = self._plan(i, *encoded[i])
             if isinstance(planned, _Shared):
                 shared.append(planned)
                 continue
@@ -313,7 +309,8 @@ class HFBackend:
         for i, r in enumerate(requests):
             groups.setdefault((r.max_new_tokens, r.temperature, r.stop, r.add_special_tokens, r.seed), []).append(i)
         for key, idxs in groups.items():
-            lengths = {i: len(self._encode(requests[i].prompt, key[3])) for i in idxs}
+            ids = encode_batch(self.tokenizer, [requests[i].prompt for i in idxs], key[3])
+            lengths = {i: len(x) for i, x in zip(idxs, ids)}
             items = sorted(idxs, key=lambda i: -lengths[i])
             run = lambda batch: self._generate_batch([requests[i] for i in batch])  # noqa: E731
             for batch, seconds in self._batches(items, run):

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-from harness.backends.base import decode_generation
+from harness.backends.base import decode_generation, encode_batch, encode_requests
 from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -136,15 +136,12 @@ class VLLMBackend:
             core.shutdown()
 
     # ---- likelihood ------------------------------------------------------------------------------------
-    def _encode(self, text: str, special: bool) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=special)["input_ids"]
-
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
         needs: list[_Need] = []
         results: dict[int, LoglikelihoodResult] = {}
+        encoded = encode_requests(self.tokenizer, requests)
         for i, r in enumerate(requests):
-            ctx = self._encode(r.context, r.add_special_tokens)
-            wholes = [self._encode(r.context + c, r.add_special_tokens) for c in r.continuations]
+            ctx, wholes = encoded[i]
             one_pass = bool(ctx) and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes)
             k = len(wholes)
             results[i] = LoglikelihoodResult([0.0] * k, [0] * k, [True] * k, one_pass, Cost())
@@ -185,7 +182,11 @@ class VLLMBackend:
             for lo in range(0, len(ids), MAX_IDS):
                 prompts.append((prefix, ids[lo : lo + MAX_IDS]))
                 keys.append(prefix)
-        params = [self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=ids, detokenize=False) for _, ids in prompts]
+        shared: dict[tuple[int, ...], Any] = {}  # one SamplingParams per id list: building one per request costs
+        for _, ids in prompts:  # several percent of vLLM's likelihood throughput on a small model
+            if tuple(ids) not in shared:
+                shared[tuple(ids)] = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, logprob_token_ids=ids, detokenize=False)
+        params = [shared[tuple(ids)] for _, ids in prompts]
         start = time.perf_counter()
         outputs = self.llm.generate([{"prompt_token_ids": list(p)} for p, _ in prompts], params, use_tqdm=False)
         seconds = time.perf_counter() - start
@@ -213,8 +214,7 @@ class VLLMBackend:
     # ---- generation ------------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[tuple[int, GenerateResult]]:
         prompts, params = [], []
-        for r in requests:
-            ids = self._encode(r.prompt, r.add_special_tokens)
+        for r, ids in zip(requests, _encode_prompts(self.tokenizer, requests)):
             room = self.max_length - len(ids)
             if room < 1:
                 raise HarnessError(f"a generation prompt of {len(ids)} tokens leaves no room in --max-model-len {self.max_length}")
@@ -250,6 +250,15 @@ class VLLMBackend:
             ttft, tpot = _latencies(out, len(c.token_ids))
             cost.ttft_s, cost.tpot_s = ttft, tpot
             yield i, GenerateResult(text=text, finish_reason=reason, cost=cost)
+
+
+def _encode_prompts(tokenizer: Any, requests: Sequence[GenerateRequest]) -> list[list[int]]:
+    out: list[list[int]] = [[] for _ in requests]
+    for special in (True, False):
+        idx = [i for i, r in enumerate(requests) if r.add_special_tokens is special]
+        for i, ids in zip(idx, encode_batch(tokenizer, [requests[i].prompt for i in idx], special)):
+            out[i] = ids
+    return out
 
 
 def _latencies(out: Any, n_tokens: int) -> tuple[float | None, float | None]:
