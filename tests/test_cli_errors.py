@@ -371,3 +371,10 @@ def test_uncached_hub_id_offline_fails_before_loading(tmp_path: Path, data_dir: 
     proc = run_cli("eval", "--model", "someorg/not-cached-model", "--tasks", "ceval", "--data-dir", str(data_dir), cwd=tmp_path)
     assert_one_line_error(proc, "someorg/not-cached-model")
     assert "offline" in proc.stderr
+
+
+def test_vllm_backend_without_vllm_is_a_clear_error(tmp_path: Path, data_dir: Path, tiny_models: dict) -> None:
+    """The main environment has no vLLM: asking for it says what to install, in one line."""
+    proc = run_cli("eval", "--model", str(tiny_models["qwen2"]), "--tasks", "ceval", "--data-dir", str(data_dir),
+                   "--limit", "1", "--backend", "vllm", cwd=tmp_path)
+    assert_one_line_error(proc, "--backend vllm", "pip install")
