@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from harness.backends.base import decode_generation, encode_batch, encode_requests
@@ -47,11 +47,6 @@ class _Need:
     pos: int
     total: float = 0.0
     greedy: bool = True
-
-
-@dataclass
-class _Level:
-    prefixes: dict[tuple[int, ...], set[int]] = field(default_factory=dict)  # prefix -> next token ids needed
 
 
 class VLLMBackend:
@@ -92,16 +87,23 @@ class VLLMBackend:
             enforce_eager=enforce_eager,
             dtype=dtype,
         )
-        self.llm = vllm.LLM(
-            model=model,
-            revision=revision,
-            tokenizer_revision=revision,
-            trust_remote_code=trust_remote_code,
-            seed=seed,
-            enable_prefix_caching=True,
-            disable_log_stats=False,  # per-request timing (time to first token)
-            **{k: v for k, v in self.options.items() if v is not None},
-        )
+        try:
+            self.llm = vllm.LLM(
+                model=model,
+                revision=revision,
+                tokenizer_revision=revision,
+                trust_remote_code=trust_remote_code,
+                seed=seed,
+                enable_prefix_caching=True,
+                disable_log_stats=False,  # per-request timing (time to first token)
+                **{k: v for k, v in self.options.items() if v is not None},
+            )
+        except Exception as e:  # vLLM reports engine start failures with many exception types
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise HarnessError(
+                f"--backend vllm: the engine did not start for {model}: {first} (see the log above; memory: "
+                "--gpu-memory-utilization, --max-model-len)"
+            ) from None
         self.tokenizer = self.llm.get_tokenizer()
         config = self.llm.llm_engine.model_config
         self.max_length = int(config.max_model_len)
