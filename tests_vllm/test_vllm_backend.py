@@ -75,3 +75,20 @@ def test_suite_on_vllm_writes_valid_results(tiny_models: dict[str, Path], data_d
     assert results["suite"]["total"] is not None
     assert all(c["evaluated"] for cid, c in results["suite"]["categories"].items()
                if cid not in ("code", "generation", "instruction_following", "dialogue"))
+
+
+def test_engine_start_failure_is_a_one_line_error(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    """A model folder whose weights are missing: vLLM logs its own failure, the harness ends with one line."""
+    import shutil
+    import subprocess
+    import sys
+
+    broken = tmp_path / "no-weights"
+    shutil.copytree(tiny_models["qwen2"], broken)
+    (broken / "model.safetensors").unlink()
+    proc = subprocess.run([sys.executable, "-m", "harness.cli", "eval", "--backend", "vllm", "--model", str(broken),
+                           "--tasks", "ceval", "--limit", "1", "--data-dir", str(data_dir), "--output-dir", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --backend vllm: the engine did not start") and str(broken) in last
