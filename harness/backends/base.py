@@ -85,3 +85,23 @@ def encode_requests(tokenizer: Any, requests: Sequence[LoglikelihoodRequest]) ->
             out[i] = (ctx, wholes[pos : pos + k])
             pos += k
     return out
+
+
+def is_one_pass(ctx: list[int], wholes: list[list[int]]) -> bool:
+    """Every option is one token appended to the unchanged context: all can be read at the context's last
+    position (the tokenizer did not merge any option with the end of the context)."""
+    return bool(ctx) and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes)
+
+
+def continuation_start(ctx: list[int], whole: list[int], request: int) -> int:
+    """Index of the first scored token of context+continuation: the end of its longest common prefix with the
+    context (a merge across the boundary moves it left), leaving at least one token to score."""
+    n = 0
+    while n < min(len(ctx), len(whole)) and ctx[n] == whole[n]:
+        n += 1
+    n = min(n, len(whole) - 1)
+    if n < 1:
+        from harness.errors import HarnessError
+
+        raise HarnessError(f"likelihood request {request}: empty context or continuation cannot be scored")
+    return n

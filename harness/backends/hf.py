@@ -31,7 +31,7 @@ from typing import Any, Iterator, Sequence
 import torch
 import transformers
 
-from harness.backends.base import decode_generation, encode_batch, encode_requests
+from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests, is_one_pass
 from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -163,17 +163,9 @@ class HFBackend:
 
     # ---- likelihood ------------------------------------------------------------------------------------
     def _plan(self, i: int, ctx: list[int], wholes: list[list[int]]) -> list[_Job] | _Shared:
-        if self.one_pass and ctx and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes):
+        if self.one_pass and is_one_pass(ctx, wholes):
             return [_Job(ids=ctx, req=i, option=None, start=len(ctx), targets=[w[-1] for w in wholes])]
-        jobs = []
-        for j, whole in enumerate(wholes):
-            n = 0
-            while n < min(len(ctx), len(whole)) and ctx[n] == whole[n]:
-                n += 1
-            n = min(n, len(whole) - 1)  # at least one continuation token
-            if n < 1:
-                raise HarnessError(f"likelihood request {i}: empty context or continuation cannot be scored")
-            jobs.append(_Job(ids=whole, req=i, option=j, start=n))
+        jobs = [_Job(ids=whole, req=i, option=j, start=continuation_start(ctx, whole, i)) for j, whole in enumerate(wholes)]
         longest = max(len(j.ids) for j in jobs)
         if self.shared_prefix and len(jobs) >= SHARED_PREFIX_MIN_OPTIONS and longest <= self.max_length:
             return _Shared(req=i, prefix=wholes[0][: min(j.start for j in jobs)], wholes=wholes, starts=[j.start for j in jobs])

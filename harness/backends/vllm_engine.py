@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-from harness.backends.base import decode_generation, encode_batch, encode_requests
+from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests, is_one_pass
 from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -144,16 +144,10 @@ class VLLMBackend:
         encoded = encode_requests(self.tokenizer, requests)
         for i, r in enumerate(requests):
             ctx, wholes = encoded[i]
-            one_pass = bool(ctx) and all(len(w) == len(ctx) + 1 and w[:-1] == ctx for w in wholes)
             k = len(wholes)
-            results[i] = LoglikelihoodResult([0.0] * k, [0] * k, [True] * k, one_pass, Cost())
+            results[i] = LoglikelihoodResult([0.0] * k, [0] * k, [True] * k, is_one_pass(ctx, wholes), Cost())
             for j, whole in enumerate(wholes):
-                n = 0
-                while n < min(len(ctx), len(whole)) and ctx[n] == whole[n]:
-                    n += 1
-                n = min(n, len(whole) - 1)
-                if n < 1:
-                    raise HarnessError(f"likelihood request {i}: empty context or continuation cannot be scored")
+                n = continuation_start(ctx, whole, i)
                 if len(whole) > self.max_length:
                     raise HarnessError(f"likelihood request {i}: {len(whole)} tokens exceed --max-model-len {self.max_length}")
                 results[i].num_tokens[j] = len(whole) - n
