@@ -1,0 +1,1 @@
+"""Leaderboard: results files -> ranked rows, and (later) the static site."""
