@@ -397,39 +397,30 @@ def test_too_few_exemplars_is_a_harness_error(ceval: Task, ceval_samples: list[S
         ceval.prompts(ceval_samples[:1], pool, 6, "likelihood")
 
 
-def test_ceval_zero_shot_prompt(ceval: Task, ceval_samples: list[Sample]) -> None:
+def _question_block(row: dict[str, str], q: str, opts: str = "ABCD") -> str:
+    return row[q] + "".join(f"\n{c}. {row[c]}" for c in opts)
+
+
+def test_ceval_zero_shot_prompt(ceval: Task, ceval_samples: list[Sample], data_dir: Path) -> None:
+    """Built from the raw CSV row (no benchmark text in the repository): header, question, options, 答案："""
+    row = read_csv(data_dir / "ceval" / "val" / "high_school_physics_val.csv")[1]
     sample = next(s for s in ceval_samples if s.sample_id == "high_school_physics/1")
-    expected = (
-        "以下是中国关于高中物理考试的单项选择题，请选出其中的正确答案。\n\n"
-        "原子的核式结构学说,是卢瑟福根据以下哪个实验或现象提出来的____\n"
-        "A. 光电效应实验\n"
-        "B. 氢原子光谱实验\n"
-        "C. $\\alpha$粒子散射实验\n"
-        "D. 天然放射现象\n"
-        "答案："
-    )
+    expected = "以下是中国关于高中物理考试的单项选择题，请选出其中的正确答案。\n\n" + _question_block(row, "question") + "\n答案："
     [ps] = ceval.prompts([sample], {}, 0, "likelihood")
     assert ps.prompt == expected
     assert ps.continuations == ("A", "B", "C", "D")
-    assert sample.target_label == "C"
+    assert sample.target_label == row["answer"]
     [gen] = ceval.prompts([sample], {}, 0, "generate")
     assert gen.prompt == expected and gen.continuations == ()
 
 
-def test_cmmlu_zero_shot_prompt(cmmlu: Task, cmmlu_samples: list[Sample]) -> None:
+def test_cmmlu_zero_shot_prompt(cmmlu: Task, cmmlu_samples: list[Sample], data_dir: Path) -> None:
+    row = read_csv(data_dir / "cmmlu" / "test" / "anatomy.csv")[0]
     sample = next(s for s in cmmlu_samples if s.sample_id == "anatomy/0")
-    expected = (
-        "以下是关于解剖学的单项选择题，请直接给出正确答案的选项。\n\n"
-        "题目：女性生殖腺是\n"
-        "A. 卵巢\n"
-        "B. 前庭大腺\n"
-        "C. 前庭球\n"
-        "D. 乳腺\n"
-        "答案是："
-    )
+    expected = "以下是关于解剖学的单项选择题，请直接给出正确答案的选项。\n\n题目：" + _question_block(row, "Question") + "\n答案是："
     [ps] = cmmlu.prompts([sample], {}, 0, "likelihood")
     assert ps.prompt == expected
-    assert sample.target_label == "A"
+    assert sample.target_label == row["Answer"]
 
 
 def test_ceval_five_shot_prompt(ceval: Task, ceval_samples: list[Sample], data_dir: Path) -> None:
@@ -456,7 +447,8 @@ def test_cmmlu_five_shot_prompt(cmmlu: Task, cmmlu_samples: list[Sample], data_d
     dev = read_csv(data_dir / "cmmlu" / "dev" / "anatomy.csv")
     assert re.findall(r"答案是：([A-D])\n\n", prompt) == [r["Answer"] for r in dev]
     assert prompt.count("题目：") == 6
-    assert prompt.endswith("题目：女性生殖腺是\nA. 卵巢\nB. 前庭大腺\nC. 前庭球\nD. 乳腺\n答案是：")
+    row = read_csv(data_dir / "cmmlu" / "test" / "anatomy.csv")[0]
+    assert prompt.endswith("题目：" + _question_block(row, "Question") + "\n答案是：")
 
 
 def test_fewshot_on_a_task_without_fewshot_split_is_a_clear_error(data_dir: Path) -> None:
