@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("--json", action="store_true", help="machine-readable output")
     ta.add_argument("--data-dir", type=Path, default=None, help="count items in this data folder (default: $HARNESS_DATA_DIR)")
 
+    lb = sub.add_parser("leaderboard", help="build the static leaderboard website from results files")
+    lb_sub = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
+    lbb = lb_sub.add_parser("build", help="results folder -> a static site (open its index.html; no server needed)",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    lbb.add_argument("results", type=Path, nargs="?", default=Path("results"), help="folder searched recursively for results files")
+    lbb.add_argument("-o", "--output", type=Path, default=Path("site"), help="site folder to write (a previous build there is replaced)")
+    lbb.add_argument("--samples-per-task", type=_positive_int, default=None, help="cap the items per model and task in the sample browser (default: all)")
+    lbb.add_argument("--no-samples", action="store_true", help="leave out the sample browser's data (a much smaller site)")
+
     tm = sub.add_parser("tiny-model", help="build a tiny random-weight model folder (for tests and trying things out)")
     tm.add_argument("--arch", choices=["qwen2", "llama", "glm4"], default="qwen2")
     tm.add_argument("-o", "--output", type=Path, required=True, help="folder to write the model into")
@@ -121,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             return _tasks(args)
         if args.command == "tiny-model":
             return _tiny(args)
+        if args.command == "leaderboard":
+            return _leaderboard(args)
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -166,6 +177,15 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     )
     results, path = run_eval(cfg)
     print_summary(results, str(path))
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from harness.leaderboard.site import build_site
+
+    info = build_site(args.results, args.output, samples_limit=args.samples_per_task, with_samples=not args.no_samples)
+    print(f"leaderboard: {info['models']} models, {info['tasks']} tasks, {info['runs']} results files -> "
+          f"{info['pages']} pages\nopen {info['index'].resolve().as_uri()}")
     return 0
 
 

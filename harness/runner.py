@@ -269,6 +269,8 @@ def _task_result(p: _Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]
         "data": {"origin": p.task.data_origin, "files": p.task.data_hashes, "skipped_rows": p.task.skipped},
         "source": spec.source,
         "license": spec.license,
+        "description": spec.description,
+        "template": p.task.template.source,  # so a leaderboard built from results alone can show the prompt
         "throughput": u.report(),
     }
 

@@ -19,7 +19,7 @@ def write(folder: Path, model: str, when: str, tasks: dict[str, tuple], kind: st
         "schema_version": 1, "finished_at": when,
         "model": {"name": model, "family": model.split("-")[0], "type": "chat"},
         "throughput": {"accelerator": {"kind": kind, "name": "H100" if kind == "cuda" else "Xeon"}},
-        "tasks": {n: {"score": s, "score_stderr": se, "version": v, "prompt_hash": h, "n_samples": 100,
+        "tasks": {n: {"score": s, "score_stderr": se, "version": v, "template_hash": h, "n_samples": 100,
                       "category": "knowledge"} for n, (s, se, v, h) in tasks.items()},
     }
     path = folder / model / f"{when}.json"
@@ -86,5 +86,5 @@ def test_changed_prompt_is_flagged(results: Path) -> None:
     # a newer run of cmmlu v1 by another model with a different prompt: a's older-prompt score is flagged
     write(results, "g-3b", "2026-04-01", {"cmmlu": (40, 1, 1, "q2")})
     table = {r.model: r for r in rows(load_results(results), CATS)}
-    assert any("cmmlu@v1" in f and "prompt differs" in f for f in table["a-7b"].flags)
+    assert any("cmmlu@v1" in f and "prompt setup differs" in f for f in table["a-7b"].flags)
     assert table["g-3b"].flags == []

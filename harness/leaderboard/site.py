@@ -1,0 +1,163 @@
+"""Build the static leaderboard site: results folder -> a folder of HTML, CSS, one script and data files.
+
+No server, no CDN: every page opens from `file://`. Charts are SVG drawn here, so they read without JavaScript;
+the script only sorts, filters, switches language and pages through samples. Jinja2 autoescaping is on for every
+template, so model names, outputs and anything else from results files reach the page as text.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+import shlex
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from harness.errors import HarnessError
+from harness.leaderboard import i18n, svg
+from harness.leaderboard.collect import Leaderboard, ModelRow, TaskScore, build, load_results, slug
+from harness.leaderboard.export import ranking_csv, ranking_json
+from harness.leaderboard.samples import read_samples_by_task, write_sample_files
+
+SITE_SOURCES = Path(__file__).resolve().parent.parent.parent / "leaderboard"
+SIZE_BUCKETS = (("lt1b", 1e9, "<1B"), ("1-4b", 4.5e9, "1–4B"), ("4-15b", 15e9, "4–15B"), ("15-40b", 40e9, "15–40B"),
+                ("gt40b", float("inf"), "≥40B"))
+
+
+def size_bucket(params: int | None) -> str:
+    if not params:
+        return "unknown"
+    return next(key for key, upper, _ in SIZE_BUCKETS if params < upper)
+
+
+def fmt_params(params: int | None) -> str:
+    if not params:
+        return "?"
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if params >= div:
+            return f"{params / div:.3g}{unit}"
+    return str(params)
+
+
+def fmt_num(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if not n:
+        return "–"
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def _env() -> Environment:
+    env = Environment(loader=FileSystemLoader(SITE_SOURCES / "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(t=i18n.t, pair=i18n.pair, attrs=i18n.attrs, option=i18n.option, size_buckets=SIZE_BUCKETS)
+    env.filters.update(num=fmt_num, params=fmt_params, bytes=fmt_bytes, slug=slug, size_bucket=size_bucket,
+                       shell=lambda argv: shlex.join(str(a) for a in argv) if isinstance(argv, list) else str(argv))
+    return env
+
+
+def _category_chart(row: ModelRow, board: Leaderboard) -> Markup:
+    bars = [svg.Bar(c.zh, c.en, row.categories.get(c.key), row.category_stderr.get(c.key)) for c in board.categories]
+    return Markup(svg.bar_chart(bars, title_zh=f"{row.model} 各能力得分", title_en=f"{row.model}: score per capability"))
+
+
+def _task_chart(task: str, entries: list[tuple[ModelRow, TaskScore]]) -> Markup:
+    bars = [svg.Bar(r.model, r.model, s.score, s.stderr) for r, s in entries]
+    return Markup(svg.bar_chart(bars, title_zh=f"{task} 各模型得分", title_en=f"{task}: score per model"))
+
+
+def _efficiency_charts(board: Leaderboard) -> list[dict[str, Any]]:
+    charts = []
+    for key in board.throughput_keys:
+        points = [svg.Point(r.model, r.throughput[key].generated_tokens_per_s, r.total, f"models/{r.slug}.html")
+                  for r in board.rows
+                  if key in r.throughput and r.total is not None and (r.throughput[key].generated_tokens_per_s or 0) > 0]
+        if not points:
+            continue
+        chart = svg.scatter_chart(points, x_zh="生成 token/秒", x_en="generated tokens/s", y_zh="总分", y_en="total score",
+                                  title_zh=f"{key}：质量与速度", title_en=f"{key}: quality versus speed")
+        charts.append({"key": key, "svg": Markup(chart), "frontier": svg.pareto_frontier(points), "points": points})
+    return charts
+
+
+def _contributing_runs(row: ModelRow) -> list[dict[str, Any]]:
+    """The results files this model's shown scores and throughput come from, newest first."""
+    used = {s.run_file for s in row.scores.values()} | {tp.run_file for tp in row.throughput.values()}
+    return [r for r in reversed(row.runs) if r["_file"] in used]
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = None, with_samples: bool = True) -> dict[str, Any]:
+    """Write the whole site into `out_dir` (replacing a previous build there); returns counts for the CLI."""
+    runs = load_results(results_dir)
+    if not runs:
+        raise HarnessError(f"leaderboard: no results files (*.json written by `harness eval`) under {results_dir}")
+    if out_dir.exists():
+        if not (out_dir / "index.html").exists() and any(out_dir.iterdir()):
+            raise HarnessError(f"leaderboard: -o {out_dir} exists and is not a leaderboard site; pick an empty or new folder")
+        shutil.rmtree(out_dir)
+    board = build(runs)
+    env = _env()
+    built_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    common = {"built_at": built_at, "n_runs": len(runs), "board": board}
+
+    # samples: one folder per (task column, model), from the run that gave the shown score
+    sample_sets: dict[str, list[dict[str, Any]]] = {}  # task -> [{model, slug, column, dir, n, right}]
+    if with_samples:
+        cache: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for row in board.rows:
+            for col, s in row.scores.items():
+                run = next(r for r in row.runs if r["_file"] == s.run_file)
+                path = Path(run["_path"]).parent / str(run.get("samples_file") or "")
+                if str(path) not in cache:
+                    cache[str(path)] = read_samples_by_task(path) if run.get("samples_file") else {}
+                records = cache[str(path)].get(s.task, [])
+                if not records:
+                    continue
+                rel = f"data/samples/{slug(s.task)}/v{slug(s.version)}/{row.slug}"
+                m = write_sample_files(records, out_dir / rel, f"{s.task}|{s.version}|{row.slug}", samples_limit)
+                sample_sets.setdefault(s.task, []).append({"model": row.model, "slug": row.slug, "column": col,
+                                                           "version": s.version, "dir": rel, "n": m["n"],
+                                                           "right": m["ok"].count("1")})
+
+    pages = {
+        "index.html": env.get_template("index.html").render(root="", page="index", **common),
+        "efficiency.html": env.get_template("efficiency.html").render(root="", page="efficiency",
+                                                                       charts=_efficiency_charts(board), **common),
+        "tasks/index.html": env.get_template("tasks.html").render(
+            root="../", page="tasks", task_models={t: sum(any(s.task == t for s in r.scores.values()) for r in board.rows)
+                                                   for t in board.tasks}, **common),
+    }
+    for row in board.rows:
+        pages[f"models/{row.slug}.html"] = env.get_template("model.html").render(
+            root="../", page="model", row=row, chart=_category_chart(row, board), runs=_contributing_runs(row), **common)
+    for task, info in board.tasks.items():
+        entries = sorted(((r, s) for r in board.rows for s in r.scores.values() if s.task == task),
+                         key=lambda e: (-int(e[1].version) if e[1].version.isdigit() else 0, -e[1].score, e[0].model))
+        strings = {k: i18n.STRINGS[k] for k in i18n.SCRIPT_KEYS}
+        pages[f"tasks/{slug(task)}.html"] = env.get_template("task.html").render(
+            root="../", page="task", task=info, entries=entries, chart=_task_chart(task, entries),
+            sample_sets=sample_sets.get(task, []), script_strings=_json_for_html(strings), **common)
+    for rel, html in pages.items():
+        _write(out_dir / rel, html)
+    shutil.copytree(SITE_SOURCES / "static", out_dir / "assets", dirs_exist_ok=True)
+    _write(out_dir / "data" / "ranking.json", ranking_json(board, built_at))
+    _write(out_dir / "data" / "ranking.csv", ranking_csv(board))
+    return {"models": len(board.rows), "tasks": len(board.tasks), "runs": len(runs), "pages": len(pages),
+            "index": out_dir / "index.html"}
+
+
+def _json_for_html(obj: Any) -> Markup:
+    """JSON safe inside a <script type="application/json"> element: no '<' can close it."""
+    text = json.dumps(obj, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)

@@ -1,0 +1,300 @@
+/* Leaderboard site script: language switch, sortable and filterable ranking, sample browser.
+   Everything a view shows is kept in the URL fragment (#lang=en&sort=total&...), so every view is a permalink.
+   Text from results files is only ever put into the page with textContent, never parsed as HTML. */
+(function () {
+  "use strict";
+
+  var root = (function () {
+    var src = document.currentScript ? document.currentScript.getAttribute("src") : "assets/site.js";
+    return src.replace(/assets\/site\.js$/, "");
+  })();
+
+  function readState() {
+    var out = {};
+    new URLSearchParams(location.hash.replace(/^#/, "")).forEach(function (v, k) { out[k] = v; });
+    return out;
+  }
+  var state = readState();
+
+  function writeState() {
+    var p = new URLSearchParams();
+    Object.keys(state).sort().forEach(function (k) {
+      if (state[k] !== "" && state[k] != null) p.set(k, state[k]);
+    });
+    var h = p.toString();
+    history.replaceState(null, "", location.pathname + location.search + (h ? "#" + h : ""));
+  }
+
+  /* ---------- language ---------- */
+  function applyLang() {
+    var lang = state.lang === "en" ? "en" : "zh";
+    var html = document.documentElement;
+    html.setAttribute("data-lang", lang);
+    html.setAttribute("lang", lang === "en" ? "en" : "zh-CN");
+    var cap = lang === "en" ? "En" : "Zh";
+    ["title", "placeholder"].forEach(function (attr) {
+      document.querySelectorAll("[data-" + attr + "-" + lang + "]").forEach(function (el) {
+        el.setAttribute(attr, el.dataset[attr + cap]);
+      });
+    });
+    document.querySelectorAll("option[data-zh]").forEach(function (o) { o.textContent = o.dataset[lang]; });
+    document.querySelectorAll("a[data-internal]").forEach(function (a) {
+      if (a.dataset.base === undefined) a.dataset.base = a.getAttribute("href");
+      a.setAttribute("href", a.dataset.base + (lang === "en" ? "#lang=en" : ""));
+    });
+  }
+  var langButton = document.getElementById("lang-switch");
+  if (langButton) {
+    langButton.hidden = false;
+    langButton.addEventListener("click", function () {
+      state.lang = state.lang === "en" ? "" : "en";
+      applyLang();
+      writeState();
+    });
+  }
+  applyLang();
+
+  /* ---------- ranking: sort and filter ---------- */
+  var table = document.getElementById("ranking");
+  if (table) initRanking(table);
+
+  function initRanking(table) {
+    var tbody = table.tBodies[0];
+    var rows = Array.prototype.slice.call(tbody.rows);
+    var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
+    rows.forEach(function (r, i) { r.dataset.order = i; });
+
+    function sort() {
+      var key = state.sort || "rank";
+      var col = heads.findIndex(function (th) { return th.dataset.sort === key; });
+      if (col < 0) { key = "rank"; col = 0; }
+      var th = heads[col];
+      var dir = state.dir === "asc" || state.dir === "desc" ? state.dir : th.dataset.dir;
+      var numeric = th.dataset.type === "num";
+      var sign = dir === "asc" ? 1 : -1;
+      rows.sort(function (a, b) {
+        var va = a.cells[col].dataset.v, vb = b.cells[col].dataset.v;
+        if (va === "" && vb === "") return a.dataset.order - b.dataset.order;
+        if (va === "") return 1;  /* missing values last, whatever the direction */
+        if (vb === "") return -1;
+        var c = numeric ? parseFloat(va) - parseFloat(vb) : va.localeCompare(vb);
+        return c !== 0 ? sign * c : a.dataset.order - b.dataset.order;
+      });
+      rows.forEach(function (r) { tbody.appendChild(r); });
+      heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", dir === "asc" ? "ascending" : "descending");
+    }
+
+    heads.forEach(function (th) {
+      th.tabIndex = 0;
+      th.classList.add("sortable");
+      function activate() {
+        if ((state.sort || "rank") === th.dataset.sort) {
+          var current = state.dir || th.dataset.dir;
+          state.dir = current === "asc" ? "desc" : "asc";
+        } else {
+          state.sort = th.dataset.sort;
+          state.dir = "";
+        }
+        if (state.sort === "rank" && (state.dir === "" || state.dir === "asc")) { state.sort = ""; state.dir = ""; }
+        sort();
+        writeState();
+      }
+      th.addEventListener("click", activate);
+      th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); activate(); } });
+    });
+
+    var form = document.getElementById("filters");
+    var fields = { q: "f-q", family: "f-family", size: "f-size", type: "f-type", acc: "f-acc" };
+    form.hidden = false;
+    Object.keys(fields).forEach(function (k) {
+      var el = document.getElementById(fields[k]);
+      if (state[k] && !(el.tagName === "SELECT" && !Array.prototype.some.call(el.options, function (o) { return o.value === state[k]; }))) {
+        el.value = state[k];
+      } else if (el.tagName === "SELECT") {
+        delete state[k];
+      }
+      el.addEventListener(el.tagName === "SELECT" ? "change" : "input", function () {
+        state[k] = el.value;
+        filter();
+        writeState();
+      });
+    });
+    form.addEventListener("submit", function (e) { e.preventDefault(); });
+    document.getElementById("f-reset").addEventListener("click", function () {
+      Object.keys(fields).forEach(function (k) { document.getElementById(fields[k]).value = ""; state[k] = ""; });
+      filter();
+      writeState();
+    });
+
+    function filter() {
+      var q = (state.q || "").trim().toLowerCase();
+      var shown = 0;
+      rows.forEach(function (r) {
+        var ok = (!q || (r.dataset.model + " " + r.dataset.family).toLowerCase().indexOf(q) >= 0) &&
+          (!state.family || r.dataset.family === state.family) &&
+          (!state.size || r.dataset.size === state.size) &&
+          (!state.type || r.dataset.type === state.type) &&
+          (!state.acc || r.dataset.acc.split("\n").indexOf(state.acc) >= 0);
+        r.hidden = !ok;
+        if (ok) shown++;
+      });
+      heads.forEach(function (th, i) {  /* with an accelerator chosen, show only its throughput column */
+        if (th.dataset.acc === undefined) return;
+        var hide = !!state.acc && th.dataset.acc !== state.acc;
+        th.hidden = hide;
+        rows.forEach(function (r) { r.cells[i].hidden = hide; });
+      });
+      document.getElementById("f-count").value = shown + " / " + rows.length;
+    }
+    sort();
+    filter();
+  }
+
+  /* ---------- sample browser ---------- */
+  var samples = document.getElementById("samples");
+  if (samples && document.getElementById("s-model")) initSamples();
+
+  function initSamples() {
+    var strings = JSON.parse(document.getElementById("script-strings").textContent);
+    var PER_PAGE = 10;
+    var select = document.getElementById("s-model");
+    var list = document.getElementById("s-list");
+    var pageOut = document.getElementById("s-page");
+    var registry = window.HarnessSamples = { manifests: {}, chunks: {} };
+    registry.manifest = function (key, m) { registry.manifests[key] = m; };
+    registry.add = function (key, i, items) { registry.chunks[key + "#" + i] = items; };
+    document.querySelector(".sample-controls").hidden = false;
+
+    function tt(key) {
+      var frag = document.createDocumentFragment();
+      ["zh", "en"].forEach(function (lang, i) {
+        var s = document.createElement("span");
+        s.className = "t";
+        s.lang = lang;
+        s.textContent = strings[key][i];
+        frag.appendChild(s);
+      });
+      return frag;
+    }
+    function el(tag, cls, text) {
+      var e = document.createElement(tag);
+      if (cls) e.className = cls;
+      if (text !== undefined && text !== null) e.textContent = String(text);
+      return e;
+    }
+    function load(src) {
+      return new Promise(function (resolve, reject) {
+        var s = document.createElement("script");
+        s.src = src;
+        s.onload = function () { s.remove(); resolve(); };
+        s.onerror = function () { s.remove(); reject(new Error("cannot load " + src)); };
+        document.head.appendChild(s);
+      });
+    }
+    function current() { return select.options[select.selectedIndex]; }
+
+    if (state.model) {
+      Array.prototype.forEach.call(select.options, function (o, i) {
+        if (o.dataset.slug === state.model && (!state.v || o.dataset.version === state.v)) select.selectedIndex = i;
+      });
+    }
+    var radios = document.querySelectorAll("input[name=s-filter]");
+    radios.forEach(function (r) {
+      r.checked = r.value === (state.filter || "all");
+      r.addEventListener("change", function () { state.filter = r.value === "all" ? "" : r.value; state.page = ""; show(); });
+    });
+    select.addEventListener("change", function () { state.page = ""; show(); });
+    document.getElementById("s-prev").addEventListener("click", function () { state.page = String(page() - 1); show(); });
+    document.getElementById("s-next").addEventListener("click", function () { state.page = String(page() + 1); show(); });
+    function page() { return Math.max(1, parseInt(state.page || "1", 10) || 1); }
+
+    var token = 0;
+    function show() {
+      var o = current();
+      var key = o.dataset.key, dir = o.value, mine = ++token;
+      state.model = o.dataset.slug;
+      state.v = o.dataset.version;
+      writeState();
+      list.replaceChildren(el("li", "loading"));
+      list.firstChild.appendChild(tt("loading"));
+      var ready = registry.manifests[key] ? Promise.resolve() : load(root + dir + "/manifest.js");
+      ready.then(function () {
+        var m = registry.manifests[key];
+        var want = state.filter || "all";
+        var idx = [];
+        for (var i = 0; i < m.n; i++) {
+          var ok = m.ok.charAt(i) === "1";
+          if (want === "all" || (want === "right") === ok) idx.push(i);
+        }
+        var pages = Math.max(1, Math.ceil(idx.length / PER_PAGE));
+        var p = Math.min(page(), pages);
+        state.page = p > 1 ? String(p) : "";
+        writeState();
+        var slice = idx.slice((p - 1) * PER_PAGE, p * PER_PAGE);
+        var need = slice.map(function (i) { return Math.floor(i / m.chunk); }).filter(function (c, j, a) { return a.indexOf(c) === j; });
+        return Promise.all(need.map(function (c) {
+          return registry.chunks[key + "#" + c] ? null : load(root + dir + "/chunk-" + c + ".js");
+        })).then(function () {
+          if (mine !== token) return;
+          pageOut.value = p + " / " + pages + " (" + idx.length + ")";
+          document.getElementById("s-prev").disabled = p <= 1;
+          document.getElementById("s-next").disabled = p >= pages;
+          list.replaceChildren();
+          if (!slice.length) { var li = el("li", "empty"); li.appendChild(tt("no_samples")); list.appendChild(li); }
+          slice.forEach(function (i) {
+            list.appendChild(render(registry.chunks[key + "#" + Math.floor(i / m.chunk)][i % m.chunk], i));
+          });
+        });
+      }).catch(function (err) {
+        list.replaceChildren(el("li", "error", err.message));
+      });
+    }
+
+    function field(labelKey, value, cls) {
+      var box = el("div", "field " + (cls || ""));
+      var h = el("h4");
+      h.appendChild(tt(labelKey));
+      box.appendChild(h);
+      box.appendChild(el("pre", null, value === null || value === undefined ? "–" : value));
+      return box;
+    }
+
+    function render(s, i) {
+      var li = el("li", "sample " + (s.ok ? "ok" : "bad"));
+      li.value = i + 1;
+      var head = el("div", "sample-head");
+      head.appendChild(el("code", "sample-id", s.id));
+      var badge = el("span", "badge " + (s.ok ? "ok" : "bad"));
+      badge.appendChild(tt(s.ok ? "right" : "wrong"));
+      head.appendChild(badge);
+      if (s.finish) { var f = el("small", "finish"); f.appendChild(tt("finish")); f.appendChild(document.createTextNode(": " + s.finish)); head.appendChild(f); }
+      li.appendChild(head);
+      li.appendChild(field("prompt", s.prompt, "prompt"));
+      if (s.output !== undefined) li.appendChild(field("output", s.output, "output"));
+      if (s.logprobs) {
+        var box = el("div", "field logprobs");
+        var h = el("h4");
+        h.appendChild(tt("option_logprobs"));
+        box.appendChild(h);
+        var tbl = el("table", "data");
+        Object.keys(s.logprobs).forEach(function (k) {
+          var tr = el("tr", (k === s.pred ? "pred " : "") + (k === s.target ? "gold" : ""));
+          tr.appendChild(el("td", null, k));
+          tr.appendChild(el("td", "num", Number(s.logprobs[k]).toFixed(4)));
+          tbl.appendChild(tr);
+        });
+        box.appendChild(tbl);
+        li.appendChild(box);
+      }
+      var row = el("div", "answers");
+      row.appendChild(field("prediction", s.pred, "pred"));
+      row.appendChild(field("target", Array.isArray(s.target) ? s.target.join(" | ") : s.target, "target"));
+      li.appendChild(row);
+      if (s.metrics) li.appendChild(el("div", "metrics", JSON.stringify(s.metrics)));
+      return li;
+    }
+
+    show();
+  }
+})();
