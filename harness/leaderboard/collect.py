@@ -303,7 +303,7 @@ def _task_info(runs: list[dict[str, Any]], cats: list[Category]) -> dict[str, di
             i.update({k: t[k] for k in ("description", "source", "license", "template", "category", "primary_metric",
                                         "answer_type") if t.get(k) is not None})
             i["versions"][str(t["version"])] = {"template_hash": t.get("template_hash"), "template": t.get("template")}
-            c = cat_of.get(t.get("category") or "")
+            c = cat_of.get(name)
             if c:
                 i["category_zh"], i["category_en"] = c.zh, c.en
     return dict(sorted(info.items(), key=lambda kv: list(cat_of).index(kv[0]) if kv[0] in cat_of else len(cat_of)))

@@ -54,6 +54,14 @@
   }
   applyLang();
 
+  /* a link or the address bar changing only the fragment re-applies the whole view */
+  var onHash = [];
+  window.addEventListener("hashchange", function () {
+    state = readState();
+    applyLang();
+    onHash.forEach(function (f) { f(); });
+  });
+
   /* ---------- ranking: sort and filter ---------- */
   var table = document.getElementById("ranking");
   if (table) initRanking(table);
@@ -107,13 +115,16 @@
     var form = document.getElementById("filters");
     var fields = { q: "f-q", family: "f-family", size: "f-size", type: "f-type", acc: "f-acc" };
     form.hidden = false;
+    function syncFields() {  /* state -> form; an unknown select value (stale link) is dropped */
+      Object.keys(fields).forEach(function (k) {
+        var el = document.getElementById(fields[k]);
+        var known = el.tagName !== "SELECT" || Array.prototype.some.call(el.options, function (o) { return o.value === state[k]; });
+        if (!known) delete state[k];
+        el.value = state[k] || "";
+      });
+    }
     Object.keys(fields).forEach(function (k) {
       var el = document.getElementById(fields[k]);
-      if (state[k] && !(el.tagName === "SELECT" && !Array.prototype.some.call(el.options, function (o) { return o.value === state[k]; }))) {
-        el.value = state[k];
-      } else if (el.tagName === "SELECT") {
-        delete state[k];
-      }
       el.addEventListener(el.tagName === "SELECT" ? "change" : "input", function () {
         state[k] = el.value;
         filter();
@@ -147,8 +158,9 @@
       });
       document.getElementById("f-count").value = shown + " / " + rows.length;
     }
-    sort();
-    filter();
+    function sync() { syncFields(); sort(); filter(); }
+    onHash.push(sync);
+    sync();
   }
 
   /* ---------- sample browser ---------- */
@@ -194,14 +206,18 @@
     }
     function current() { return select.options[select.selectedIndex]; }
 
-    if (state.model) {
-      Array.prototype.forEach.call(select.options, function (o, i) {
-        if (o.dataset.slug === state.model && (!state.v || o.dataset.version === state.v)) select.selectedIndex = i;
-      });
-    }
     var radios = document.querySelectorAll("input[name=s-filter]");
+    function sync() {  /* state -> controls */
+      if (state.model) {
+        Array.prototype.forEach.call(select.options, function (o, i) {
+          if (o.dataset.slug === state.model && (!state.v || o.dataset.version === state.v)) select.selectedIndex = i;
+        });
+      }
+      radios.forEach(function (r) { r.checked = r.value === (state.filter || "all"); });
+    }
+    onHash.push(function () { sync(); show(); });
+    sync();
     radios.forEach(function (r) {
-      r.checked = r.value === (state.filter || "all");
       r.addEventListener("change", function () { state.filter = r.value === "all" ? "" : r.value; state.page = ""; show(); });
     });
     select.addEventListener("change", function () { state.page = ""; show(); });
@@ -241,6 +257,7 @@
           document.getElementById("s-prev").disabled = p <= 1;
           document.getElementById("s-next").disabled = p >= pages;
           list.replaceChildren();
+          list.dataset.shown = key + "|" + (state.filter || "all") + "|" + p;
           if (!slice.length) { var li = el("li", "empty"); li.appendChild(tt("no_samples")); list.appendChild(li); }
           slice.forEach(function (i) {
             list.appendChild(render(registry.chunks[key + "#" + Math.floor(i / m.chunk)][i % m.chunk], i));

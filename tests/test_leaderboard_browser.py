@@ -1,0 +1,204 @@
+"""The built site in a real browser: Playwright drives Debian's chromium over pages built from real `harness eval`
+runs of three tiny models. Any console error or uncaught exception on any page fails the test that opened it.
+Screenshots of the index and a model page land in test-output/browser/ (or $HARNESS_TEST_OUTPUT)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from harness.cli import main
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parent.parent
+SHOTS = Path(os.environ.get("HARNESS_TEST_OUTPUT", REPO / "test-output")) / "browser"
+INJECTED = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+ODD_NAME = "tiny-llama-chat<b>&"  # markup in a model folder name must show as text; "-chat" makes it a chat model
+
+
+def _need_browser() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} not found: install Debian's chromium and fonts-wqy-zenhei (see .ci/run)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def site(tiny_models: dict[str, Path], data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three real suite runs (qwen2, llama under an odd name, glm4), one sample output replaced by markup, built."""
+    tmp = tmp_path_factory.mktemp("board")
+    odd = tmp / "models" / ODD_NAME
+    shutil.copytree(tiny_models["llama"], odd)
+    results = tmp / "results"
+    for model in (tiny_models["qwen2"], odd, tiny_models["glm4"]):
+        args = ["eval", "--model", str(model), "--suite", "superclue", "--data-dir", str(data_dir), "--limit", "3",
+                "--max-new-tokens", "16", "--output-dir", str(results), "--no-progress"]
+        assert main(args) == 0
+    # the first cmath sample of the qwen2 run answers with markup
+    (jsonl,) = (results / "tiny-qwen2").glob("*.samples.jsonl")
+    lines = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+    first = next(r for r in lines if r["task"] == "cmath")
+    first["output"] = first["prediction"] = INJECTED
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+    out = tmp / "site"
+    assert main(["leaderboard", "build", str(results), "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _need_browser()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh page that records console errors and page errors; the test fails if any occurred."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    pg.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+    yield pg
+    context.close()
+    assert errors == []
+
+
+def _url(site: Path, rel: str) -> str:
+    return (site / rel).resolve().as_uri()
+
+
+def _column(pg: Any, n: int) -> list[str]:
+    return pg.eval_on_selector_all(f"#ranking tbody tr:not([hidden]) td:nth-child({n})",
+                                   "cells => cells.map(c => c.dataset.v)")
+
+
+def test_index_sorts_by_a_column_and_keeps_it_in_the_url(site: Path, page: Any) -> None:
+    page.goto(_url(site, "index.html"))
+    assert len(_column(page, 2)) == 3
+    totals = [float(v) for v in _column(page, 3)]
+    assert totals == sorted(totals, reverse=True)  # ranked by total
+    page.click("th[data-sort='c-knowledge']")
+    knowledge = [float(v) for v in _column(page, 4)]
+    assert knowledge == sorted(knowledge, reverse=True)
+    assert "sort=c-knowledge" in page.url
+    page.click("th[data-sort='c-knowledge']")
+    assert [float(v) for v in _column(page, 4)] == sorted(knowledge)
+    assert "dir=asc" in page.url
+    page.click("th[data-sort='model']")
+    names = _column(page, 2)
+    assert names == sorted(names)
+    # the permalink restores the view
+    url = page.url
+    page.goto(_url(site, "efficiency.html"))
+    page.goto(url)
+    assert _column(page, 2) == names
+    page.screenshot(path=str(SHOTS / "index.png"), full_page=True)
+
+
+def test_index_filters_and_search(site: Path, page: Any) -> None:
+    page.goto(_url(site, "index.html"))
+    page.select_option("#f-family", "glm4")
+    assert _column(page, 2) == ["tiny-glm4"]
+    assert "family=glm4" in page.url
+    page.fill("#f-q", "qwen")
+    assert _column(page, 2) == []
+    assert page.inner_text("#f-count") == "0 / 3"
+    page.click("#f-reset")
+    assert len(_column(page, 2)) == 3
+    page.fill("#f-q", "LLAMA")
+    assert _column(page, 2) == [ODD_NAME]
+    page.goto(_url(site, "index.html") + "#size=gt40b")
+    assert _column(page, 2) == []
+    page.goto(_url(site, "index.html") + "#size=lt1b&type=chat")
+    assert _column(page, 2) == [ODD_NAME]
+    assert page.input_value("#f-type") == "chat"  # the form follows the link
+    page.goto(_url(site, "index.html") + "#type=base&family=nonexistent")
+    assert len(_column(page, 2)) == 2  # an unknown family in a stale link is ignored
+
+
+def test_language_switch_is_kept_in_the_url_and_links(site: Path, page: Any) -> None:
+    page.goto(_url(site, "index.html"))
+    assert page.is_visible("h1 .t[lang=zh]") and not page.is_visible("h1 .t[lang=en]")
+    page.click("#lang-switch")
+    assert page.inner_text("h1") == "Chinese LLM leaderboard"
+    assert "lang=en" in page.url
+    assert page.get_attribute("th[data-sort='total']", "title").startswith("Weighted mean")
+    # following a model link keeps the language
+    page.click(f"#ranking a:text-is('{ODD_NAME}')")
+    assert "/models/" in page.url and "lang=en" in page.url
+    assert page.inner_text("h1") == ODD_NAME  # markup in a model name is text
+    assert page.is_visible("text=Score per capability")
+    page.click("#lang-switch")
+    assert page.is_visible("text=能力类别得分")
+
+
+def test_model_page_has_chart_tables_and_reproducibility(site: Path, page: Any) -> None:
+    page.goto(_url(site, "index.html"))
+    page.click("#ranking a:text-is('tiny-qwen2')")
+    svg = page.locator("svg.bar-chart")
+    assert svg.count() == 1
+    assert svg.locator("rect.bar").count() >= 1 or svg.locator("text.value").count() == 5
+    assert page.locator("section.repro article.card").count() == 1
+    assert "harness eval --model" in page.inner_text("code.cmd")
+    assert page.locator("table.throughput tbody tr").count() == 1
+    page.screenshot(path=str(SHOTS / "model.png"), full_page=True)
+
+
+def test_sample_browser_shows_injected_markup_as_text(site: Path, page: Any) -> None:
+    page.goto(_url(site, "tasks/cmath.html") + "#model=tiny-qwen2")
+    page.wait_for_selector("#s-list li.sample")
+    outputs = page.locator("#s-list li.sample .field.output pre").all_inner_texts()
+    assert INJECTED in outputs  # shown literally
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#s-list script, #s-list img").count() == 0
+    # filter: the tiny model gets every cmath item wrong
+    page.check("input[name=s-filter][value=right]")
+    page.wait_for_selector("#s-list li.empty")
+    assert "filter=right" in page.url
+    page.check("input[name=s-filter][value=wrong]")
+    page.wait_for_selector("#s-list li.sample.bad")
+    assert page.locator("#s-list li.sample.ok").count() == 0
+
+
+def test_sample_browser_likelihood_items_and_model_switch(site: Path, page: Any) -> None:
+    page.goto(_url(site, "tasks/ceval.html"))
+    page.wait_for_selector("#s-list li.sample")
+    assert page.locator("#s-list li.sample").count() == 3
+    first = page.locator("#s-list li.sample").first
+    assert first.locator(".logprobs tr").count() == 4  # A-D
+    chosen = page.locator("#s-model option").nth(2)
+    key = chosen.get_attribute("data-key")
+    page.select_option("#s-model", index=2)
+    page.wait_for_selector(f"#s-list[data-shown='{key}|all|1']")
+    assert page.locator("#s-list li.sample").count() == 3
+    assert f"model={key.split('|')[2]}" in page.url
+
+
+def test_efficiency_and_phone_layout(site: Path, page: Any) -> None:
+    page.goto(_url(site, "efficiency.html"))
+    chart = page.locator("svg.scatter-chart")
+    assert chart.count() == 1
+    assert chart.locator("circle").count() == 3
+    assert chart.locator("circle.frontier").count() >= 1
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(_url(site, "index.html"))
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390 + 1  # the table scrolls inside its box; the page itself does not
+    page.screenshot(path=str(SHOTS / "index-phone.png"), full_page=True)
