@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # From a fresh clone to a finished evaluation in one command.
 #   bash quickstart.sh                               # tiny local model, the superclue suite, 20 items per task
+# Then the leaderboard of everything under results/ is built into site/ (open site/index.html).
 #   bash quickstart.sh --model qwen2.5-7b-instruct --data-dir ~/data --limit 0   # a real model, every item
 # Data comes from --data-dir, else $HARNESS_DATA_DIR, else the hub copies. Extra flags go to `harness eval`.
 set -euo pipefail
 cd "$(dirname "$0")"
-model="" limit=20 args=()
+model="" limit=20 outdir=results args=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model="$2"; shift 2 ;;
     --limit) limit="$2"; shift 2 ;;
+    --output-dir) outdir="$2"; args+=("$1" "$2"); shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -21,3 +23,4 @@ if [ -z "$model" ]; then
 fi
 [ "$limit" = 0 ] || args+=(--limit "$limit")
 .venv/bin/harness eval --model "$model" --suite superclue "${args[@]}"
+.venv/bin/harness leaderboard build "$outdir" -o site

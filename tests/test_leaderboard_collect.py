@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.leaderboard.collect import latest_scores, load_results, rows
+from harness.leaderboard.collect import Category, build, categories_from_runs, latest_scores, load_results, rows, slug
 
 CATS = {"knowledge": ["ceval", "cmmlu"], "reasoning": ["logiqa_zh"]}
 
@@ -88,3 +88,85 @@ def test_changed_prompt_is_flagged(results: Path) -> None:
     table = {r.model: r for r in rows(load_results(results), CATS)}
     assert any("cmmlu@v1" in f and "prompt setup differs" in f for f in table["a-7b"].flags)
     assert table["g-3b"].flags == []
+
+
+def test_older_version_and_smaller_runs_are_flagged(results: Path) -> None:
+    table = {r.model: r for r in rows(load_results(results), CATS)}
+    # d-1b ran ceval v2: every model still on v1 is told so; d itself is not
+    assert any(f.startswith("ceval: scored on v1") for f in table["a-7b"].flags)
+    assert not any("scored on" in f for f in table["d-1b"].flags)
+    write(results, "h-2b", "2026-05-01", {"logiqa_zh": (30, 1, 1, "r1")})
+    data = json.loads((results / "h-2b" / "2026-05-01.json").read_text(encoding="utf-8"))
+    data["tasks"]["logiqa_zh"]["n_samples"] = 20
+    (results / "h-2b" / "2026-05-01.json").write_text(json.dumps(data), encoding="utf-8")
+    table = {r.model: r for r in rows(load_results(results), CATS)}
+    assert any("logiqa_zh@v1: 20 items, fewer than the 100" in f for f in table["h-2b"].flags)
+    assert not any("items" in f for f in table["a-7b"].flags)
+
+
+def test_setup_includes_shots_and_mode(results: Path) -> None:
+    write(results, "k-1b", "2026-06-01", {"logiqa_zh": (40, 1, 1, "r1")})
+    path = results / "k-1b" / "2026-06-01.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["tasks"]["logiqa_zh"]["num_fewshot"] = 5  # same template, more exemplars: not comparable
+    path.write_text(json.dumps(data), encoding="utf-8")
+    table = {r.model: r for r in rows(load_results(results), CATS)}
+    assert any("logiqa_zh@v1: prompt setup differs" in f and "5-shot" in f for f in table["a-7b"].flags)
+
+
+def test_coverage_and_weighted_total(tmp_path: Path) -> None:
+    write(tmp_path, "m-1b", "2026-01-01", {"ceval": (80, 0, 1, "p"), "logiqa_zh": (40, 0, 1, "r")})
+    cats = [Category("knowledge", "知识", "Knowledge", ("ceval", "cmmlu"), 3.0),
+            Category("reasoning", "推理", "Reasoning", ("logiqa_zh",), 1.0)]
+    board = build(load_results(tmp_path), cats)
+    (m,) = board.rows
+    assert m.coverage == {"knowledge": (1, 2), "reasoning": (1, 1)}
+    assert m.total == pytest.approx((3 * 80 + 40) / 4)  # categories weighted as the suite says
+    assert [c.key for c in board.categories] == ["knowledge", "reasoning"]
+    assert board.columns == ["ceval@v1", "logiqa_zh@v1"]
+
+
+def test_categories_come_from_suite_blocks_in_order(tmp_path: Path) -> None:
+    write(tmp_path, "a-7b", "2026-01-01", {"ceval": (80, 1, 1, "p"), "extra": (10, 1, 1, "x")})
+    path = tmp_path / "a-7b" / "2026-01-01.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["tasks"]["extra"]["category"] = "misc"
+    data["suite"] = {"categories": {"reasoning": {"zh": "逻辑推理", "en": "Reasoning", "weight": 1.0, "tasks": {"logiqa_zh": None}},
+                                    "knowledge": {"zh": "知识百科", "en": "Knowledge", "weight": 2.0, "tasks": {"ceval": 80}}}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    cats = categories_from_runs(load_results(tmp_path))
+    assert [(c.key, c.zh, c.en, c.tasks, c.weight) for c in cats] == [
+        ("reasoning", "逻辑推理", "Reasoning", ("logiqa_zh",), 1.0),
+        ("knowledge", "知识百科", "Knowledge", ("ceval",), 2.0),
+        ("misc", "misc", "misc", ("extra",), 1.0),  # a task outside any suite gets its own category
+    ]
+
+
+def test_throughput_per_accelerator_and_backend(tmp_path: Path) -> None:
+    write(tmp_path, "a-7b", "2026-01-01", {"ceval": (80, 1, 1, "p"), "cmath": (20, 1, 1, "m")})
+    path = tmp_path / "a-7b" / "2026-01-01.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["model"].update(backend="vllm", engine={"engine": "vllm", "engine_version": "0.32.0"}, dtype="bfloat16")
+    data["throughput"] = {"accelerator": {"kind": "cuda", "name": "NVIDIA H100", "count": 2}, "batch_size": 64,
+                          "prompt_tokens_per_s": 5000.0, "samples_per_s": 12.0, "peak_memory_bytes": 2**34,
+                          "ttft_s": {"p50": 0.05}, "tpot_s": {"p50": 0.01}, "samples": 200}
+    data["tasks"]["ceval"].update(mode="likelihood", throughput={"generated_tokens": 0, "seconds": 9.0})
+    data["tasks"]["cmath"].update(mode="generate", throughput={"generated_tokens": 3000, "seconds": 1.5})
+    path.write_text(json.dumps(data), encoding="utf-8")
+    write(tmp_path, "a-7b", "2026-02-01", {"ceval": (81, 1, 1, "p")}, kind="cpu")
+    board = build(load_results(tmp_path))
+    (row,) = board.rows
+    assert board.throughput_keys == ["2x NVIDIA H100 · vllm", "Xeon · ?"]
+    tp = row.throughput["2x NVIDIA H100 · vllm"]
+    # generation speed counts only the generate-mode task: 3000 tokens / 1.5 s, not / 10.5 s
+    assert tp.generated_tokens_per_s == pytest.approx(2000.0)
+    assert (tp.engine, tp.dtype, tp.batch_size, tp.ttft_p50_s, tp.tpot_p50_s) == ("vllm 0.32.0", "bfloat16", 64, 0.05, 0.01)
+    assert row.throughput["Xeon · ?"].generated_tokens_per_s is None  # no generate-mode task in that run
+
+
+def test_slugs_are_file_safe_and_distinct() -> None:
+    assert slug("tiny-qwen2") == "tiny-qwen2"
+    assert slug("Qwen/Qwen2.5-7B").startswith("qwen-qwen2.5-7b-")
+    assert slug("Qwen/Qwen2.5-7B") != slug("qwen-qwen2.5-7b")
+    assert slug("../../etc") .count("/") == 0 and not slug("../x").startswith(".")
+    assert slug("<script>") .replace("-", "").isalnum()

@@ -25,11 +25,11 @@ def read_samples_by_task(samples_path: Path) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     if not samples_path.is_file():
         return out
-    with open(samples_path, encoding="utf-8") as f:
+    with open(samples_path, "rb") as f:  # bytes: a crash can cut the last line inside a UTF-8 character
         for line in f:
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
             if isinstance(rec, dict) and isinstance(rec.get("task"), str):
                 out.setdefault(rec["task"], []).append(rec)

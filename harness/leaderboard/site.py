@@ -37,9 +37,10 @@ def size_bucket(params: int | None) -> str:
 def fmt_params(params: int | None) -> str:
     if not params:
         return "?"
-    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if params >= div:
-            return f"{params / div:.3g}{unit}"
+    for div, unit in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        value = float(f"{params / div:.3g}")  # rounded first: 999.6M is 1B, not "1e+03M"
+        if value >= 1:
+            return f"{value:g}{unit}"
     return str(params)
 
 
@@ -103,8 +104,13 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
     if not runs:
         raise HarnessError(f"leaderboard: no results files (*.json written by `harness eval`) under {results_dir}")
     if out_dir.exists():
-        if not (out_dir / "index.html").exists() and any(out_dir.iterdir()):
+        if not out_dir.is_dir():
+            raise HarnessError(f"leaderboard: -o {out_dir} is a file; pick a folder for the site")
+        is_site = (out_dir / "index.html").is_file() and (out_dir / "data" / "ranking.json").is_file()
+        if not is_site and any(out_dir.iterdir()):
             raise HarnessError(f"leaderboard: -o {out_dir} exists and is not a leaderboard site; pick an empty or new folder")
+        if out_dir.resolve() in results_dir.resolve().parents or out_dir.resolve() == results_dir.resolve():
+            raise HarnessError(f"leaderboard: -o {out_dir} holds the results folder {results_dir}; a rebuild would delete it")
         shutil.rmtree(out_dir)
     board = build(runs)
     env = _env()
@@ -134,8 +140,8 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
         "index.html": env.get_template("index.html").render(root="", page="index", **common),
         "efficiency.html": env.get_template("efficiency.html").render(root="", page="efficiency",
                                                                        charts=_efficiency_charts(board), **common),
-        "tasks/index.html": env.get_template("tasks.html").render(
-            root="../", page="tasks", task_models={t: sum(any(s.task == t for s in r.scores.values()) for r in board.rows)
+        "tasks.html": env.get_template("tasks.html").render(  # not tasks/index.html: a task may be named index
+            root="", page="tasks", task_models={t: sum(any(s.task == t for s in r.scores.values()) for r in board.rows)
                                                    for t in board.tasks}, **common),
     }
     for row in board.rows:

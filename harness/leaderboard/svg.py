@@ -191,7 +191,7 @@ def scatter_chart(points: list[Point], *, x_zh: str, x_en: str, y_zh: str, y_en:
         lx, anchor = (x - 6, "end") if near_right else (x + 6, "start")
         mark = (f'<circle class="{cls}" cx="{_f(x)}" cy="{_f(y)}" r="4" fill="{fill}">'
                 f'<title>{_e(p.label)}: {p.y:.1f} ({p.x:.1f} tok/s)</title></circle>'
-                f'<text class="label" x="{_f(lx)}" y="{_f(y - 6)}" text-anchor="{anchor}">{_e(p.label)}</text>')
+                f'<text class="label" pointer-events="none" x="{_f(lx)}" y="{_f(y - 6)}" text-anchor="{anchor}">{_e(p.label)}</text>')
         href = p.href if p.href and urlsplit(p.href).scheme in ("", "http", "https") else None
         body.append(f'<a href="{_e(href)}">{mark}</a>' if href else f"<g>{mark}</g>")
     return _svg("scatter-chart", height, title_zh, title_en, body)

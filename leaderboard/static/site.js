@@ -38,7 +38,7 @@
       });
     });
     document.querySelectorAll("option[data-zh]").forEach(function (o) { o.textContent = o.dataset[lang]; });
-    document.querySelectorAll("a[data-internal]").forEach(function (a) {
+    document.querySelectorAll("a[data-internal], svg a[href]").forEach(function (a) {  /* chart links are internal too */
       if (a.dataset.base === undefined) a.dataset.base = a.getAttribute("href");
       a.setAttribute("href", a.dataset.base + (lang === "en" ? "#lang=en" : ""));
     });
