@@ -9,7 +9,7 @@ from harness.errors import HarnessError
 
 
 class ChatFormatter:
-    """Wraps a prompt in the model's chat template as one user turn, ready for the assistant's answer."""
+    """Wraps a prompt (or a conversation) in the model's chat template, ready for the assistant's answer."""
 
     def __init__(self, tokenizer: Any, override: str | None = None, model_name: str = "") -> None:
         self.tokenizer = tokenizer
@@ -21,9 +21,11 @@ class ChatFormatter:
             )
         self.hash = hashlib.sha256(self.template.encode("utf-8")).hexdigest()[:16]
 
-    def __call__(self, user_message: str) -> str:
+    def __call__(self, messages: str | list[tuple[str, str]]) -> str:
+        """One user turn (a string), or a whole conversation as (role, content) pairs, ready for the answer."""
+        turns = [("user", messages)] if isinstance(messages, str) else messages
         text = self.tokenizer.apply_chat_template(
-            [{"role": "user", "content": user_message}],
+            [{"role": r, "content": c} for r, c in turns],
             chat_template=self.template,
             tokenize=False,
             add_generation_prompt=True,

@@ -7,6 +7,7 @@ each sample is scored and written to the JSONL file the moment its result arrive
 from __future__ import annotations
 
 import datetime as _dt
+from collections import Counter
 import hashlib
 import platform
 import subprocess
@@ -19,12 +20,13 @@ from typing import Any
 from harness import __version__
 from harness.errors import HarnessError
 from harness.models import ModelRef, resolve_model, weights_fingerprint
-from harness.results import SCHEMA_VERSION, SampleWriter, write_json_atomic
-from harness.scoring import Scored, aggregate, score_generation, score_likelihood
+from harness.results import SCHEMA_VERSION, write_json_atomic
+from harness.scoring import Scored, aggregate
 from harness.suites import Suite, aggregate_suite, load_suite
-from harness.tasks import PromptedSample, Task, prompt_hash, resolve_task_files
+from harness.dispatch import Dispatcher, Planned
+from harness.tasks import Task, resolve_task_files
 from harness.throughput import EnergyMeter, Usage, accelerator_info, process_peak_rss_bytes
-from harness.types import GenerateRequest, LoglikelihoodRequest, Mode
+from harness.types import Mode
 
 
 @dataclass
@@ -54,15 +56,6 @@ class EvalConfig:
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
-@dataclass
-class _Planned:
-    task: Task
-    mode: Mode
-    num_fewshot: int
-    prompts: list[PromptedSample]
-    prompt_hash: str = ""
-
-
 def _choose_mode(cfg: EvalConfig, suite: Suite | None, task: Task, notes: list[str]) -> Mode:
     """--mode, else the suite's default, else the task's own. With --tasks an unsupported --mode is an error;
     within a suite, a task that cannot run in the asked mode keeps its own, and the results say so."""
@@ -78,7 +71,7 @@ def _choose_mode(cfg: EvalConfig, suite: Suite | None, task: Task, notes: list[s
     return task.spec.mode
 
 
-def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[_Planned]:
+def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[Planned]:
     """Load every task's data and render every prompt before a model is loaded: bad input fails in seconds."""
     names = cfg.tasks or (suite.tasks if suite else [])
     if not names:
@@ -90,7 +83,7 @@ def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[
         shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot
         samples = task.samples(cfg.data_dir, cfg.limit, cfg.seed)
         prompts = task.prompts(samples, task.fewshot_pool(cfg.data_dir, shots), shots, mode)
-        planned.append(_Planned(task, mode, shots, prompts))
+        planned.append(Planned(task, mode, shots, prompts))
     return planned
 
 
@@ -129,7 +122,8 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     load_seconds = time.perf_counter() - t0
     describe = backend.describe()
     chat = None
-    if _use_chat(cfg, ref):
+    use_messages = _use_chat(cfg, ref) and backend.name == "openai"  # the server applies its own template
+    if _use_chat(cfg, ref) and not use_messages:
         from harness.chat import ChatFormatter, load_tokenizer
 
         tokenizer = getattr(backend, "tokenizer", None) or load_tokenizer(ref.source, ref.revision, cfg.trust_remote_code)
@@ -141,12 +135,13 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     results_path = out_dir / f"{run_id}.json"
     samples_path = out_dir / f"{run_id}.samples.jsonl"
 
-    batches = _build_requests(planned, chat, cfg)
+    dispatcher = Dispatcher(planned, chat, use_messages, cfg.seed, cfg.max_new_tokens)
     energy = EnergyMeter(describe["device"])
     wall0 = time.perf_counter()
-    scored, usage = _execute(backend, planned, batches, samples_path, cfg.progress)
+    dispatcher.run(backend, samples_path, cfg.progress)
     wall = time.perf_counter() - wall0
     joules = energy.joules()
+    scored, usage = dispatcher.scored, dispatcher.usage
 
     tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}
     total = Usage()
@@ -188,67 +183,25 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     return results, results_path
 
 
-_Batches = dict[str, tuple[list[Any], list[tuple[int, int]]]]  # kind -> (requests, (task index, sample index))
-
-
-def _build_requests(planned: list[_Planned], chat: Any, cfg: EvalConfig) -> _Batches:
-    """Every task's prompts, chat-formatted when asked, pooled into one list per request kind."""
-    batches: _Batches = {"likelihood": ([], []), "generate": ([], [])}
-    for ti, p in enumerate(planned):
-        gen_cfg = p.task.spec.generation
-        max_new = cfg.max_new_tokens or gen_cfg.max_new_tokens
-        for si, ps in enumerate(p.prompts):
-            text = chat(ps.prompt) if chat else ps.prompt
-            ps.prompt = text  # what was sent, recorded per sample and hashed
-            req: Any
-            if p.mode == "likelihood":
-                req = LoglikelihoodRequest(text, ps.continuations, add_special_tokens=chat is None)
-            else:
-                req = GenerateRequest(text, max_new, tuple(gen_cfg.stop), 0.0, cfg.seed, chat is None)
-            batches[p.mode][0].append(req)
-            batches[p.mode][1].append((ti, si))
-        p.prompt_hash = prompt_hash(p.prompts)
-    return batches
-
-
-def _execute(
-    backend: Any, planned: list[_Planned], batches: _Batches, samples_path: Path, progress: bool
-) -> tuple[list[dict[int, Scored]], list[Usage]]:
-    """Hand each kind's requests to the backend in one call; score and write each sample as it completes."""
-    scored: list[dict[int, Scored]] = [{} for _ in planned]
-    usage = [Usage() for _ in planned]
-    calls = {"likelihood": backend.loglikelihood, "generate": backend.generate}
-    with SampleWriter(samples_path) as writer:
-        for kind, (reqs, keys) in batches.items():
-            if not reqs:
-                continue
-            for idx, res in _progress(calls[kind](reqs), len(reqs), kind, progress):
-                ti, si = keys[idx]
-                p = planned[ti]
-                ps = p.prompts[si]
-                spec = p.task.spec
-                if kind == "likelihood":
-                    s = score_likelihood(ps.sample, res, spec.metrics)
-                else:
-                    s = score_generation(ps.sample, res, spec.metrics, spec.extractor, spec.answer_type)
-                scored[ti][si] = s
-                c = res.cost
-                usage[ti].add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
-                writer.write(_sample_record(p, ps, s, res))
-    return scored, usage
-
-
-def _task_result(p: _Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]:
+def _task_result(p: Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]:
     """One task's block of the results file: every metric aggregated, the primary one as its score."""
     spec = p.task.spec
+    # an item without a value (a judge verdict that could not be read) is left out and counted, never scored 0
     per_metric = {
-        m: aggregate(((ps.sample.meta, sc[i].metrics[m], ps.sample.weight) for i, ps in enumerate(p.prompts)), spec.group_by, spec.aggregate)
+        m: aggregate(((ps.sample.meta, sc[i].metrics[m], ps.sample.weight) for i, ps in enumerate(p.prompts)
+                      if m in sc[i].metrics), spec.group_by, spec.aggregate)
         for m in spec.metrics
     }
     metrics: dict[str, Any] = {}
     for m, agg in per_metric.items():
         metrics[m], metrics[f"{m}_stderr"] = agg["score"], agg["score_stderr"]
-    if p.mode == "generate":
+    if spec.answer_type == "execution":
+        statuses = Counter(s.prediction for s in sc.values())
+        metrics["statuses"] = dict(sorted(statuses.items()))
+    elif spec.answer_type == "judged":
+        metrics["judged"] = sum(1 for s in sc.values() if s.metrics)
+        metrics["judge_unparsed"] = sum(1 for s in sc.values() if not s.metrics)
+    elif p.mode == "generate":
         metrics["unextracted"] = sum(1 for s in sc.values() if s.prediction is None)
     primary = per_metric[spec.metrics[0]]
     return {
@@ -342,36 +295,3 @@ def _environment(describe: dict[str, Any]) -> dict[str, Any]:
     except ImportError:
         pass
     return env
-
-
-def _sample_record(p: _Planned, ps: PromptedSample, s: Scored, res: Any) -> dict[str, Any]:
-    sample = ps.sample
-    keep = ("subset", "type", *p.task.spec.group_by)  # not the subset's long fields (e.g. its prompt prefix)
-    record: dict[str, Any] = {
-        "task": sample.task,
-        "sample_id": sample.sample_id,
-        "mode": p.mode,
-        "prompt": ps.prompt,
-        "target": sample.target_label,
-        "prediction": s.prediction,
-        "correct": s.correct,
-        "metrics": s.metrics,
-        "weight": sample.weight,
-        "meta": {k: v for k, v in sample.meta.items() if k in keep},
-    }
-    if p.mode == "likelihood":
-        record["logprobs"] = s.logprobs
-        record["continuations"] = list(ps.continuations)
-        record["one_pass"] = res.one_pass
-    else:
-        record["output"] = s.output
-        record["finish_reason"] = res.finish_reason
-    record["prompt_tokens"] = res.cost.prompt_tokens
-    record["generated_tokens"] = res.cost.generated_tokens
-    return record
-
-
-def _progress(it: Any, total: int, kind: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(it, total=total, desc=kind, unit="req", disable=not enabled, dynamic_ncols=True, leave=False)

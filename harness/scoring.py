@@ -23,6 +23,7 @@ class Scored:
     correct: bool  # the task's first metric reached full marks
     logprobs: dict[str, float] | None = None
     output: str | None = None
+    details: dict[str, Any] | None = None  # extra fields for the sample record (sandbox runs, judge verdicts)
 
 
 def score_likelihood(sample: Sample, result: LoglikelihoodResult, metrics: Sequence[str] = ("accuracy",)) -> Scored:

@@ -76,16 +76,29 @@ class Task:
     data_origin: str = ""
     subset_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: int = 0  # multi-answer rows left out of a single-choice task (multi_answer: skip)
+    execution_program: PromptTemplate | None = None
+    execution_stdin: PromptTemplate | None = None
+    judge_prompt: PromptTemplate | None = None
+    judge_system: PromptTemplate | None = None
 
     @classmethod
     def load(cls, path: Path) -> "Task":
         spec = load_task_spec(path)
-        return cls(
+        task = cls(
             spec=spec,
             path=path,
             template=PromptTemplate.from_task_field(spec.prompt, path, "prompt"),
             continuation=PromptTemplate(spec.continuation, f"{path} field 'continuation'"),
         )
+        if spec.execution is not None:
+            task.execution_program = PromptTemplate.from_task_field(spec.execution.program, path, "execution.program")
+            if spec.execution.stdin is not None:
+                task.execution_stdin = PromptTemplate.from_task_field(spec.execution.stdin, path, "execution.stdin")
+        if spec.judge is not None:
+            task.judge_prompt = PromptTemplate.from_task_field(spec.judge.prompt, path, "judge.prompt")
+            if spec.judge.system is not None:
+                task.judge_system = PromptTemplate.from_task_field(spec.judge.system, path, "judge.system")
+        return task
 
     @property
     def name(self) -> str:
@@ -152,7 +165,8 @@ class Task:
         where = f"task {self.name}, subset {subset}, row {index}"
         try:
             question = str(_get(row, f.question))
-            raw_target = _get(row, f.target)
+            optional = spec.answer_type in ("execution", "judged")  # a reference, where the row has one
+            raw_target = _get(row, f.target) if f.target and (not optional or _has(row, f.target)) else None
             choices = _choices(row, f.choices, spec.labels) if f.choices is not None else ()
         except KeyError as e:
             raise HarnessError(f"{where}: field {e} named in fields is not in the data (columns: {sorted(row)})") from None
@@ -177,7 +191,7 @@ class Task:
             labels, target = (), -1
             values = raw_target if isinstance(raw_target, (list, tuple)) else [raw_target]
             answers = tuple(str(v) for v in values if v is not None and str(v) != "")
-            if not answers:
+            if not answers and not optional:
                 raise HarnessError(f"{where}: empty reference answer in field '{f.target}'")
         rid = str(_get(row, f.id)) if f.id and _has(row, f.id) else str(index)
         meta: dict[str, Any] = {}

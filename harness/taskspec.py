@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from harness.errors import HarnessError
 
 DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines"]
-AnswerType = Literal["choice", "numeric", "span", "gaokao"]
-Metric = Literal["accuracy", "exact_match", "f1", "gaokao_score"]
+AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged"]
+Metric = Literal["accuracy", "exact_match", "f1", "gaokao_score", "pass@1", "pass@5", "pass@10", "judge_score"]
 Extraction = Literal["choice", "numeric", "span", "gaokao"]
 
 
@@ -85,13 +85,40 @@ class FieldsSpec(_Strict):
     id: str | None = None
     question: str
     choices: Union[list[str], str, None] = None  # None: options come from `classes`, or the task has none
-    target: str  # a label, an index, an option's text, a list of labels, or the reference answer(s)
+    target: str | None = None  # a label, an index, an option's text, a list of labels, or the reference answer(s);
+    # optional only for execution and judged tasks (a reference shown to the judge or in the sample browser)
+    turns: str | None = None  # column holding a list of user turns (multi-turn dialogue); turn 1 goes through `prompt`
     points: str | None = None  # points per reference answer: the sample weighs points x answers (GAOKAO-Bench)
 
 
 class GenerationSpec(_Strict):
     max_new_tokens: int = Field(32, ge=1)
     stop: list[str] = Field(default_factory=lambda: ["\n\n"])
+    samples: int = Field(1, ge=1)  # generations per item (pass@k needs k or more, sampled: temperature > 0)
+    temperature: float = Field(0.0, ge=0.0)
+
+
+class ExecutionSpec(_Strict):
+    """An answer checked by running a program: the generated code with the task's tests, or a verifier shipped
+    with the data. Both are untrusted, so they only ever run in the sandbox (harness/sandbox.py)."""
+
+    program: str  # template file or inline template; sees doc, output (the generation) and code (see `code`)
+    stdin: str | None = None  # template for the program's standard input, e.g. "{{ output }}"
+    code: Literal["none", "python"] = "none"  # python: `code` is the completion read out of the output
+    timeout_s: float = Field(10.0, gt=0)
+    memory_mb: int = Field(1024, ge=64)
+
+
+class JudgeSpec(_Strict):
+    """An answer scored by a judge model with the task's rubric."""
+
+    prompt: str  # judge prompt template: sees doc, output (last answer), outputs (every turn's answer), turn
+    system: str | None = None  # judge system prompt template
+    parser: Literal["rating", "score", "alignbench"]  # [[8]] / 得分: 0.7 / AlignBench's dimension dict
+    scale: tuple[float, float] = (1.0, 10.0)  # lowest and highest verdict; an item scores verdict / highest
+    pass_at: float | None = None  # instead: an item scores 1 when its verdict reaches this value (Flames: 3)
+    per_turn: bool = False  # multi-turn: one verdict per turn (MT-Bench), else one for the whole dialogue
+    max_new_tokens: int = Field(1024, ge=1)
 
 
 class SubsetMeta(BaseModel):
@@ -124,6 +151,8 @@ class TaskSpec(_Strict):
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     extraction: Extraction | None = None  # default follows answer_type (class for `classes` tasks)
     metrics: list[Metric] = Field(default_factory=lambda: ["accuracy"])  # the first is the task's score
+    execution: ExecutionSpec | None = None  # answer_type execution
+    judge: JudgeSpec | None = None  # answer_type judged
     group_by: list[str] = Field(default_factory=list)
     aggregate: Literal["macro", "micro"] = "micro"  # macro: mean over the first group_by key's groups
 
@@ -143,6 +172,24 @@ class TaskSpec(_Strict):
             raise ValueError("field 'fields.choices': a choice task needs choices columns or classes")
         if self.classes is not None and len(set(self.classes.values())) != len(self.classes):
             raise ValueError("field 'classes': verbalizers must be distinct")
+        if self.fields.target is None and self.answer_type not in ("execution", "judged"):
+            raise ValueError(f"field 'fields.target': answer_type {self.answer_type} needs the reference answer's column")
+        if (self.answer_type == "execution") != (self.execution is not None):
+            raise ValueError("field 'execution': needed by answer_type execution, and only by it")
+        if (self.answer_type == "judged") != (self.judge is not None):
+            raise ValueError("field 'judge': needed by answer_type judged, and only by it")
+        if self.fields.turns is not None and self.answer_type != "judged":
+            raise ValueError("field 'fields.turns': multi-turn tasks are judged (answer_type judged)")
+        for m in self.metrics:
+            if m.startswith("pass@") and (self.answer_type != "execution" or self.generation.samples < int(m[5:])):
+                raise ValueError(f"field 'metrics': {m} needs answer_type execution and generation.samples >= {m[5:]}")
+            if m == "judge_score" and self.answer_type != "judged":
+                raise ValueError("field 'metrics': judge_score is for answer_type judged")
+        if self.answer_type in ("execution", "judged") and self.metrics[0] in ("accuracy", "exact_match", "f1", "gaokao_score"):
+            raise ValueError(f"field 'metrics': answer_type {self.answer_type} is scored by "
+                             f"{'pass@k' if self.answer_type == 'execution' else 'judge_score'}")
+        if self.generation.samples > 1 and self.generation.temperature == 0:
+            raise ValueError("field 'generation.samples': several samples per item need temperature > 0")
         return self
 
     @property

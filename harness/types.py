@@ -55,6 +55,10 @@ class GenerateRequest:
     temperature: float = 0.0  # 0 means greedy
     seed: int = 1234
     add_special_tokens: bool = True
+    # The conversation as (role, content) turns, for backends that take messages (an OpenAI-compatible chat
+    # endpoint applies the model's own chat template). Empty: `prompt` is raw text. When set, `prompt` holds
+    # the same conversation rendered by the harness's chat template, for backends that take text.
+    messages: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -1,0 +1,227 @@
+"""Prompts -> requests -> backend -> scored samples, written as they complete.
+
+Requests of all tasks are pooled by kind and handed to the backend in one call per round, which sorts and
+batches them. Generation runs in rounds: round 1 holds every first turn; a multi-turn task's next turn joins the
+next round with the model's own earlier answers in its history. An item generated several times (pass@k) is
+scored once all its generations are in. Execution tasks run their programs in the sandbox as each item
+completes; judged items are written as pending and scored by the judge pass (harness/judge.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from harness.results import SampleWriter
+from harness.scoring import Scored, score_generation, score_likelihood
+from harness.tasks import PromptedSample, Task, prompt_hash
+from harness.throughput import Usage
+from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode
+
+Chat = Callable[[list[tuple[str, str]]], str]
+
+
+@dataclass
+class Planned:
+    task: Task
+    mode: Mode
+    num_fewshot: int
+    prompts: list[PromptedSample]
+    prompt_hash: str = ""
+
+
+@dataclass
+class Conversation:
+    """One item's dialogue so far: user turns, the model's answers, and every generation of the last turn."""
+
+    turns: list[str]
+    answers: list[str] = field(default_factory=list)
+    results: list[GenerateResult | None] = field(default_factory=list)
+
+
+def turns_of(p: Planned, ps: PromptedSample) -> list[str]:
+    """The user turns of an item: the rendered prompt, then the row's later turns (multi-turn tasks)."""
+    column = p.task.spec.fields.turns
+    if column is None:
+        return [ps.prompt]
+    later = ps.sample.raw.get(column) or []
+    return [ps.prompt, *[str(t) for t in list(later)[1:]]]
+
+
+class Dispatcher:
+    """Builds requests for planned tasks, runs them round by round and scores each item when it completes."""
+
+    def __init__(self, planned: list[Planned], chat: Chat | None, use_messages: bool, seed: int,
+                 max_new_tokens: int | None) -> None:
+        self.planned = planned
+        self.chat = chat  # the harness's chat template (None: raw text, or an API backend that takes messages)
+        self.use_messages = use_messages
+        self.seed = seed
+        self.max_new_tokens = max_new_tokens
+        self.scored: list[dict[int, Scored]] = [{} for _ in planned]
+        self.usage = [Usage() for _ in planned]
+        self.conversations: dict[tuple[int, int], Conversation] = {}
+        self.sandbox_isolation: dict[str, bool] | None = None
+
+    # ---- requests ----
+    def _render(self, messages: list[tuple[str, str]]) -> str:
+        if self.chat is not None:
+            return self.chat(messages)
+        if len(messages) == 1:
+            return messages[0][1]
+        # a model without a chat template in a multi-turn task: a plain transcript
+        names = {"user": "用户", "assistant": "助手", "system": "系统"}
+        return "".join(f"{names.get(r, r)}：{c}\n" for r, c in messages) + "助手："
+
+    def _generate_requests(self, ti: int, si: int) -> list[GenerateRequest]:
+        p = self.planned[ti]
+        conv = self.conversations[(ti, si)]
+        k = len(conv.answers)
+        messages: list[tuple[str, str]] = []
+        for i in range(k + 1):
+            messages.append(("user", conv.turns[i]))
+            if i < k:
+                messages.append(("assistant", conv.answers[i]))
+        text = self._render(messages)
+        if k == 0:
+            p.prompts[si].prompt = text  # what was sent, recorded per sample and hashed
+        gen = p.task.spec.generation
+        max_new = self.max_new_tokens or gen.max_new_tokens
+        n = gen.samples
+        conv.results = [None] * n
+        return [GenerateRequest(text, max_new, tuple(gen.stop), gen.temperature, self.seed + j, self.chat is None,
+                                tuple(messages) if self.use_messages else ())
+                for j in range(n)]
+
+    def first_round(self) -> tuple[list[LoglikelihoodRequest], list[tuple[int, int]],
+                                   list[GenerateRequest], list[tuple[int, int, int]]]:
+        ll: list[LoglikelihoodRequest] = []
+        ll_keys: list[tuple[int, int]] = []
+        gen: list[GenerateRequest] = []
+        gen_keys: list[tuple[int, int, int]] = []
+        for ti, p in enumerate(self.planned):
+            for si, ps in enumerate(p.prompts):
+                if p.mode == "likelihood":
+                    text = self._render([("user", ps.prompt)])
+                    ps.prompt = text
+                    ll.append(LoglikelihoodRequest(text, ps.continuations, add_special_tokens=self.chat is None))
+                    ll_keys.append((ti, si))
+                    continue
+                self.conversations[(ti, si)] = Conversation(turns_of(p, ps))
+                for j, req in enumerate(self._generate_requests(ti, si)):
+                    gen.append(req)
+                    gen_keys.append((ti, si, j))
+            p.prompt_hash = prompt_hash(p.prompts)
+        return ll, ll_keys, gen, gen_keys
+
+    # ---- running ----
+    def run(self, backend: Any, samples_path: Path, progress: bool) -> None:
+        ll, ll_keys, gen, gen_keys = self.first_round()
+        with SampleWriter(samples_path) as writer:
+            if ll:
+                for idx, res in _progress(backend.loglikelihood(ll), len(ll), "likelihood", progress):
+                    ti, si = ll_keys[idx]
+                    p, ps = self.planned[ti], self.planned[ti].prompts[si]
+                    s = score_likelihood(ps.sample, res, p.task.spec.metrics)
+                    self.scored[ti][si] = s
+                    self._count(ti, res.cost)
+                    writer.write(sample_record(p, ps, s, res))
+            turn = 1
+            while gen:
+                label = "generate" if turn == 1 else f"generate turn {turn}"
+                next_gen: list[GenerateRequest] = []
+                next_keys: list[tuple[int, int, int]] = []
+                for idx, res in _progress(backend.generate(gen), len(gen), label, progress):
+                    ti, si, j = gen_keys[idx]
+                    self._count(ti, res.cost)
+                    conv = self.conversations[(ti, si)]
+                    conv.results[j] = res
+                    if any(r is None for r in conv.results):
+                        continue
+                    if len(conv.answers) + 1 < len(conv.turns):  # the dialogue goes on
+                        conv.answers.append(conv.results[0].text)  # type: ignore[union-attr]
+                        for jj, req in enumerate(self._generate_requests(ti, si)):
+                            next_gen.append(req)
+                            next_keys.append((ti, si, jj))
+                        continue
+                    self._finish(ti, si, writer)
+                gen, gen_keys, turn = next_gen, next_keys, turn + 1
+
+    def _count(self, ti: int, c: Any) -> None:
+        self.usage[ti].add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
+
+    def _finish(self, ti: int, si: int, writer: SampleWriter) -> None:
+        """Every generation of an item's last turn is in: score it (or leave it to the judge) and write it."""
+        p, ps = self.planned[ti], self.planned[ti].prompts[si]
+        spec = p.task.spec
+        conv = self.conversations[(ti, si)]
+        results = [r for r in conv.results if r is not None]
+        conv.answers.append(results[0].text)
+        if spec.answer_type == "execution":
+            s = self._execute_programs(p, ps, results)
+        elif spec.answer_type == "judged":
+            s = Scored(prediction=None, metrics={}, correct=False, output=results[0].text,
+                       details={"judge": "pending", "turns": conv.turns, "answers": conv.answers})
+        else:
+            s = score_generation(ps.sample, results[0], spec.metrics, spec.extractor, spec.answer_type)
+        self.scored[ti][si] = s
+        writer.write(sample_record(p, ps, s, results[0], results))
+
+    def _execute_programs(self, p: Planned, ps: PromptedSample, results: list[GenerateResult]) -> Scored:
+        from harness.execution import pass_at_k, render_programs
+        from harness.sandbox import Limits, isolation, run_batch
+
+        spec = p.task.spec
+        ex = spec.execution
+        assert ex is not None
+        if self.sandbox_isolation is None:
+            self.sandbox_isolation = isolation()
+        programs = render_programs(p.task, ps.sample, [r.text for r in results])
+        limits = Limits(timeout_s=ex.timeout_s, cpu_s=max(1, int(ex.timeout_s)), memory_mb=ex.memory_mb)
+        runs = run_batch([prog for prog, _ in programs], limits, stdin=[stdin for _, stdin in programs])
+        passed = sum(r.passed for r in runs)
+        metrics = {m: pass_at_k(len(runs), passed, int(m[5:])) for m in spec.metrics}
+        details = {"execution": [{"status": r.status, "seconds": round(r.seconds, 3), "stdout": r.stdout[-500:],
+                                  "stderr": r.stderr[-1000:]} for r in runs]}
+        return Scored(prediction=runs[0].status, metrics=metrics, correct=runs[0].passed, output=results[0].text,
+                      details=details)
+
+
+def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
+                  all_results: list[GenerateResult] | None = None) -> dict[str, Any]:
+    sample = ps.sample
+    keep = ("subset", "type", *p.task.spec.group_by)  # not the subset's long fields (e.g. its prompt prefix)
+    record: dict[str, Any] = {
+        "task": sample.task,
+        "sample_id": sample.sample_id,
+        "mode": p.mode,
+        "prompt": ps.prompt,
+        "target": sample.target_label,
+        "prediction": s.prediction,
+        "correct": s.correct,
+        "metrics": s.metrics,
+        "weight": sample.weight,
+        "meta": {k: v for k, v in sample.meta.items() if k in keep},
+    }
+    if p.mode == "likelihood":
+        record["logprobs"] = s.logprobs
+        record["continuations"] = list(ps.continuations)
+        record["one_pass"] = res.one_pass
+    else:
+        record["output"] = s.output
+        record["finish_reason"] = res.finish_reason
+        if all_results and len(all_results) > 1:
+            record["outputs"] = [r.text for r in all_results]
+    if s.details:
+        record.update(s.details)
+    results = all_results or [res]
+    record["prompt_tokens"] = sum(r.cost.prompt_tokens for r in results)
+    record["generated_tokens"] = sum(r.cost.generated_tokens for r in results)
+    return record
+
+
+def _progress(it: Any, total: int, kind: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(it, total=total, desc=kind, unit="req", disable=not enabled, dynamic_ncols=True, leave=False)
