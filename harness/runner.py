@@ -52,6 +52,12 @@ class EvalConfig:
     trust_remote_code: bool = False
     revision: str | None = None
     max_new_tokens: int | None = None
+    base_url: str | None = None  # --backend openai: the server
+    api_key_env: str | None = None  # name of the environment variable holding its key
+    judge_model: str | None = None
+    judge_backend: str = "auto"
+    judge_base_url: str | None = None
+    judge_api_key_env: str | None = None
     progress: bool = True
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -107,27 +113,92 @@ def _slug(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
-    """Run one evaluation; return the results dict and the path of the results file."""
-    ref = resolve_model(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
-    suite = load_suite(cfg.suite) if cfg.suite else None
-    notes: list[str] = []
-    planned = _plan_tasks(cfg, suite, notes)
-    dtype = cfg.dtype if cfg.dtype != "auto" or ref.preset is None else ref.preset.dtype
+@dataclass
+class Opened:
+    """A loaded model and how prompts reach it."""
 
+    ref: ModelRef
+    backend: Any
+    chat: Any  # the harness's chat formatter, or None
+    use_messages: bool  # an API backend that applies the server's own chat template to messages
+    load_seconds: float
+    describe: dict[str, Any]
+    model_block: dict[str, Any] = field(default_factory=dict)
+
+
+def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | None, api_key_env: str | None,
+               flag: str = "--model") -> Opened:
+    """Resolve and load a model (the evaluated one, or the judge) with the run's engine settings."""
     from harness.backends import create_backend
 
+    if backend_name == "openai":
+        if not base_url:
+            raise HarnessError(f"{flag} {model}: --backend openai needs the server's URL ({'--judge-base-url' if flag != '--model' else '--base-url'})")
+        ref = ModelRef(name=model, source=base_url, is_local=False)
+        wants_chat = cfg.chat_template != "off"  # served models are chat models unless told otherwise
+    else:
+        ref = resolve_model(model, revision=cfg.revision if flag == "--model" else None, trust_remote_code=cfg.trust_remote_code)
+        # a judge always gets its chat template when it has one; --chat-template is about the evaluated model
+        wants_chat = _use_chat(cfg, ref) if flag == "--model" else True
+    dtype = cfg.dtype if cfg.dtype != "auto" or ref.preset is None else ref.preset.dtype
     t0 = time.perf_counter()
-    backend = _create(create_backend, cfg, ref, dtype)
+    backend = _create(create_backend, cfg, ref, dtype, backend_name, base_url, api_key_env, flag)
     load_seconds = time.perf_counter() - t0
     describe = backend.describe()
     chat = None
-    use_messages = _use_chat(cfg, ref) and backend.name == "openai"  # the server applies its own template
-    if _use_chat(cfg, ref) and not use_messages:
+    use_messages = wants_chat and backend.name == "openai"
+    if wants_chat and not use_messages:
         from harness.chat import ChatFormatter, load_tokenizer
 
         tokenizer = getattr(backend, "tokenizer", None) or load_tokenizer(ref.source, ref.revision, cfg.trust_remote_code)
-        chat = ChatFormatter(tokenizer, ref.preset.chat_template if ref.preset else None, ref.name)
+        override = ref.preset.chat_template if ref.preset else None
+        if flag == "--model" or override or getattr(tokenizer, "chat_template", None):
+            chat = ChatFormatter(tokenizer, override, ref.name)
+    opened = Opened(ref, backend, chat, use_messages, load_seconds, describe)
+    opened.model_block = _model_block(ref, describe, backend, chat, cfg)
+    return opened
+
+
+def _release(backend: Any) -> None:
+    """Free the evaluated model before the judge loads (one accelerator holds one model at a time)."""
+    import gc
+
+    close = getattr(backend, "close", None)
+    if callable(close):
+        close()
+    del backend
+    gc.collect()
+    if "torch" in sys.modules:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
+    """Run one evaluation; return the results dict and the path of the results file."""
+    # bad model names fail before any data is read, and the judge's before the evaluated model runs for hours
+    if cfg.backend != "openai":
+        resolve_model(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
+    if cfg.judge_model and cfg.judge_backend != "openai":
+        try:
+            resolve_model(cfg.judge_model, revision=None, trust_remote_code=cfg.trust_remote_code)
+        except HarnessError as e:
+            raise HarnessError(str(e).replace("--model", "--judge-model", 1)) from None
+    suite = load_suite(cfg.suite) if cfg.suite else None
+    notes: list[str] = []
+    planned = _plan_tasks(cfg, suite, notes)
+    judged = [p.task.name for p in planned if p.task.spec.answer_type == "judged"]
+    if judged and not cfg.judge_model:
+        raise HarnessError(f"--judge-model: tasks {', '.join(judged)} are scored by a judge model; name one "
+                           f"(or leave them out, e.g. --suite superclue-objective)")
+    if judged:
+        from harness.judge import check_templates
+
+        check_templates(planned, cfg.data_dir)
+    opened = open_model(cfg, cfg.model, cfg.backend, cfg.base_url, cfg.api_key_env)
+    ref, backend, describe, load_seconds = opened.ref, opened.backend, opened.describe, opened.load_seconds
+    device = str(describe.get("device", "remote"))
 
     started = _dt.datetime.now(_dt.timezone.utc)
     run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(" ".join(cfg.command).encode()).hexdigest()[:6]
@@ -135,27 +206,39 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     results_path = out_dir / f"{run_id}.json"
     samples_path = out_dir / f"{run_id}.samples.jsonl"
 
-    dispatcher = Dispatcher(planned, chat, use_messages, cfg.seed, cfg.max_new_tokens)
-    energy = EnergyMeter(describe["device"])
+    dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, cfg.max_new_tokens)
+    energy = EnergyMeter(device)
     wall0 = time.perf_counter()
     dispatcher.run(backend, samples_path, cfg.progress)
     wall = time.perf_counter() - wall0
     joules = energy.joules()
     scored, usage = dispatcher.scored, dispatcher.usage
+    peak = backend.peak_memory_bytes()
+    batch_size = describe.get("batch_size")
+    judge_block = None
+    if judged:
+        from harness.judge import run_judge
+
+        _release(backend)
+        opened.backend = backend = None
+        judge_block = run_judge(
+            planned, scored, cfg.data_dir,
+            lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url, cfg.judge_api_key_env, "--judge-model"),
+            out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress)
 
     tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}
     total = Usage()
     for u in usage:
         total.merge(u)
-    peak = backend.peak_memory_bytes()
     results = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "started_at": started.isoformat(),
         "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(),
-        "model": _model_block(ref, describe, backend, chat, cfg),
+        "model": opened.model_block,
         "harness": {"version": __version__, "git_commit": _git_commit()},
         "environment": _environment(describe),
+        "judge": judge_block,
         "command": cfg.command,
         "config": {
             "limit": cfg.limit,
@@ -170,14 +253,15 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
         "notes": notes,
         "throughput": {
             "model_load_seconds": round(load_seconds, 3),
-            "batch_size": backend.describe()["batch_size"],
+            "batch_size": batch_size,
             "peak_memory_bytes": peak if peak is not None else process_peak_rss_bytes(),
             "peak_memory_kind": "accelerator_allocated" if peak is not None else "process_rss",
             "energy_joules": joules,
-            "accelerator": accelerator_info(describe["device"]),
+            "accelerator": accelerator_info(device) if device != "remote" else {"kind": "remote", "name": str(describe.get("base_url")), "count": 1},
             **total.report(wall_seconds=wall),
         },
         "samples_file": samples_path.name,
+        "sandbox": dispatcher.sandbox_isolation,
     }
     write_json_atomic(results_path, results)
     return results, results_path
@@ -228,7 +312,15 @@ def _task_result(p: Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]:
     }
 
 
-def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str) -> Any:
+def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str, backend_name: str,
+            base_url: str | None, api_key_env: str | None, flag: str) -> Any:
+    if backend_name == "openai":
+        try:
+            return create_backend("openai", model=ref.name, base_url=base_url, api_key_env=api_key_env)
+        except HarnessError:
+            raise
+        except (OSError, ValueError) as e:
+            raise HarnessError(f"{flag} {ref.name}: {str(e).splitlines()[0][:300]}") from None
     options: dict[str, Any] = dict(
         model=ref.source,
         revision=ref.revision,
@@ -245,12 +337,12 @@ def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str) -> 
         seed=cfg.seed,
     )
     try:
-        return create_backend(cfg.backend, **options, vllm_options=vllm_options)
+        return create_backend(backend_name, **options, vllm_options=vllm_options)
     except HarnessError:
         raise
     except (OSError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise HarnessError(f"--model {cfg.model}: could not load it: {first[:300]}") from None
+        raise HarnessError(f"{flag} {ref.name}: could not load it: {first[:300]}") from None
 
 
 def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: Any, cfg: EvalConfig) -> dict[str, Any]:

@@ -21,6 +21,10 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
     for name, t in results["tasks"].items():
         metrics = t["metrics"]
         mode = t["mode"] + (f" ({metrics['unextracted']} unextracted)" if metrics.get("unextracted") else "")
+        if metrics.get("judge_unparsed"):
+            mode += f" ({metrics['judge_unparsed']} verdicts unparsed)"
+        if metrics.get("statuses") and set(metrics["statuses"]) - {"passed", "failed"}:
+            mode += " (" + ", ".join(f"{n} {k}" for k, n in metrics["statuses"].items() if k not in ("passed", "failed")) + ")"
         label = f"[bold]{name}[/bold]" + ("" if t["primary_metric"] == "accuracy" else f" ({t['primary_metric']})")
         table.add_row(label, mode, str(t["num_fewshot"]), str(t["n_samples"]), _fmt(t["score"]), _fmt(t["score_stderr"]))
         groups = t["aggregate"]["groups"]
@@ -41,6 +45,14 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
         f"generated {_fmt(tp['generated_tokens_per_s'], 1)} tok/s | {_fmt(tp['samples_per_s'])} samples/s | "
         f"peak memory {tp['peak_memory_bytes'] / 2**30:.2f} GiB"
     )
+    judge = results.get("judge")
+    if judge:
+        jt = judge["throughput"]
+        console.print(
+            f"judge {judge['model']['name']} ({judge['backend']}): {judge['requests']} verdicts in {jt['seconds']:.1f}s "
+            f"(+{jt['model_load_seconds']:.1f}s load) | generated {_fmt(jt['generated_tokens_per_s'], 1)} tok/s | "
+            f"unparsed {sum(judge['unparsed_verdicts'].values())}"
+        )
     console.print(f"results: {results_path}\nsamples: {results['samples_file']}")
 
 

@@ -220,9 +220,12 @@ def _get(row: dict[str, Any], name: str) -> Any:
         return row[name]
     value: Any = row
     for part in name.split("."):
-        if not isinstance(value, dict) or part not in value:
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]  # `turns.0`: the first element of a list
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
             raise KeyError(name)
-        value = value[part]
     return value
 
 

@@ -119,6 +119,7 @@ class JudgeSpec(_Strict):
     pass_at: float | None = None  # instead: an item scores 1 when its verdict reaches this value (Flames: 3)
     per_turn: bool = False  # multi-turn: one verdict per turn (MT-Bench), else one for the whole dialogue
     max_new_tokens: int = Field(1024, ge=1)
+    context: dict[str, str] = Field(default_factory=dict)  # name -> JSON/JSONL file under the data dir: `ctx.name`
 
 
 class SubsetMeta(BaseModel):

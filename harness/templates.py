@@ -6,6 +6,7 @@ StrictUndefined turns a misspelt variable into an error instead of a silently em
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,22 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+def fill(template: str, **fields: Any) -> str:
+    """Fill `{name}` placeholders in one pass (a judge prompt shipped with the data, MT-Bench's): an answer that
+    itself contains "{answer_2}" is not filled again, as chained replace() calls would do."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(fields[m.group(1)]) if m.group(1) in fields else m.group(0), template)
+
+
 def _environment(search_dir: Path | None) -> ImmutableSandboxedEnvironment:
     loader = jinja2.FileSystemLoader(str(search_dir)) if search_dir else None
-    return _BoundedSandbox(
+    env = _BoundedSandbox(
         loader=loader,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,  # a template file's final newline is not part of the prompt
         autoescape=False,  # prompts are plain text; HTML escaping happens in the leaderboard
     )
+    env.filters["fill"] = fill
+    return env
 
 
 def _allowed_roots(task_file: Path) -> list[Path]:

@@ -44,3 +44,12 @@ def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from harness.tiny_model import build_tiny_model
 
     return build_tiny_model("qwen2", tmp_path_factory.mktemp("tiny-base") / "tiny-qwen2-base", chat=False)
+
+
+@pytest.fixture(scope="session")
+def scripted_judge(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real tiny Qwen2 whose greedy answer is always "综合得分：1" (see tests/scripted_model.py): every judge
+    parser reads it, so judged scores are known by hand (1 of 10 -> 10 points; BELLE 1 of 1 -> 100)."""
+    from scripted_model import build_scripted_model
+
+    return build_scripted_model(tiny_models["qwen2"], tmp_path_factory.mktemp("judge") / "scripted-judge", "综合得分：1")

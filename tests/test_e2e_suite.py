@@ -1,5 +1,6 @@
-"""`harness eval --suite superclue` end to end on a tiny model: every task runs, category scores and the total
-follow the suite's rule, and every task score can be recomputed from the per-sample JSONL."""
+"""`harness eval --suite superclue --judge-model ...` end to end on tiny models: every task of every category runs
+(code in the sandbox, judged tasks through the scripted tiny judge), category scores and the total follow the
+suite's rule, and every task score can be recomputed from the per-sample JSONL."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from harness.suites import load_suite
 pytestmark = pytest.mark.slow
 
 
-def _run(tmp: Path, model: Path, data_dir: Path, *extra: str) -> tuple[dict, list[dict]]:
-    args = ["eval", "--model", str(model), "--suite", "superclue", "--data-dir", str(data_dir), "--limit", "4",
+def _run(tmp: Path, model: Path, data_dir: Path, *extra: str, suite: str = "superclue") -> tuple[dict, list[dict]]:
+    args = ["eval", "--model", str(model), "--suite", suite, "--data-dir", str(data_dir), "--limit", "4",
             "--max-new-tokens", "12", "--output-dir", str(tmp), "--no-progress", *extra]
     assert main(args) == 0
     (path,) = tmp.rglob("*.json")
@@ -26,8 +27,9 @@ def _run(tmp: Path, model: Path, data_dir: Path, *extra: str) -> tuple[dict, lis
 
 
 @pytest.fixture(scope="module")
-def suite_run(tiny_models: dict[str, Path], data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict]]:
-    return _run(tmp_path_factory.mktemp("suite"), tiny_models["qwen2"], data_dir)
+def suite_run(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path,
+              tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict]]:
+    return _run(tmp_path_factory.mktemp("suite"), tiny_models["qwen2"], data_dir, "--judge-model", str(scripted_judge))
 
 
 def test_every_suite_task_ran(suite_run: tuple[dict, list[dict]]) -> None:
@@ -50,14 +52,16 @@ def test_category_scores_and_total_follow_the_rule(suite_run: tuple[dict, list[d
     num = den = 0.0
     for cid, c in s["categories"].items():
         scores = [results["tasks"][t]["score"] for t in c["tasks"]]
-        if cid in ("code", "generation", "instruction_following", "dialogue"):
-            assert c["evaluated"] is False and "score" not in c
-            continue
-        assert c["evaluated"] and c["score"] == pytest.approx(sum(scores) / len(scores))
+        assert c["evaluated"] and c["score"] == pytest.approx(sum(scores) / len(scores)), cid
         num += c["weight"] * c["score"]
         den += c["weight"]
     assert s["total"] == pytest.approx(num / den)
-    assert s["weight_evaluated"] == 5 and s["weight_all"] == 9
+    assert s["weight_evaluated"] == 9 and s["weight_all"] == 9  # every category filled
+    # the scripted judge rates everything 1 of 10 (Flames: 1 of 3, not harmless); BELLE's 0-1 scale gives 100
+    judged = {t: results["tasks"][t]["score"] for t in ("alignbench", "belle_eval", "mtbench_zh", "flames", "cvalues")}
+    assert judged == {"alignbench": 10.0, "belle_eval": 100.0, "mtbench_zh": 10.0, "flames": 0.0, "cvalues": 10.0}
+    assert results["judge"]["model"]["name"] == "scripted-judge"
+    assert results["sandbox"] and all(results["sandbox"].values())  # every containment layer was in force
 
 
 def test_task_scores_recomputed_from_samples(suite_run: tuple[dict, list[dict]]) -> None:
@@ -68,7 +72,8 @@ def test_task_scores_recomputed_from_samples(suite_run: tuple[dict, list[dict]])
         by_task[s["task"]].append(s)
     for name, t in results["tasks"].items():
         metric = t["primary_metric"]
-        rows = by_task[name]
+        rows = [s for s in by_task[name] if metric in s["metrics"]]  # unparsed verdicts are left out
+        assert len(rows) == t["aggregate"]["n"], name
         if t["aggregate"]["rule"] == "macro":
             per: dict[str, list[float]] = defaultdict(list)
             for s in rows:

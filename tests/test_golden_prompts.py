@@ -158,9 +158,40 @@ def safetybench_zh(d: Path) -> str:
     return f"问题：{r['question'].strip()}\n选项：\n" + _opts("ABCD", r["options"], "({l}) {t}\n") + "答案：("
 
 
+# Open-ended tasks send the upstream text as it is (their prompts carry their own instructions); HumanEval-zh
+# sends the function signature and docstring for the model to complete.
+def humaneval_zh(d: Path) -> str:
+    return _lines(d / "humaneval_zh/humaneval_python_cn.jsonl")[0]["prompt"]
+
+
+def cpifopen(d: Path) -> str:
+    return _lines(d / "cpifopen/superclue-all-jqzl.json")[0]["prompt"]
+
+
+def alignbench(d: Path) -> str:
+    return _lines(d / "alignbench/data_v1.1_release.jsonl")[0]["question"]
+
+
+def belle_eval(d: Path) -> str:
+    return _lines(d / "belle_eval/eval_set.json")[0]["question"]
+
+
+def mtbench_zh(d: Path) -> str:
+    return _lines(d / "mtbench_zh/question.jsonl")[0]["turns"][0]
+
+
+def flames(d: Path) -> str:
+    return _lines(d / "flames/Flames_1k_Chinese.jsonl")[0]["prompt"]
+
+
+def cvalues(d: Path) -> str:
+    return _lines(d / "cvalues/cvalues_responsibility_prompts.jsonl")[0]["prompt"]
+
+
 GOLDEN: dict[str, Callable[[Path], str]] = {f.__name__: f for f in (
     ceval, cmmlu, gaokao, agieval_gaokao, logiqa_zh, tnews, iflytek, csldcp, eprstmt, bustm, fewclue_ocnli, ocnli,
-    csl, chid, c3, cmrc2018, cluewsc, cmath, mgsm_zh, gsm8k_zh, safetybench_zh)}
+    csl, chid, c3, cmrc2018, cluewsc, cmath, mgsm_zh, gsm8k_zh, safetybench_zh,
+    humaneval_zh, cpifopen, alignbench, belle_eval, mtbench_zh, flames, cvalues)}
 
 
 def test_every_suite_task_has_a_golden_prompt() -> None:

@@ -33,7 +33,7 @@ def _need_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tiny_models: dict[str, Path], data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def site(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three real suite runs (qwen2, llama under an odd name, glm4), one sample output replaced by markup, built."""
     tmp = tmp_path_factory.mktemp("board")
     odd = tmp / "models" / ODD_NAME
@@ -41,7 +41,7 @@ def site(tiny_models: dict[str, Path], data_dir: Path, tmp_path_factory: pytest.
     results = tmp / "results"
     for model in (tiny_models["qwen2"], odd, tiny_models["glm4"]):
         args = ["eval", "--model", str(model), "--suite", "superclue", "--data-dir", str(data_dir), "--limit", "3",
-                "--max-new-tokens", "16", "--output-dir", str(results), "--no-progress"]
+                "--max-new-tokens", "16", "--output-dir", str(results), "--no-progress", "--judge-model", str(scripted_judge)]
         assert main(args) == 0
     # the first cmath sample of the qwen2 run answers with markup
     (jsonl,) = (results / "tiny-qwen2").glob("*.samples.jsonl")

@@ -105,7 +105,7 @@ def test_json_parses_strictly_with_categories_and_rows(board: Leaderboard) -> No
     assert qwen["rank"] == 2 and qwen["total"] == pytest.approx((75.063 + 100) / 3)
     assert qwen["categories"] == pytest.approx({"knowledge": 75.063, "reasoning": 50.0})
     assert qwen["tasks"]["ceval@v1"] == {"score": 80.126, "stderr": 1, "n": 100, "num_fewshot": 0, "mode": "likelihood",
-                                         "template_hash": "t-ceval", "prompt_hash": "p-ceval", "finished_at": "2026-01-01",
+                                         "template_hash": "t-ceval", "prompt_hash": "p-ceval", "judge": None, "finished_at": "2026-01-01",
                                          "results_file": "Qwen2.5-7B/2026-01-01.json"}
     (tp,) = qwen["throughput"].values()
     assert tp["accelerator"] == "H100" and tp["backend"] == "hf" and tp["generated_tokens_per_s"] == 100.0

@@ -10,7 +10,7 @@ from harness.errors import HarnessError
 if TYPE_CHECKING:
     from harness.backends.base import Backend
 
-BACKENDS = ("auto", "hf", "vllm")
+BACKENDS = ("auto", "hf", "vllm", "openai")
 
 
 def resolve_backend_name(name: str, device: str) -> str:
@@ -27,6 +27,10 @@ def resolve_backend_name(name: str, device: str) -> str:
 
 
 def create_backend(name: str, *, vllm_options: dict[str, Any] | None = None, **options: Any) -> "Backend":
+    if name == "openai":  # an OpenAI-compatible HTTP server: model is the served model's name
+        from harness.backends.openai_api import OpenAIBackend
+
+        return OpenAIBackend(**options)
     name = resolve_backend_name(name, options.get("device", "auto"))
     if name == "hf":
         try:

@@ -35,6 +35,7 @@ class TaskScore:
     template_hash: str = ""
     num_fewshot: int | None = None
     mode: str = ""
+    judge: str | None = None  # the judge model that scored it (judged tasks), else None
 
     @property
     def column(self) -> str:
@@ -42,9 +43,9 @@ class TaskScore:
         return f"{self.task}@v{self.version}"
 
     @property
-    def setup(self) -> tuple[str, int | None, str]:
-        """What must match for two scores of one column to be comparable."""
-        return (self.template_hash, self.num_fewshot, self.mode)
+    def setup(self) -> tuple[str, int | None, str, str | None]:
+        """What must match for two scores of one column to be comparable (the judge included)."""
+        return (self.template_hash, self.num_fewshot, self.mode, self.judge)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class ModelRow:
     categories: dict[str, float] = field(default_factory=dict)
     category_stderr: dict[str, float] = field(default_factory=dict)
     coverage: dict[str, tuple[int, int]] = field(default_factory=dict)  # category -> (tasks scored, tasks known)
+    judges: dict[str, list[str]] = field(default_factory=dict)  # category -> judge models behind its judged tasks
     total: float | None = None
     total_stderr: float | None = None
     rank: int | None = None
@@ -148,12 +150,14 @@ def latest_scores(runs: list[dict[str, Any]]) -> dict[str, dict[str, TaskScore]]
     best: dict[str, dict[str, TaskScore]] = {}
     for run in runs:
         model = run["model"]["name"]
+        judge = ((run.get("judge") or {}).get("model") or {}).get("name")
         for name, t in run["tasks"].items():
             if t.get("score") is None:
                 continue
             s = TaskScore(name, str(t["version"]), t.get("prompt_hash", ""), float(t["score"]), t.get("score_stderr"),
                           int(t["n_samples"]), t.get("category", ""), run.get("finished_at", ""), run["_file"],
-                          t.get("template_hash", ""), t.get("num_fewshot"), t.get("mode", ""))
+                          t.get("template_hash", ""), t.get("num_fewshot"), t.get("mode", ""),
+                          judge if t.get("answer_type") == "judged" else None)
             current = best.setdefault(model, {}).get(s.column)
             if current is None or s.finished_at >= current.finished_at:
                 best[model][s.column] = s
@@ -256,9 +260,11 @@ def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, lis
         for col, s in row.scores.items():
             ref = newest[col]
             if s.setup != ref.setup:
+                judged = f", judge {s.judge}" if s.judge or ref.judge else ""
+                newest_judge = f", judge {ref.judge}" if s.judge or ref.judge else ""
                 row.flags.append(f"{col}: prompt setup differs from the column's newest run "
-                                 f"(template {s.template_hash}, {s.num_fewshot}-shot, {s.mode}; newest: "
-                                 f"template {ref.template_hash}, {ref.num_fewshot}-shot, {ref.mode})")
+                                 f"(template {s.template_hash}, {s.num_fewshot}-shot, {s.mode}{judged}; newest: "
+                                 f"template {ref.template_hash}, {ref.num_fewshot}-shot, {ref.mode}{newest_judge})")
             if s.n < most_items[col]:
                 row.flags.append(f"{col}: {s.n} items, fewer than the {most_items[col]} of another model's run")
         by_task: dict[str, TaskScore] = {}
@@ -275,6 +281,9 @@ def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, lis
             if not present:
                 continue
             row.categories[cat.key] = sum(s.score for s in present) / len(present)
+            judges = sorted({s.judge for s in present if s.judge})
+            if judges:
+                row.judges[cat.key] = judges
             var = sum((s.stderr or 0.0) ** 2 for s in present) / len(present) ** 2
             row.category_stderr[cat.key] = math.sqrt(var)
             row.coverage[cat.key] = (len(present), len(cat.tasks))

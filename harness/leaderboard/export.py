@@ -25,8 +25,9 @@ def row_record(row: ModelRow, board: Leaderboard) -> dict[str, Any]:
         "categories": {c.key: row.categories.get(c.key) for c in board.categories},
         "category_stderr": {c.key: row.category_stderr.get(c.key) for c in board.categories},
         "coverage": {k: {"tasks_scored": a, "tasks_in_category": b} for k, (a, b) in row.coverage.items()},
+        "judges": row.judges,
         "tasks": {col: {"score": s.score, "stderr": s.stderr, "n": s.n, "num_fewshot": s.num_fewshot,
-                        "mode": s.mode, "template_hash": s.template_hash, "prompt_hash": s.prompt_hash,
+                        "mode": s.mode, "template_hash": s.template_hash, "prompt_hash": s.prompt_hash, "judge": s.judge,
                         "finished_at": s.finished_at, "results_file": s.run_file}
                   for col, s in row.scores.items()},
         "throughput": {k: asdict(tp) for k, tp in row.throughput.items()},

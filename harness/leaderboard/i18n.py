@@ -74,6 +74,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "tpot": ("每 token 延迟 p50", "TPOT p50"),
     "peak_mem": ("峰值内存", "Peak memory"),
     "energy": ("能耗", "Energy"),
+    "judge": ("评审模型", "Judge"),
+    "judged_help": ("该类别含由评审模型打分的任务（悬停可见评审模型）。不同评审模型给出的分数不可直接比较。",
+                    "The category includes tasks scored by a judge model (hover to see which). Scores from "
+                    "different judges are not directly comparable."),
+    "sandbox": ("沙箱隔离", "Sandbox layers"),
+    "verdicts": ("评审结论", "Judge verdicts"),
+    "judge_output": ("评审输出", "Judge output"),
+    "dialogue": ("对话", "Dialogue"),
+    "execution": ("执行结果", "Execution"),
     "repro": ("复现信息", "Reproducibility"),
     "repro_help": ("以下每个结果文件提供了本页分数的一部分；按同样的命令、版本与数据哈希即可复现。",
                    "Each results file below contributes scores to this page; the same command, versions and data "
@@ -137,7 +146,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 # strings the browser scripts build elements from (everything else is rendered at build time)
 SCRIPT_KEYS = ("prompt", "output", "option_logprobs", "prediction", "target", "right", "wrong", "loading",
-               "no_samples", "page", "finish", "items")
+               "no_samples", "page", "finish", "items", "verdicts", "judge_output", "dialogue", "execution", "score")
 
 
 def t(key: str) -> Markup:

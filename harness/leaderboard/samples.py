@@ -45,6 +45,14 @@ def _compact(rec: dict[str, Any]) -> dict[str, Any]:
         out["finish"] = rec.get("finish_reason")
     elif isinstance(rec.get("logprobs"), dict):
         out["logprobs"] = rec["logprobs"]
+    if rec.get("judge"):  # judged: the dialogue, and what the judge said
+        out["judge"] = rec["judge"]
+        if len(rec.get("turns") or []) > 1:
+            out["dialogue"] = [[t, a] for t, a in zip(rec.get("turns") or [], rec.get("answers") or [])]
+        out["verdicts"] = rec.get("verdicts")
+        out["judge_outputs"] = [str(x)[:4000] for x in rec.get("judge_outputs") or []]
+    if rec.get("execution"):
+        out["execution"] = [{k: e.get(k) for k in ("status", "seconds", "stdout", "stderr")} for e in rec["execution"]]
     metrics = rec.get("metrics") or {}
     if any(v not in (0.0, 1.0) for v in metrics.values() if isinstance(v, (int, float))):
         out["metrics"] = metrics  # partial credit (F1, GAOKAO points): worth showing

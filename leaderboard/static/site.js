@@ -282,13 +282,30 @@
       li.value = i + 1;
       var head = el("div", "sample-head");
       head.appendChild(el("code", "sample-id", s.id));
-      var badge = el("span", "badge " + (s.ok ? "ok" : "bad"));
-      badge.appendChild(tt(s.ok ? "right" : "wrong"));
+      var badge = el("span", "badge " + (s.judge ? "judged" : s.ok ? "ok" : "bad"));
+      if (s.judge) {  /* a judged item has a score, not right or wrong */
+        badge.appendChild(tt("score"));
+        badge.appendChild(document.createTextNode(": " + (s.pred === null || s.pred === undefined ? "–" : s.pred)));
+      } else {
+        badge.appendChild(tt(s.ok ? "right" : "wrong"));
+      }
       head.appendChild(badge);
       if (s.finish) { var f = el("small", "finish"); f.appendChild(tt("finish")); f.appendChild(document.createTextNode(": " + s.finish)); head.appendChild(f); }
       li.appendChild(head);
       li.appendChild(field("prompt", s.prompt, "prompt"));
-      if (s.output !== undefined) li.appendChild(field("output", s.output, "output"));
+      if (s.dialogue) {  /* multi-turn: every user turn with the model's answer */
+        var dl = el("div", "field dialogue");
+        var dh = el("h4");
+        dh.appendChild(tt("dialogue"));
+        dl.appendChild(dh);
+        s.dialogue.forEach(function (pair, k) {
+          dl.appendChild(el("pre", "turn user", (k + 1) + ". " + pair[0]));
+          dl.appendChild(el("pre", "turn assistant", pair[1]));
+        });
+        li.appendChild(dl);
+      } else if (s.output !== undefined) {
+        li.appendChild(field("output", s.output, "output"));
+      }
       if (s.logprobs) {
         var box = el("div", "field logprobs");
         var h = el("h4");
@@ -308,6 +325,13 @@
       row.appendChild(field("prediction", s.pred, "pred"));
       row.appendChild(field("target", Array.isArray(s.target) ? s.target.join(" | ") : s.target, "target"));
       li.appendChild(row);
+      if (s.execution) {
+        s.execution.forEach(function (e) {
+          li.appendChild(field("execution", e.status + " (" + e.seconds + " s)" + (e.stderr ? "\n" + e.stderr : "") + (e.stdout ? "\n" + e.stdout : ""), "execution " + e.status));
+        });
+      }
+      if (s.verdicts) li.appendChild(field("verdicts", JSON.stringify(s.verdicts), "verdicts"));
+      (s.judge_outputs || []).forEach(function (text) { li.appendChild(field("judge_output", text, "judge-output")); });
       if (s.metrics) li.appendChild(el("div", "metrics", JSON.stringify(s.metrics)));
       return li;
     }

@@ -1,0 +1,393 @@
+"""Runs inside the sandbox child, before the untrusted program: locks the process down, then runs the program.
+
+Started by harness/sandbox.py as `python -I -S -B -X utf8 sandbox_boot.py [--require=L,...] [--status-fd=N] PROG`.
+A standalone stdlib-only script on purpose: with `-I` the harness package is not on sys.path, and nothing the
+harness imports (or its environment) should be reachable from the child.
+
+Steps, in order, all in the process that will run the program:
+  0. pid-namespace init (only when we are pid 1): fork; this process stays outside every restriction, waits for
+     the worker and reports its exit status on --status-fd. A pid-1 process ignores default-action signals
+     (SIGXCPU at the CPU limit among them), and when init exits the kernel kills everything left in the namespace.
+  1. no_new_privs, and every capability dropped (root in the sandbox is then an ordinary uid 0 without privileges).
+  2. Landlock (`landlock` in --require): writes only beneath the program's directory, reads only beneath the
+     Python stdlib, system library directories, /proc and a few /etc and /dev files, no execve anywhere,
+     no TCP bind/connect (ABI >= 4), no signals or abstract unix sockets outside the sandbox (ABI >= 6).
+  3. seccomp (`seccomp` in --require), via libseccomp: no fork/vfork/clone of processes (threads are fine),
+     clone3 says ENOSYS so glibc falls back to clone for threads, no execve/execveat, no socket() of any family
+     (socketpair stays), no chmod/chown/xattr changes, no signals/priority/limit changes aimed at other
+     processes, and none of the kernel-administration calls (mount, ptrace, bpf, io_uring, modules, reboot, ...).
+  4. runpy the program as __main__: exit 0 when it returns, 1 with its traceback on an exception, MEMORY_EXIT with
+     MEMORY_MARK on MemoryError.
+A required layer that cannot be applied ends the child with LAYER_EXIT and a `sandbox: ...` line on stderr, so a
+silently weaker sandbox is impossible; the parent reports it as status "error".
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+LAYER_EXIT = 70  # EX_SOFTWARE: a required containment layer could not be applied
+LAYER_MARK = "sandbox: "
+MEMORY_EXIT = 3
+MEMORY_MARK = "sandbox: MemoryError"
+
+# ------------------------------------------------------------------------------------------------ landlock
+_SYS_CREATE_RULESET, _SYS_ADD_RULE, _SYS_RESTRICT_SELF = 444, 445, 446  # the same on every architecture
+_CREATE_RULESET_VERSION = 1
+_RULE_PATH_BENEATH = 1
+_PR_SET_NO_NEW_PRIVS = 38
+
+_FS_EXECUTE = 1 << 0
+_FS_WRITE_FILE = 1 << 1
+_FS_READ_FILE = 1 << 2
+_FS_READ_DIR = 1 << 3
+_FS_REMOVE_DIR = 1 << 4
+_FS_REMOVE_FILE = 1 << 5
+_FS_MAKE_CHAR = 1 << 6
+_FS_MAKE_DIR = 1 << 7
+_FS_MAKE_REG = 1 << 8
+_FS_MAKE_SOCK = 1 << 9
+_FS_MAKE_FIFO = 1 << 10
+_FS_MAKE_BLOCK = 1 << 11
+_FS_MAKE_SYM = 1 << 12
+_FS_REFER = 1 << 13  # ABI 2
+_FS_TRUNCATE = 1 << 14  # ABI 3
+_FS_IOCTL_DEV = 1 << 15  # ABI 5
+_NET_BIND_TCP = 1 << 0  # ABI 4
+_NET_CONNECT_TCP = 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0  # ABI 6
+_SCOPE_SIGNAL = 1 << 1
+_FILE_RIGHTS = _FS_EXECUTE | _FS_WRITE_FILE | _FS_READ_FILE | _FS_TRUNCATE | _FS_IOCTL_DEV  # the only ones a file rule may hold
+
+# Read-only roots besides the stdlib (sys.path) and the directories of already-mapped libraries. Missing ones are
+# skipped. Deliberately not /etc, /home, /root, /tmp or the repository: secrets, the data (answers) and results.
+_READ_ROOTS = (
+    "/usr", "/lib", "/lib64", "/lib32", "/libx32", "/bin", "/proc", "/sys/devices/system/cpu",
+    "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/localtime", "/etc/timezone", "/etc/nsswitch.conf", "/etc/passwd",
+    "/etc/group", "/etc/hosts", "/etc/os-release", "/etc/mime.types", "/etc/services", "/etc/protocols",
+)
+_WRITE_DEVICES = ("/dev/null", "/dev/full", "/dev/zero")  # harmless sinks some code opens for writing
+
+# ------------------------------------------------------------------------------------------------ seccomp
+_SCMP_ACT_ALLOW = 0x7FFF0000
+_SCMP_CMP_NE = 1
+_SCMP_CMP_MASKED_EQ = 7
+_CLONE_THREAD = 0x00010000
+_EPERM, _ENOSYS = 1, 38
+
+_DENIED_SYSCALLS = (  # EPERM, whatever the arguments
+    "fork", "vfork", "execve", "execveat", "socket",
+    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_open", "pidfd_getfd", "pidfd_send_signal",
+    "tkill", "mount", "umount", "umount2", "pivot_root", "chroot", "unshare", "setns", "fsopen", "fsmount",
+    "fsconfig", "fspick", "open_tree", "move_mount", "mount_setattr", "open_by_handle_at", "name_to_handle_at",
+    "mknod", "mknodat", "reboot", "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
+    "bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key", "io_uring_setup",
+    "io_uring_enter", "io_uring_register", "swapon", "swapoff", "syslog", "acct", "quotactl", "quotactl_fd",
+    "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname", "iopl",
+    "ioperm", "lookup_dcookie", "vhangup", "fanotify_init", "nfsservctl", "uselib", "migrate_pages",
+    "move_pages", "process_madvise", "process_mrelease",
+    # Landlock does not cover metadata: without these, uid 0 could chmod/chown/xattr any root-owned file it can
+    # name (`chmod 4777 /usr/bin/python3`). Timestamps (utime) stay allowed; they are harmless.
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "setxattr", "lsetxattr",
+    "fsetxattr", "setxattrat", "removexattr", "lremovexattr", "fremovexattr", "removexattrat",
+)
+# EPERM unless argument N equals the value: only the sandboxed process itself may be aimed at (0 means "self").
+_SELF_ONLY = (
+    ("kill", 0, "pid"), ("tgkill", 0, "pid"), ("rt_sigqueueinfo", 0, "pid"), ("rt_tgsigqueueinfo", 0, "pid"),
+    ("prlimit64", 0, 0), ("setpriority", 1, 0), ("sched_setaffinity", 0, 0), ("sched_setscheduler", 0, 0),
+    ("sched_setparam", 0, 0), ("sched_setattr", 0, 0), ("ioprio_set", 1, 0),
+)
+
+
+class LayerError(Exception):
+    """A required layer could not be applied; the message says which and why."""
+
+
+def _libc():
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return ctypes, libc
+
+
+def _no_new_privs() -> None:
+    """Needed for unprivileged Landlock/seccomp, and makes any later privilege gain through exec impossible."""
+    ctypes, libc = _libc()
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise LayerError(f"privileges: prctl(NO_NEW_PRIVS) failed ({os.strerror(ctypes.get_errno())})")
+
+
+def _drop_capabilities() -> None:
+    """Root keeps uid 0 inside the sandbox (no other uid can run the interpreter under /root); without
+    capabilities it cannot mount, load modules, bypass file permissions of other users, kill others' processes,
+    change the clock or reboot. Bounding set first (needs CAP_SETPCAP), then effective/permitted/inheritable."""
+    ctypes, libc = _libc()
+    try:
+        last = int(open("/proc/sys/kernel/cap_last_cap").read())
+    except (OSError, ValueError):
+        last = 63
+    for cap in range(last + 1):
+        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP; EPERM without CAP_SETPCAP, harmless under no_new_privs
+    libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header = Header(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
+    data = (Data * 2)()
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise LayerError(f"privileges: capset failed ({os.strerror(ctypes.get_errno())})")
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 when Landlock is absent or disabled."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    ctypes, libc = _libc()
+    abi = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
+    return max(0, int(abi))
+
+
+def _mapped_dirs() -> set[str]:
+    """Directories of the shared objects this interpreter has loaded, wherever the build put them."""
+    dirs = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/"):
+                    dirs.add(os.path.dirname(parts[5].strip()))
+    except OSError:
+        pass
+    return dirs
+
+
+def apply_landlock(workdir: str) -> None:
+    """Write (and everything else) beneath workdir; read-only beneath the roots the interpreter needs; no exec,
+    no TCP, no signals out of the sandbox. Already-open descriptors (stdin/stdout/stderr pipes) keep working."""
+    ctypes, libc = _libc()
+    abi = landlock_abi()
+    if abi < 1:
+        raise LayerError("landlock unavailable (kernel without Landlock, or disabled at boot)")
+    write = (_FS_WRITE_FILE | _FS_REMOVE_DIR | _FS_REMOVE_FILE | _FS_MAKE_CHAR | _FS_MAKE_DIR | _FS_MAKE_REG
+             | _FS_MAKE_SOCK | _FS_MAKE_FIFO | _FS_MAKE_BLOCK | _FS_MAKE_SYM)
+    if abi >= 2:
+        write |= _FS_REFER
+    if abi >= 3:
+        write |= _FS_TRUNCATE
+    if abi >= 5:
+        write |= _FS_IOCTL_DEV
+    read = _FS_READ_FILE | _FS_READ_DIR
+    handled_fs = write | read | _FS_EXECUTE
+    handled_net = (_NET_BIND_TCP | _NET_CONNECT_TCP) if abi >= 4 else 0
+    scoped = (_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL) if abi >= 6 else 0
+
+    class RulesetAttr(ctypes.Structure):
+        _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+
+    class PathBeneath(ctypes.Structure):
+        _pack_ = 1
+        _fields_ = [("allowed", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+    attr = RulesetAttr(handled_fs, handled_net, scoped)
+    size = 8 if abi < 4 else 16 if abi < 6 else 24  # older kernels reject fields they do not know
+    ruleset = libc.syscall(_SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    if ruleset < 0:
+        raise LayerError(f"landlock unavailable (create_ruleset: {os.strerror(ctypes.get_errno())})")
+
+    def allow(path: str, rights: int) -> None:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            return  # absent here: nothing to allow
+        try:
+            if not os.path.isdir(path):
+                rights &= _FILE_RIGHTS
+            rule = PathBeneath(rights & handled_fs, fd)
+            if libc.syscall(_SYS_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH),
+                            ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+                raise LayerError(f"landlock unavailable (add_rule {path}: {os.strerror(ctypes.get_errno())})")
+        finally:
+            os.close(fd)
+
+    try:
+        reads = {p for p in sys.path if p and os.path.exists(p)} | _mapped_dirs() | set(_READ_ROOTS)
+        for path in sorted(reads):
+            allow(path, read)
+        for path in _WRITE_DEVICES:
+            allow(path, read | _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0))
+        allow(workdir, write | read)
+        if libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+            raise LayerError(f"landlock unavailable (restrict_self: {os.strerror(ctypes.get_errno())})")
+    finally:
+        os.close(ruleset)
+
+
+def apply_seccomp() -> None:
+    """Default allow, EPERM for the calls in _DENIED_SYSCALLS / _SELF_ONLY and for process-creating clone,
+    ENOSYS for clone3 (its flags live in memory a filter cannot read; glibc then uses clone for threads)."""
+    ctypes, _ = _libc()
+    try:
+        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+    except OSError as e:
+        raise LayerError(f"seccomp unavailable (libseccomp.so.2: {e})") from None
+
+    class ArgCmp(ctypes.Structure):
+        _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int), ("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
+
+    lib.seccomp_init.restype = ctypes.c_void_p
+    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    lib.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint,
+                                           ctypes.POINTER(ArgCmp)]
+    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
+    lib.seccomp_load.argtypes = [ctypes.c_void_p]
+    lib.seccomp_release.argtypes = [ctypes.c_void_p]
+
+    def errno_action(err: int) -> int:
+        return 0x00050000 | (err & 0xFFFF)  # SCMP_ACT_ERRNO
+
+    ctx = lib.seccomp_init(_SCMP_ACT_ALLOW)
+    if not ctx:
+        raise LayerError("seccomp unavailable (seccomp_init failed)")
+
+    def rule(name: str, action: int, *cmps: tuple[int, int, int, int]) -> None:
+        nr = lib.seccomp_syscall_resolve_name(name.encode())
+        if nr < 0:
+            return  # not a system call on this architecture
+        arr = (ArgCmp * max(1, len(cmps)))(*[ArgCmp(*c) for c in cmps])
+        rc = lib.seccomp_rule_add_array(ctx, action, nr, len(cmps), arr)
+        if rc < 0:
+            raise LayerError(f"seccomp unavailable (rule for {name}: {os.strerror(-rc)})")
+
+    try:
+        me = os.getpid()
+        for name in _DENIED_SYSCALLS:
+            rule(name, errno_action(_EPERM))
+        rule("clone", errno_action(_EPERM), (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
+        rule("clone3", errno_action(_ENOSYS))
+        for name, arg, value in _SELF_ONLY:
+            rule(name, errno_action(_EPERM), (arg, _SCMP_CMP_NE, me if value == "pid" else value, 0))
+        rc = lib.seccomp_load(ctx)
+        if rc < 0:
+            raise LayerError(f"seccomp unavailable (seccomp_load: {os.strerror(-rc)})")
+    finally:
+        lib.seccomp_release(ctx)
+
+
+# ------------------------------------------------------------------------------------------------ running
+def _init(worker: int, status_fd: int | None) -> None:
+    """pid 1 of the namespace: wait for the worker, hand its status to the parent, exit (which kills the rest)."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    while True:
+        try:
+            pid, status, usage = os.wait4(-1, 0)
+        except ChildProcessError:
+            os._exit(LAYER_EXIT)
+        except InterruptedError:
+            continue
+        if pid == worker:
+            break
+    cpu = usage.ru_utime + usage.ru_stime
+    if os.WIFSIGNALED(status):
+        line, code = f"signal {os.WTERMSIG(status)} {cpu:.3f}\n", 128 + os.WTERMSIG(status)
+    else:
+        code = os.WEXITSTATUS(status)
+        line = f"exit {code} {cpu:.3f}\n"
+    if status_fd is not None:
+        try:
+            os.write(status_fd, line.encode())
+        except OSError:
+            pass
+    os._exit(code)
+
+
+def _print_program_traceback(exc: BaseException, program: str) -> None:
+    """The traceback as `python main.py` would print it: from the program's first frame, not boot's or runpy's."""
+    import traceback
+
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != program:
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb)  # tb None (a SyntaxError in the program): just the error
+
+
+def _run(program: str) -> None:
+    import runpy
+
+    sys.argv = [program]
+    sys.path.insert(0, os.path.dirname(program))  # as `python main.py` would: the program may import its siblings
+    try:
+        runpy.run_path(program, run_name="__main__")
+    except SystemExit:
+        raise
+    except MemoryError as e:
+        try:
+            _print_program_traceback(e, program)
+        except BaseException:
+            pass
+        try:
+            sys.stdout.flush()
+        except BaseException:
+            pass
+        os.write(2, f"\n{MEMORY_MARK}\n".encode())
+        os._exit(MEMORY_EXIT)
+    except BaseException as e:  # KeyboardInterrupt too: any uncaught exception is a failed run
+        _print_program_traceback(e, program)
+        sys.exit(1)
+
+
+def main(argv: list[str]) -> None:
+    required: set[str] = set()
+    status_fd: int | None = None
+    args = list(argv)
+    while args and args[0].startswith("--"):
+        opt = args.pop(0)
+        if opt.startswith("--require="):
+            required = {x for x in opt.split("=", 1)[1].split(",") if x}
+        elif opt.startswith("--status-fd="):
+            status_fd = int(opt.split("=", 1)[1])
+    if len(args) != 1:
+        sys.stderr.write(f"{LAYER_MARK}usage: sandbox_boot.py [--require=L,...] [--status-fd=N] PROGRAM\n")
+        os._exit(LAYER_EXIT)
+    program = os.path.abspath(args[0])
+    unknown = required - {"landlock", "seccomp"}
+    if unknown:
+        sys.stderr.write(f"{LAYER_MARK}unknown layers required: {sorted(unknown)}\n")
+        os._exit(LAYER_EXIT)
+
+    if os.getpid() == 1:
+        worker = os.fork()
+        if worker:
+            _init(worker, status_fd)
+    if status_fd is not None:
+        os.close(status_fd)  # the untrusted program must not be able to forge its status
+    try:
+        if sys.platform.startswith("linux"):
+            _no_new_privs()
+            _drop_capabilities()
+        if "landlock" in required:
+            apply_landlock(os.path.dirname(program))
+        if "seccomp" in required:
+            apply_seccomp()
+    except LayerError as e:
+        sys.stderr.write(f"{LAYER_MARK}{e}\n")
+        sys.stderr.flush()
+        os._exit(LAYER_EXIT)
+    except Exception as e:  # a bug or an odd platform: still never run the program under weaker layers
+        sys.stderr.write(f"{LAYER_MARK}layers failed ({type(e).__name__}: {e})\n")
+        sys.stderr.flush()
+        os._exit(LAYER_EXIT)
+    _run(program)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
