@@ -15,25 +15,32 @@ from typing import Any, Sequence
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 
 
-def extract_code(output: str, entry_point: str | None = None) -> str:
-    """The code to put after the prompt. A chat model answers with a fenced block, usually the whole function:
-    take the block that defines `entry_point` (else the first). A base model continues the prompt's function
-    body: keep the indented lines and stop at the first line back at column 0 that is not a decorator or
-    `def` continuing the solution (the harness's stop rule, applied after generation so fenced answers survive)."""
+def extract_code(output: str, entry_point: str | None = None) -> tuple[str, bool]:
+    """The code a generation holds, and whether it is a whole function (True) or a body (False).
+
+    A chat model answers with a fenced block, usually the whole function: take the block that defines
+    `entry_point` (else the first). A base model continues the prompt's function body: keep lines until the first
+    one back at column 0 that is not a comment or a closing bracket (the usual HumanEval stop rule, applied after
+    generation so that fenced answers survive it)."""
     blocks = _FENCE.findall(output)
     if blocks:
+        chosen = blocks[0]
         if entry_point:
-            for b in blocks:
-                if re.search(rf"^\s*def\s+{re.escape(entry_point)}\s*\(", b, re.M):
-                    return "\n" + b
-        return "\n" + blocks[0]
+            chosen = next((b for b in blocks if _defines(b, entry_point)), chosen)
+        return chosen, bool(entry_point) and _defines(chosen, entry_point)
+    if entry_point and re.match(rf"\s*def\s+{re.escape(entry_point)}\s*\(", output):
+        return output, True  # an unfenced whole function
     lines = output.split("\n")
     kept: list[str] = []
     for i, line in enumerate(lines):
         if i > 0 and line and not line[0].isspace() and not line.startswith(("#", ")", "]", "}")):
             break
         kept.append(line)
-    return "\n".join(kept)
+    return "\n".join(kept), False
+
+
+def _defines(code: str, name: str) -> bool:
+    return re.search(rf"^\s*def\s+{re.escape(name)}\s*\(", code, re.M) is not None
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -46,17 +53,23 @@ def pass_at_k(n: int, c: int, k: int) -> float:
 
 
 def render_programs(task: Any, sample: Any, outputs: Sequence[str]) -> list[tuple[str, str | None]]:
-    """(program, stdin) for each generation of one item, from the task's execution templates."""
+    """(program, stdin) for each generation of one item, from the task's execution templates. Templates see
+    `code` and `full` (see extract_code) and `prefix`, the row's `declaration` (else prompt) up to the entry point's
+    `def` line: the imports and helper functions a whole-function answer needs in front of it."""
     from harness.tasks import _doc
 
     spec = task.spec.execution
     doc = _doc(sample)
     entry = _entry_point(sample.raw)
+    head = str(sample.raw.get("declaration") or sample.raw.get("prompt") or "")
+    cut = re.search(rf"^def\s+{re.escape(entry)}\s*\(", head, re.M) if entry else None
+    prefix = head[: cut.start()] if cut else ""
     out = []
     for text in outputs:
-        code = extract_code(text, entry) if spec.code == "python" else ""
-        program = task.execution_program.render(doc=doc, output=text, code=code)
-        stdin = task.execution_stdin.render(doc=doc, output=text, code=code) if task.execution_stdin else None
+        code, full = extract_code(text, entry) if spec.code == "python" else ("", False)
+        context = dict(doc=doc, output=text, code=code, full=full, prefix=prefix)
+        program = task.execution_program.render(**context)
+        stdin = task.execution_stdin.render(**context) if task.execution_stdin else None
         out.append((program, stdin))
     return out
 

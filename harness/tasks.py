@@ -163,6 +163,8 @@ class Task:
     def _to_sample(self, row: dict[str, Any], index: int, subset: str) -> Sample | None:
         spec, f = self.spec, self.spec.fields
         where = f"task {self.name}, subset {subset}, row {index}"
+        if spec.dataset.repairs and f.id and _has(row, f.id):
+            row = _repair(row, str(_get(row, f.id)), spec.dataset.repairs, where)
         try:
             question = str(_get(row, f.question))
             optional = spec.answer_type in ("execution", "judged")  # a reference, where the row has one
@@ -212,6 +214,21 @@ class Task:
             except (KeyError, TypeError, ValueError):
                 raise HarnessError(f"{where}: field '{f.points}' (points) is missing or not a number") from None
         return Sample(self.name, sid, question, choices, labels, target, meta, dict(row), answers, weight)
+
+
+def _repair(row: dict[str, Any], rid: str, repairs: list[Any], where: str) -> dict[str, Any]:
+    """Apply the task's repairs for this row (a copy; the data file is never touched)."""
+    mine = [r for r in repairs if r.id == rid]
+    if not mine:
+        return row
+    row = dict(row)
+    for r in mine:
+        value = str(row.get(r.field, ""))
+        if r.old not in value:
+            raise HarnessError(f"{where}: dataset.repairs for {rid} field '{r.field}' no longer applies (the upstream "
+                               "text changed); check the data file and update or remove the repair")
+        row[r.field] = value.replace(r.old, r.new, 1)
+    return row
 
 
 def _get(row: dict[str, Any], name: str) -> Any:

@@ -8,7 +8,7 @@ row becomes a sample (`fields`), how a sample becomes a prompt (a Jinja2 templat
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -17,7 +17,7 @@ from harness.errors import HarnessError
 
 DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines"]
 AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged"]
-Metric = Literal["accuracy", "exact_match", "f1", "gaokao_score", "pass@1", "pass@5", "pass@10", "judge_score"]
+Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|pass@[1-9][0-9]*)$")]
 Extraction = Literal["choice", "numeric", "span", "gaokao"]
 
 
@@ -51,6 +51,17 @@ class SubsetsFromSpec(_Strict):
     key: str  # the field holding the subset name
 
 
+class RepairSpec(_Strict):
+    """A documented fix of a known upstream defect in one row: `old` must occur in the field exactly, so a changed
+    upstream file fails loudly instead of being patched blindly."""
+
+    id: str  # value of fields.id of the row
+    field: str
+    old: str
+    new: str
+    why: str
+
+
 class DatasetSpec(_Strict):
     format: DataFormat
     eval: str  # path under the data dir; {subset} is replaced by each subset name
@@ -63,6 +74,7 @@ class DatasetSpec(_Strict):
     join: JoinSpec | None = None
     exclude: dict[str, list[Any]] = Field(default_factory=dict)  # drop rows whose field has one of these values
     subsets_from: SubsetsFromSpec | None = None
+    repairs: list[RepairSpec] = Field(default_factory=list)
 
     @field_validator("eval", "fewshot")
     @classmethod

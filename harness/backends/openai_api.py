@@ -403,7 +403,8 @@ class OpenAIBackend:
 
     def _open(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
         """Open one HTTP request; map failures to HarnessError (final) or _Retryable."""
-        url = self.base_url + path
+        parts = urllib.parse.urlsplit(self.base_url)  # a query (e.g. an api-version) goes after the endpoint
+        url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path + path, parts.query, ""))
         data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
         req = urllib.request.Request(url, data=data, method=method, headers=self._headers())
         try:
