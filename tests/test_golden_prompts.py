@@ -159,9 +159,9 @@ def safetybench_zh(d: Path) -> str:
 
 
 # Open-ended tasks send the upstream text as it is (their prompts carry their own instructions); HumanEval-zh
-# sends the function signature and docstring for the model to complete.
+# sends the function signature and docstring, then a new line for the body to start on.
 def humaneval_zh(d: Path) -> str:
-    return _lines(d / "humaneval_zh/humaneval_python_cn.jsonl")[0]["prompt"]
+    return _lines(d / "humaneval_zh/humaneval_python_cn.jsonl")[0]["prompt"] + "\n"
 
 
 def cpifopen(d: Path) -> str:

@@ -198,7 +198,7 @@ def test_efficiency_and_phone_layout(site: Path, page: Any) -> None:
     assert chart.locator("circle").count() == 3
     assert chart.locator("circle.frontier").count() >= 1
     page.click("#lang-switch")
-    chart.locator("a circle").first.click()  # a point links to its model page, in the chosen language
+    chart.locator("a circle").last.click()  # the point drawn last is on top; it links to its model page, in the chosen language
     assert "/models/" in page.url and page.url.endswith("#lang=en")
     page.go_back()
     page.set_viewport_size({"width": 390, "height": 844})
