@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-new-tokens", type=_positive_int, default=None, help="generation length cap (default: each task's own)")
     ev.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of the model")
     ev.add_argument("--trust-remote-code", action="store_true", help="allow a model's own Python code from the hub to run on this machine")
+    ev.add_argument("--cache-dir", type=Path, default=None, help="where finished responses are kept, so a re-run after a crash continues (default: $HARNESS_CACHE_DIR, else ~/.cache/harness)")
+    ev.add_argument("--no-cache", action="store_true", help="neither reuse nor store responses")
+    ev.add_argument("--fresh", action="store_true", help="recompute every response (and store the new ones)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     ta = sub.add_parser("tasks", help="list the available tasks by category, with item counts when data is at hand")
@@ -184,6 +187,8 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         judge_backend=args.judge_backend,
         judge_base_url=args.judge_base_url,
         judge_api_key_env=args.judge_api_key_env,
+        cache="off" if args.no_cache else "fresh" if args.fresh else "on",
+        cache_dir=args.cache_dir,
         progress=not args.no_progress and sys.stderr.isatty(),
         command=["harness", *argv],
     )

@@ -53,8 +53,11 @@ class Dispatcher:
     """Builds requests for planned tasks, runs them round by round and scores each item when it completes."""
 
     def __init__(self, planned: list[Planned], chat: Chat | None, use_messages: bool, seed: int,
-                 max_new_tokens: int | None) -> None:
+                 max_new_tokens: int | None, cache: Any = None, model_id: dict[str, Any] | None = None) -> None:
         self.planned = planned
+        self.cache = cache  # harness.cache.ResponseCache, or None
+        self.model_id = model_id or {}
+        self.cached = [0 for _ in planned]  # requests per task answered from the cache
         self.chat = chat  # the harness's chat template (None: raw text, or an API backend that takes messages)
         self.use_messages = use_messages
         self.seed = seed
@@ -120,21 +123,23 @@ class Dispatcher:
         ll, ll_keys, gen, gen_keys = self.first_round()
         with SampleWriter(samples_path) as writer:
             if ll:
-                for idx, res in _progress(backend.loglikelihood(ll), len(ll), "likelihood", progress):
+                stream = through_cache(self.cache, self.model_id, "ll", backend.loglikelihood, ll)
+                for idx, res, hit in _progress(stream, len(ll), "likelihood", progress):
                     ti, si = ll_keys[idx]
                     p, ps = self.planned[ti], self.planned[ti].prompts[si]
                     s = score_likelihood(ps.sample, res, p.task.spec.metrics)
                     self.scored[ti][si] = s
-                    self._count(ti, res.cost)
+                    self._count(ti, res.cost, hit)
                     writer.write(sample_record(p, ps, s, res))
             turn = 1
             while gen:
                 label = "generate" if turn == 1 else f"generate turn {turn}"
                 next_gen: list[GenerateRequest] = []
                 next_keys: list[tuple[int, int, int]] = []
-                for idx, res in _progress(backend.generate(gen), len(gen), label, progress):
+                stream = through_cache(self.cache, self.model_id, "gen", backend.generate, gen)
+                for idx, res, hit in _progress(stream, len(gen), label, progress):
                     ti, si, j = gen_keys[idx]
-                    self._count(ti, res.cost)
+                    self._count(ti, res.cost, hit)
                     conv = self.conversations[(ti, si)]
                     conv.results[j] = res
                     if any(r is None for r in conv.results):
@@ -148,7 +153,11 @@ class Dispatcher:
                     self._finish(ti, si, writer)
                 gen, gen_keys, turn = next_gen, next_keys, turn + 1
 
-    def _count(self, ti: int, c: Any) -> None:
+    def _count(self, ti: int, c: Any, cached: bool = False) -> None:
+        """Throughput counts only what was computed in this run; answers from the cache are counted apart."""
+        if cached:
+            self.cached[ti] += 1
+            return
         self.usage[ti].add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
 
     def _finish(self, ti: int, si: int, writer: SampleWriter) -> None:
@@ -186,6 +195,31 @@ class Dispatcher:
                                   "stderr": r.stderr[-1000:]} for r in runs]}
         return Scored(prediction=runs[0].status, metrics=metrics, correct=runs[0].passed, output=results[0].text,
                       details=details)
+
+
+def through_cache(cache: Any, model_id: dict[str, Any], kind: str, call: Callable[[list[Any]], Any],
+                  requests: list[Any]) -> Any:
+    """Yield (index, result, from_cache) for every request: cached answers first, then the backend's for the rest,
+    each stored the moment it arrives (so a killed run loses at most the requests in flight)."""
+    if cache is None:
+        for idx, res in call(requests):
+            yield idx, res, False
+        return
+    from harness.cache import request_key
+
+    keys = [request_key(model_id, r) for r in requests]
+    todo: list[int] = []
+    for i, key in enumerate(keys):
+        hit = cache.get(key, kind)
+        if hit is not None:
+            yield i, hit, True
+        else:
+            todo.append(i)
+    if todo:
+        for j, res in call([requests[i] for i in todo]):
+            i = todo[j]
+            cache.put(keys[i], kind, res)
+            yield i, res, False
 
 
 def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,

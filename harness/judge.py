@@ -95,7 +95,7 @@ def item_score(values: list[float | None], scale: tuple[float, float], pass_at: 
 
 def run_judge(planned: list[Planned], scored: list[dict[int, Scored]], data_dir: Path | None,
               open_judge: Callable[[], Any], judge_path: Path, samples_path: Path, seed: int,
-              progress: bool) -> dict[str, Any]:
+              progress: bool, cache: Any = None) -> dict[str, Any]:
     """Judge every judged item; update `scored` in place; return the results file's `judge` block."""
     judged = [ti for ti, p in enumerate(planned) if p.task.spec.answer_type == "judged"]
     contexts: dict[int, dict[str, Any]] = {}
@@ -126,17 +126,26 @@ def run_judge(planned: list[Planned], scored: list[dict[int, Scored]], data_dir:
     verdicts: dict[tuple[int, int], dict[int | None, tuple[float | None, str]]] = {}
     usage = Usage()
     wall0 = time.perf_counter()
-    from harness.dispatch import _progress
+    from harness.dispatch import _progress, through_cache
 
+    cached = 0
+    judge_id = None
+    if cache is not None:
+        from harness.cache import model_identity
+
+        judge_id = model_identity(opened.model_block)
     with SampleWriter(judge_path) as writer:
-        for idx, res in _progress(backend.generate(requests), len(requests), "judge", progress):
+        stream = through_cache(cache, judge_id or {}, "gen", backend.generate, requests)
+        for idx, res, hit in _progress(stream, len(requests), "judge", progress):
+            cached += hit
             ti, si, turn, _ = items[idx]
             p = planned[ti]
             spec = p.task.spec.judge
             value = parse_verdict(spec.parser, res.text, spec.scale)  # type: ignore[union-attr]
             verdicts.setdefault((ti, si), {})[turn] = (value, res.text)
             c = res.cost
-            usage.add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
+            if not hit:
+                usage.add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
             writer.write({"task": p.task.name, "sample_id": p.prompts[si].sample.sample_id, "turn": turn,
                           "judge_prompt": requests[idx].prompt, "judge_output": res.text, "verdict": value})
     wall = time.perf_counter() - wall0
@@ -169,6 +178,7 @@ def run_judge(planned: list[Planned], scored: list[dict[int, Scored]], data_dir:
         "engine": describe,
         "prompts": prompts_info,
         "requests": len(requests),
+        "cached_requests": cached,
         "unparsed_verdicts": unparsed,
         "judgements_file": judge_path.name,
         "throughput": {"model_load_seconds": round(load_seconds, 3), **usage.report(wall_seconds=wall)},

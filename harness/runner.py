@@ -10,6 +10,7 @@ import datetime as _dt
 from collections import Counter
 import hashlib
 import platform
+import secrets
 import subprocess
 import sys
 import time
@@ -58,6 +59,8 @@ class EvalConfig:
     judge_backend: str = "auto"
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
+    cache: str = "on"  # on: reuse and store responses; fresh: recompute, store; off: neither
+    cache_dir: Path | None = None
     progress: bool = True
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
@@ -201,12 +204,20 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     device = str(describe.get("device", "remote"))
 
     started = _dt.datetime.now(_dt.timezone.utc)
-    run_id = started.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(" ".join(cfg.command).encode()).hexdigest()[:6]
+    # the random part keeps two runs of one command started in the same second from sharing files
+    run_id = (started.strftime("%Y%m%dT%H%M%SZ") + "-" + hashlib.sha256(" ".join(cfg.command).encode()).hexdigest()[:6]
+              + "-" + secrets.token_hex(2))
     out_dir = cfg.output_dir / _slug(ref.name)
     results_path = out_dir / f"{run_id}.json"
     samples_path = out_dir / f"{run_id}.samples.jsonl"
 
-    dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, cfg.max_new_tokens)
+    cache = None
+    if cfg.cache != "off":
+        from harness.cache import ResponseCache, default_cache_dir, model_identity
+
+        cache = ResponseCache((cfg.cache_dir or default_cache_dir()) / "responses.sqlite", read=cfg.cache != "fresh")
+    dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, cfg.max_new_tokens, cache,
+                            model_identity(opened.model_block) if cache else None)
     energy = EnergyMeter(device)
     wall0 = time.perf_counter()
     dispatcher.run(backend, samples_path, cfg.progress)
@@ -224,9 +235,11 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
         judge_block = run_judge(
             planned, scored, cfg.data_dir,
             lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url, cfg.judge_api_key_env, "--judge-model"),
-            out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress)
+            out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
 
     tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}
+    for p, n in zip(planned, dispatcher.cached):
+        tasks_out[p.task.name]["cached_requests"] = n
     total = Usage()
     for u in usage:
         total.merge(u)
@@ -262,6 +275,7 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
         },
         "samples_file": samples_path.name,
         "sandbox": dispatcher.sandbox_isolation,
+        "cache": cache.stats() if cache else None,
     }
     write_json_atomic(results_path, results)
     return results, results_path

@@ -53,3 +53,10 @@ def scripted_judge(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPa
     from scripted_model import build_scripted_model
 
     return build_scripted_model(tiny_models["qwen2"], tmp_path_factory.mktemp("judge") / "scripted-judge", "综合得分：1")
+
+
+@pytest.fixture(autouse=True)
+def _own_response_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test gets an empty response cache: a run never answers from another test's responses (tests of
+    resuming share one on purpose, through --cache-dir)."""
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("response-cache")))

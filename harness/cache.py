@@ -1,0 +1,141 @@
+"""Every finished request's response, persisted the moment it completes, so a run that dies continues.
+
+Responses live in one SQLite file (WAL journal: a killed process never leaves a half-written row, and several
+runs may share the file). A response is keyed by a fingerprint of everything that determines it:
+
+- the model: its source and revision, and the hash of its weights (a local folder) or, for a server, its URL
+  and served name; the backend (transformers and vLLM agree to ~1e-6, not bit for bit) and the dtype;
+- the request: the exact prompt text (chat template already applied, so the template is part of it) or the
+  chat messages, the continuations, whether special tokens are added, and for generation max_new_tokens,
+  stop strings, temperature and seed.
+
+Change any of these and the key changes: old answers are never reused for a different model, prompt or decoding
+(OpenCompass' `--reuse` keys on names, lm-evaluation-harness' cache on the request only). Each row carries a
+checksum of its value; a row that fails it, or does not parse, is treated as missing and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
+
+SCHEMA = 1
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("HARNESS_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "harness"
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def model_identity(model_block: dict[str, Any]) -> dict[str, Any]:
+    """The part of a results file's model block that determines outputs."""
+    weights = model_block.get("weights") or {}
+    engine = model_block.get("engine") or {}
+    return {
+        "source": model_block.get("source"),
+        "revision": model_block.get("revision"),
+        "weights": weights.get("sha256"),
+        "backend": model_block.get("backend"),
+        "dtype": model_block.get("dtype"),
+        "served_model": engine.get("served_model"),
+        "trust_remote_code": model_block.get("trust_remote_code"),
+    }
+
+
+def request_key(model: dict[str, Any], request: LoglikelihoodRequest | GenerateRequest) -> str:
+    if isinstance(request, LoglikelihoodRequest):
+        body: dict[str, Any] = {"kind": "ll", "context": request.context, "continuations": list(request.continuations),
+                                "special": request.add_special_tokens}
+    else:
+        body = {"kind": "gen", "prompt": request.prompt, "messages": [list(m) for m in request.messages],
+                "max_new_tokens": request.max_new_tokens, "stop": list(request.stop),
+                "temperature": request.temperature, "seed": request.seed, "special": request.add_special_tokens}
+    return _digest({"schema": SCHEMA, "model": model, "request": body})
+
+
+def _encode(result: LoglikelihoodResult | GenerateResult) -> str:
+    return json.dumps(asdict(result), ensure_ascii=False, allow_nan=False)
+
+
+def _decode(kind: str, text: str) -> LoglikelihoodResult | GenerateResult:
+    d = json.loads(text)
+    cost = Cost(**d.pop("cost"))
+    return LoglikelihoodResult(**d, cost=cost) if kind == "ll" else GenerateResult(**d, cost=cost)
+
+
+class ResponseCache:
+    """A key-value store of responses; safe to use from several processes at once."""
+
+    def __init__(self, path: Path, read: bool = True, write: bool = True) -> None:
+        self.path = path
+        self.read, self.write = read, write
+        self.hits = self.misses = self.corrupt = 0
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), timeout=60, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                             "value TEXT NOT NULL, checksum TEXT NOT NULL)")
+        except sqlite3.DatabaseError as e:
+            raise HarnessError(f"--cache-dir: cannot use {path} ({e}); delete the file or pass --no-cache") from None
+        except OSError as e:
+            raise HarnessError(f"--cache-dir: cannot create {path.parent} ({e.strerror}); pass another --cache-dir or --no-cache") from None
+
+    def get(self, key: str, kind: str) -> LoglikelihoodResult | GenerateResult | None:
+        if not self.read:
+            return None
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT kind, value, checksum FROM responses WHERE key = ?", (key,)).fetchone()
+            except sqlite3.DatabaseError:
+                row = None
+                self.corrupt += 1
+        if row is None:
+            self.misses += 1
+            return None
+        stored_kind, value, checksum = row
+        try:
+            if stored_kind != kind or hashlib.sha256(value.encode("utf-8")).hexdigest() != checksum:
+                raise ValueError("checksum")
+            result = _decode(kind, value)
+        except (ValueError, TypeError, KeyError):
+            self.corrupt += 1  # a damaged row: recompute it (and overwrite it when it completes)
+            self.misses += 1
+            return None
+        self.hits += 1
+        return result
+
+    def put(self, key: str, kind: str, result: LoglikelihoodResult | GenerateResult) -> None:
+        if not self.write:
+            return
+        value = _encode(result)
+        checksum = hashlib.sha256(value.encode("utf-8")).hexdigest()
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO responses (key, kind, value, checksum) VALUES (?, ?, ?, ?)",
+                             (key, kind, value, checksum))
+
+    def stats(self) -> dict[str, Any]:
+        return {"path": str(self.path), "read": self.read, "write": self.write, "hits": self.hits,
+                "misses": self.misses, "corrupt_entries": self.corrupt}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
