@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--output-dir", type=Path, default=Path("results"), help="where results/<model>/<run>.json and .samples.jsonl go")
     ev.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf; openai: an OpenAI-compatible server, --model is its served model name)")
     ev.add_argument("--base-url", default=None, help="openai backend: the server, e.g. http://127.0.0.1:8000/v1")
+    ev.add_argument("--tokenizer", default=None, help="openai backend: a local folder with the served model's tokenizer (prompts and scoring then match the local backends token for token)")
     ev.add_argument("--api-key-env", default=None, help="openai backend: NAME of the environment variable holding the API key (the key itself is never a flag)")
     ev.add_argument("--judge-model", default=None, help="judge for open-ended tasks (AlignBench, MT-Bench-zh, ...): preset, local folder, hub id, or served model name with --judge-backend openai")
     ev.add_argument("--judge-backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine for the judge")
@@ -182,6 +183,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         revision=args.revision,
         max_new_tokens=args.max_new_tokens,
         base_url=args.base_url,
+        tokenizer=args.tokenizer,
         api_key_env=args.api_key_env,
         judge_model=args.judge_model,
         judge_backend=args.judge_backend,

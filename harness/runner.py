@@ -54,6 +54,7 @@ class EvalConfig:
     revision: str | None = None
     max_new_tokens: int | None = None
     base_url: str | None = None  # --backend openai: the server
+    tokenizer: str | None = None  # --backend openai: a local tokenizer for token-exact prompts and scoring
     api_key_env: str | None = None  # name of the environment variable holding its key
     judge_model: str | None = None
     judge_backend: str = "auto"
@@ -159,6 +160,9 @@ def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | N
             chat = ChatFormatter(tokenizer, override, ref.name)
     opened = Opened(ref, backend, chat, use_messages, load_seconds, describe)
     opened.model_block = _model_block(ref, describe, backend, chat, cfg)
+    if backend_name == "openai":  # a served model: chat unless told otherwise, whatever its name says
+        opened.model_block["type"] = "chat" if wants_chat else "base"
+        opened.model_block["chat_template_applied"] = wants_chat
     return opened
 
 
@@ -330,7 +334,9 @@ def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str, bac
             base_url: str | None, api_key_env: str | None, flag: str) -> Any:
     if backend_name == "openai":
         try:
-            return create_backend("openai", model=ref.name, base_url=base_url, api_key_env=api_key_env)
+            tokenizer = cfg.tokenizer if flag == "--model" else None
+            return create_backend("openai", model=ref.name, base_url=base_url, api_key_env=api_key_env, tokenizer=tokenizer,
+                                  trust_remote_code=cfg.trust_remote_code)
         except HarnessError:
             raise
         except (OSError, ValueError) as e:

@@ -47,7 +47,6 @@ import json
 import os
 import re
 import socket
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -91,7 +90,6 @@ class _Reply:
     token_ids: list[int] = field(default_factory=list)
     finish_reason: str | None = None
     stop_reason: Any = None
-    has_stop_reason: bool = False
     usage: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     ttft_s: float | None = None
@@ -140,7 +138,6 @@ class OpenAIBackend:
             except (OSError, ValueError) as e:
                 first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
                 raise HarnessError(f"--backend openai: could not load the tokenizer from {tokenizer}: {first}") from None
-        self._lock = threading.Lock()
         self.server_models: list[str] | None = None
         self.server_engine: str | None = None
         self.max_model_len: int | None = None
@@ -201,7 +198,8 @@ class OpenAIBackend:
         if self.max_model_len:
             room = self.max_model_len - (prompt_len or 0)
             if prompt_len is not None and room < 1:
-                raise HarnessError(f"a generation prompt of {prompt_len} tokens leaves no room in the server's max_model_len {self.max_model_len}")
+                raise HarnessError(
+                    f"a generation prompt of {prompt_len} tokens leaves no room in the server's max_model_len {self.max_model_len}")
             max_tokens = max(1, min(max_tokens, room))
         body: dict[str, Any] = {"model": self.model}
         if r.messages:
@@ -224,7 +222,13 @@ class OpenAIBackend:
     def _post_generation(self, body: dict[str, Any], chat: bool) -> _Reply:
         path = "/chat/completions" if chat else "/completions"
         if body.get("stream"):
-            return self._with_retries(lambda: self._stream_once(path, body, chat), path)
+            try:
+                return self._with_retries(lambda: self._stream_once(path, body, chat), path)
+            except _HTTPFailure as e:  # a server that cannot stream (or stream usage): ask without streaming
+                if e.status not in (400, 422) or "stream" not in e.server_message.lower():
+                    raise
+                self.stream = False
+                body = {k: v for k, v in body.items() if k not in ("stream", "stream_options")}
         start = time.perf_counter()
         data = self._with_retries(lambda: self._json_once("POST", path, body), path)
         reply = _Reply(seconds=time.perf_counter() - start, usage=data.get("usage") or {})
@@ -235,7 +239,6 @@ class OpenAIBackend:
         reply.text = ((c.get("message") or {}).get("content") if chat else c.get("text")) or ""
         reply.token_ids = list(c.get("token_ids") or [])
         reply.finish_reason = c.get("finish_reason")
-        reply.has_stop_reason = "stop_reason" in c
         reply.stop_reason = c.get("stop_reason")
         metrics = data.get("metrics") or {}  # vLLM with per-request metrics switched on
         if isinstance(metrics, dict) and metrics.get("time_to_first_token_ms") is not None:
@@ -275,7 +278,6 @@ class OpenAIBackend:
                         reply.chunks += 1
                     if c.get("finish_reason") is not None:
                         reply.finish_reason = c["finish_reason"]
-                        reply.has_stop_reason = "stop_reason" in c
                         reply.stop_reason = c.get("stop_reason")
         end = time.perf_counter()
         reply.seconds = end - start
@@ -396,7 +398,8 @@ class OpenAIBackend:
 
     # ---- HTTP ------------------------------------------------------------------------------------------
     def _headers(self) -> dict[str, str]:
-        h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", "User-Agent": "harness-openai-backend"}
+        h = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+             "User-Agent": "harness-openai-backend"}
         if self._key:
             h["Authorization"] = f"Bearer {self._key}"
         return h
@@ -414,7 +417,8 @@ class OpenAIBackend:
         except (urllib.error.URLError, ConnectionError, http.client.HTTPException, socket.timeout, TimeoutError, OSError) as e:
             reason = getattr(e, "reason", None) or e
             raise _Retryable(
-                f"--backend openai: cannot reach {self.display_url} ({_short(reason)}); start the server or check --base-url"
+                f"--backend openai: cannot reach {self.display_url} ({_short(reason)}); start the server or check --base-url "
+                "(--judge-base-url for a judge)"
             ) from None
 
     def _json_once(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float | None = None) -> dict[str, Any]:
@@ -460,8 +464,10 @@ class OpenAIBackend:
             if self._key:
                 hint = f"check the key in ${self.api_key_env}"
             else:
-                hint = "it needs an API key: put it in an environment variable and name that variable with --api-key-env"
-            return _HTTPFailure(f"--backend openai: {where} refused the request (HTTP {e.code}{': ' + message if message else ''}); {hint}", e.code, message)
+                hint = ("it needs an API key: put it in an environment variable and name that variable with --api-key-env "
+                        "(--judge-api-key-env for a judge)")
+            said = f": {message}" if message else ""
+            return _HTTPFailure(f"--backend openai: {where} refused the request (HTTP {e.code}{said}); {hint}", e.code, message)
         if e.code == 404:
             models = self.server_models if path != "/models" else None
             if models is not None and self.model not in models:
@@ -470,7 +476,7 @@ class OpenAIBackend:
                     f"served models: {', '.join(models) or 'none'}", 404, message,
                 )
             return _HTTPFailure(f"--backend openai: {where} not found (HTTP 404{': ' + message if message else ''}); "
-                                "check --base-url and the model name", 404, message)
+                                "check the base URL and the model name", 404, message)
         if e.code in _RETRY_STATUS:
             retry_after = e.headers.get("Retry-After") if e.headers else None
             wait_s = float(retry_after) if retry_after and retry_after.strip().replace(".", "", 1).isdigit() else None
@@ -490,7 +496,9 @@ class OpenAIBackend:
             if "cannot reach" in msg or "refused the request" in msg:
                 raise
             return  # no model list here (some vendor APIs): requests will tell
-        entries = [m for m in (data.get("data") or []) if isinstance(m, dict) and m.get("id")]
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            return
+        entries = [m for m in data["data"] if isinstance(m, dict) and m.get("id")]
         self.server_models = [str(m["id"]) for m in entries]
         mine = next((m for m in entries if m["id"] == self.model), None)
         if mine is not None:
@@ -509,10 +517,12 @@ def _read_key(name: str | None) -> str | None:
     if not name:
         return None
     if not _ENV_NAME.fullmatch(name):
-        raise HarnessError("--api-key-env takes the NAME of an environment variable that holds the key (like OPENAI_API_KEY), not the key itself")
+        raise HarnessError("--api-key-env / --judge-api-key-env take the NAME of an environment variable that holds the key "
+                           "(like OPENAI_API_KEY), not the key itself")
     key = os.environ.get(name, "").strip()
     if not key:
-        raise HarnessError(f"--api-key-env {name}: the environment variable {name} is not set or empty; export {name}=<your key> first")
+        raise HarnessError(f"--backend openai: the environment variable {name}, named for the API key, is not set or empty; "
+                           f"export {name}=<your key> first")
     return key
 
 
