@@ -70,7 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ev = sub.add_parser("eval", help="run tasks on a model and write a results file", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ev.add_argument("--model", required=True, help="preset name (configs/models), local model folder, or hub id")
+    ev.add_argument("--model", default=None, help="preset name (configs/models), local model folder, or hub id")
+    ev.add_argument("--models", default=None, help="several models, comma-separated: evaluated one after another, or at once with --launcher ray")
+    ev.add_argument("--launcher", default="local", choices=["local", "ray"], help="ray: split (model x task-shard) jobs over a Ray cluster")
+    ev.add_argument("--ray-address", default=None, help="Ray cluster to join (e.g. auto, or ray://head:10001); default: start a local one")
+    ev.add_argument("--shards", type=_positive_int, default=4, help="ray: task shards per model")
+    ev.add_argument("--workers-per-model", type=_positive_int, default=1, help="ray: workers (model copies) per model; each loads it once")
     ev.add_argument("--tasks", default=None, help="comma-separated task names or task .yaml paths (see `harness tasks`)")
     ev.add_argument("--suite", default=None, help="a suite of tasks with capability categories and a total, e.g. superclue (tasks/suites)")
     ev.add_argument("--data-dir", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
@@ -160,8 +165,14 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     if data_dir is not None and not data_dir.is_dir():
         where = "--data-dir" if args.data_dir else "$HARNESS_DATA_DIR"
         raise HarnessError(f"{where} {data_dir}: no such folder (it should hold e.g. ceval/val/*.csv)")
+    models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    if bool(args.model) == bool(models):
+        raise HarnessError("--model or --models: name the model to evaluate (one of the two)")
+    models = models or [args.model]
+    if args.launcher == "ray" and not data_dir:
+        raise HarnessError("--launcher ray: pass --data-dir (a path every node can read); workers do not fetch from the hub")
     cfg = EvalConfig(
-        model=args.model,
+        model=models[0],
         tasks=[t.strip() for t in (args.tasks or "").split(",") if t.strip()],
         suite=args.suite,
         data_dir=data_dir,
@@ -194,8 +205,17 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         progress=not args.no_progress and sys.stderr.isatty(),
         command=["harness", *argv],
     )
-    results, path = run_eval(cfg)
-    print_summary(results, str(path))
+    if args.launcher == "ray":
+        from harness.launch_ray import run_ray
+
+        for results, path in run_ray(cfg, models, args.ray_address, args.shards, args.workers_per_model, cfg.progress):
+            print_summary(results, str(path))
+        return 0
+    import dataclasses
+
+    for model in models:  # one after another, each loaded once
+        results, path = run_eval(dataclasses.replace(cfg, model=model))
+        print_summary(results, str(path))
     return 0
 
 

@@ -81,6 +81,16 @@ def _choose_mode(cfg: EvalConfig, suite: Suite | None, task: Task, notes: list[s
     return task.spec.mode
 
 
+def _plan_names(cfg: EvalConfig) -> list[str]:
+    """The task names a run covers: --tasks, else the suite's (checked, so a typo fails before any work)."""
+    suite = load_suite(cfg.suite) if cfg.suite else None
+    names = cfg.tasks or (suite.tasks if suite else [])
+    if not names:
+        raise HarnessError("--tasks or --suite: say what to evaluate (see `harness tasks`)")
+    resolve_task_files(names)
+    return list(names)
+
+
 def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[Planned]:
     """Load every task's data and render every prompt before a model is loaded: bad input fails in seconds."""
     names = cfg.tasks or (suite.tasks if suite else [])
@@ -182,8 +192,11 @@ def _release(backend: Any) -> None:
             torch.cuda.empty_cache()
 
 
-def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
-    """Run one evaluation; return the results dict and the path of the results file."""
+def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = None) -> tuple[dict[str, Any], Path]:
+    """Run one evaluation; return the results dict and the path of the results file.
+
+    `opened`: a model already loaded (a Ray worker evaluates several task shards with one load); it is then left
+    loaded, and the judge (`open_judge`, a callable returning an Opened, also kept by the caller) runs beside it."""
     # bad model names fail before any data is read, and the judge's before the evaluated model runs for hours
     if cfg.backend != "openai":
         resolve_model(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
@@ -203,7 +216,9 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
         from harness.judge import check_templates
 
         check_templates(planned, cfg.data_dir)
-    opened = open_model(cfg, cfg.model, cfg.backend, cfg.base_url, cfg.api_key_env)
+    keep = opened is not None
+    if opened is None:
+        opened = open_model(cfg, cfg.model, cfg.backend, cfg.base_url, cfg.api_key_env)
     ref, backend, describe, load_seconds = opened.ref, opened.backend, opened.describe, opened.load_seconds
     device = str(describe.get("device", "remote"))
 
@@ -234,11 +249,13 @@ def run_eval(cfg: EvalConfig) -> tuple[dict[str, Any], Path]:
     if judged:
         from harness.judge import run_judge
 
-        _release(backend)
-        opened.backend = backend = None
+        if not keep:
+            _release(backend)
+            opened.backend = backend = None
         judge_block = run_judge(
             planned, scored, cfg.data_dir,
-            lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url, cfg.judge_api_key_env, "--judge-model"),
+            open_judge or (lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
+                                              cfg.judge_api_key_env, "--judge-model")),
             out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
 
     tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}

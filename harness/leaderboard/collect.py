@@ -133,6 +133,8 @@ def load_results(folder: Path) -> list[dict[str, Any]]:
         raise HarnessError(f"leaderboard: results folder {folder} not found")
     runs = []
     for path in sorted(folder.rglob("*.json")):
+        if any(part.startswith(".") for part in path.relative_to(folder).parts[:-1]):
+            continue  # .shards/ (a Ray run's per-shard files, merged into the model's own file) and other hidden dirs
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
