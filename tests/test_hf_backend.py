@@ -109,6 +109,20 @@ def test_results_come_back_for_every_request_once(backends: dict[str, HFBackend]
     assert sorted(seen) == list(range(len(mixed)))
 
 
+def test_windows_change_nothing_but_memory(backends: dict[str, HFBackend], ceval_requests: list,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests are handled a window at a time (memory stays flat); indices and scores are those of one window."""
+    import harness.backends.hf as hf
+
+    mixed = ceval_requests + [LoglikelihoodRequest("你好", ("世界", "朋友们"))]
+    whole = _run(backends["qwen2"], mixed)
+    monkeypatch.setattr(hf, "LIKELIHOOD_WINDOW", 3)
+    windowed = _run(backends["qwen2"], mixed)
+    assert sorted(windowed) == list(range(len(mixed)))
+    for i, res in whole.items():
+        assert windowed[i].logprobs == pytest.approx(res.logprobs, abs=1e-5), i
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_greedy_generation_independent_of_batch_size(backends: dict[str, HFBackend], ceval_requests: list, arch: str) -> None:
     backend = backends[arch]

@@ -65,6 +65,9 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return DTYPES[dtype]
 
 
+LIKELIHOOD_WINDOW = 4096  # requests tokenized, sorted and batched together (see loglikelihood)
+
+
 @dataclass
 class _Job:
     """One forward sequence: its tokens, and which positions are scored for which request/option."""
@@ -172,6 +175,13 @@ class HFBackend:
         return jobs
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
+        """Requests are tokenized, sorted by length and batched a window at a time: sorting within 4,096
+        requests keeps batches nearly as tight as sorting all, and memory stays flat however many there are."""
+        for lo in range(0, len(requests), LIKELIHOOD_WINDOW):
+            for i, res in self._loglikelihood_window(requests[lo : lo + LIKELIHOOD_WINDOW]):
+                yield lo + i, res
+
+    def _loglikelihood_window(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
         jobs: list[_Job] = []
         shared: list[_Shared] = []
         pending: dict[int, int] = {}
