@@ -92,3 +92,23 @@ def test_engine_start_failure_is_a_one_line_error(tiny_models: dict[str, Path], 
     assert proc.returncode == 2
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("error: --backend vllm: the engine did not start") and str(broken) in last
+
+
+def test_vllm_model_judged_by_a_vllm_judge(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    """Both engines in one run, one after the other: the evaluated model's engine is shut down before the judge's
+    starts. The judge is the scripted tiny model (tests/scripted_model.py), so every verdict reads 1 of 10."""
+    import subprocess
+    import sys
+
+    judge = tmp_path / "scripted-judge"
+    code = ("import sys; sys.path.insert(0, sys.argv[3]); from pathlib import Path; from scripted_model import "
+            "build_scripted_model; build_scripted_model(Path(sys.argv[1]), Path(sys.argv[2]), '综合得分：1')")
+    subprocess.run([sys.executable, "-c", code, str(tiny_models["qwen2"]), str(judge),
+                    str(Path(__file__).resolve().parent.parent / "tests")], check=True, timeout=300)
+    results, samples = run_eval(tmp_path / "out", "--backend", "vllm", "--judge-backend", "vllm", "--enforce-eager",
+                                "--model", str(tiny_models["qwen2"]), "--judge-model", str(judge),
+                                "--tasks", "mtbench_zh,cvalues", "--data-dir", str(data_dir), "--limit", "2",
+                                "--max-new-tokens", "16", "--no-cache")
+    assert results["model"]["backend"] == "vllm" and results["judge"]["backend"] == "vllm"
+    assert {k: t["score"] for k, t in results["tasks"].items()} == {"mtbench_zh": 10.0, "cvalues": 10.0}
+    assert results["judge"]["unparsed_verdicts"] == {} and results["judge"]["requests"] == 6
