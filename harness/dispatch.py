@@ -128,9 +128,9 @@ class Dispatcher:
                     ti, si = ll_keys[idx]
                     p, ps = self.planned[ti], self.planned[ti].prompts[si]
                     s = score_likelihood(ps.sample, res, p.task.spec.metrics)
-                    self.scored[ti][si] = s
                     self._count(ti, res.cost, hit)
                     writer.write(sample_record(p, ps, s, res))
+                    self.scored[ti][si] = _slim(s)
             turn = 1
             while gen:
                 label = "generate" if turn == 1 else f"generate turn {turn}"
@@ -174,8 +174,11 @@ class Dispatcher:
                        details={"judge": "pending", "turns": conv.turns, "answers": conv.answers})
         else:
             s = score_generation(ps.sample, results[0], spec.metrics, spec.extractor, spec.answer_type)
-        self.scored[ti][si] = s
         writer.write(sample_record(p, ps, s, results[0], results))
+        if spec.answer_type != "judged":  # the judge pass still needs the dialogue; nothing else does
+            del self.conversations[(ti, si)]
+            s = _slim(s)
+        self.scored[ti][si] = s
 
     def _execute_programs(self, p: Planned, ps: PromptedSample, results: list[GenerateResult]) -> Scored:
         from harness.execution import pass_at_k, render_programs
@@ -195,6 +198,11 @@ class Dispatcher:
                                   "stderr": r.stderr[-1000:]} for r in runs]}
         return Scored(prediction=runs[0].status, metrics=metrics, correct=runs[0].passed, output=results[0].text,
                       details=details)
+
+
+def _slim(s: Scored) -> Scored:
+    """What the task's aggregate needs once the sample's line is on disk: memory no longer holds its text."""
+    return Scored(prediction=s.prediction, metrics=s.metrics, correct=s.correct)
 
 
 def through_cache(cache: Any, model_id: dict[str, Any], kind: str, call: Callable[[list[Any]], Any],
