@@ -176,14 +176,15 @@ def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | N
     return opened
 
 
-def _release(backend: Any) -> None:
-    """Free the evaluated model before the judge loads (one accelerator holds one model at a time)."""
+def _release(opened: Opened) -> None:
+    """Free the evaluated model before the judge loads (one accelerator holds one model at a time): close it, drop
+    the last reference, then collect, so the memory is really returned before the judge asks for it."""
     import gc
 
-    close = getattr(backend, "close", None)
+    close = getattr(opened.backend, "close", None)
     if callable(close):
         close()
-    del backend
+    opened.backend = None
     gc.collect()
     if "torch" in sys.modules:
         import torch
@@ -250,8 +251,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         from harness.judge import run_judge
 
         if not keep:
-            _release(backend)
-            opened.backend = backend = None
+            backend = None  # the only other reference is opened.backend, which _release drops
+            _release(opened)
         judge_block = run_judge(
             planned, scored, cfg.data_dir,
             open_judge or (lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
@@ -299,6 +300,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         "cache": cache.stats() if cache else None,
     }
     write_json_atomic(results_path, results)
+    if cache is not None:
+        cache.close()
     return results, results_path
 
 
