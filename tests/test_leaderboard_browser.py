@@ -206,3 +206,16 @@ def test_efficiency_and_phone_layout(site: Path, page: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390 + 1  # the table scrolls inside its box; the page itself does not
     page.screenshot(path=str(SHOTS / "index-phone.png"), full_page=True)
+
+
+def test_judged_samples_show_dialogue_verdicts_and_score(site: Path, page: Any) -> None:
+    page.goto(_url(site, "tasks/mtbench_zh.html") + "#lang=en")
+    page.wait_for_selector("#s-list li.sample")
+    first = page.locator("#s-list li.sample").first
+    badge = first.locator(".badge")
+    assert badge.inner_text() == "Score: 0.100"  # the scripted judge's 1 of 10
+    color, background = badge.evaluate("b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]")
+    assert color != background
+    assert first.locator(".dialogue pre.turn").count() == 4  # two user turns, two answers
+    assert first.locator(".field.judge-output pre").count() == 2 and "综合得分：1" in first.locator(".field.judge-output pre").first.inner_text()
+    assert "⚖" in page.inner_text("table.data")  # the per-model table names the judge
