@@ -9,8 +9,6 @@ unreadable verdict is recorded and counted (`judge_unparsed`), never scored as 0
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +16,7 @@ from typing import Any, Callable
 from harness.data import sha256_file
 from harness.dispatch import Planned
 from harness.errors import HarnessError
-from harness.results import SampleWriter
+from harness.results import SampleWriter, write_atomic
 from harness.scoring import Scored
 from harness.tasks import _doc
 from harness.throughput import Usage
@@ -192,20 +190,14 @@ def _merge_into_samples(samples_path: Path, planned: list[Planned], scored: list
         if p.task.spec.answer_type == "judged":
             for si, s in scored[ti].items():
                 final[(p.task.name, p.prompts[si].sample.sample_id)] = s
-    fd, tmp = tempfile.mkstemp(prefix=f".{samples_path.name}.", suffix=".tmp", dir=samples_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out, open(samples_path, encoding="utf-8") as src:
+    def rewrite(out: Any) -> None:
+        with open(samples_path, encoding="utf-8") as src:
             for line in src:
                 rec = json.loads(line)
                 s = final.get((rec.get("task"), rec.get("sample_id")))
                 if s is not None:
                     rec.update(prediction=s.prediction, correct=s.correct, metrics=s.metrics, **(s.details or {}))
                 out.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, samples_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    write_atomic(samples_path, rewrite)
 

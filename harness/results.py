@@ -9,7 +9,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 SCHEMA_VERSION = 1
 
@@ -25,15 +25,14 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over the target: readers see the old
-    file or the new one, never half of one."""
+def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Let `write` fill a temporary file in the same folder, fsync, then rename over the target: readers see the
+    old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_clean(data), f, ensure_ascii=False, indent=2, allow_nan=False)
-            f.write("\n")
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -41,6 +40,14 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    def dump(f: TextIO) -> None:
+        json.dump(_clean(data), f, ensure_ascii=False, indent=2, allow_nan=False)
+        f.write("\n")
+
+    write_atomic(path, dump)
 
 
 class SampleWriter:
