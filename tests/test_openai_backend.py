@@ -315,6 +315,19 @@ def test_a_server_that_cannot_stream_is_asked_without_streaming(server: FakeServ
     assert first["stream"] is True and "stream" not in second and b.stream is False
 
 
+def test_seconds_are_shares_of_the_busy_time(server: FakeServer) -> None:
+    """Overlapping requests: each is charged its share of the time, and the shares add up to the wall time, so
+    per-task tokens/s (tokens over summed seconds) is the server's real rate, not understated by overlap."""
+    server.delay = 0.2
+    b = backend(server, max_concurrency=4, stream=False)
+    start = time.perf_counter()
+    out = dict(b.generate([GenerateRequest(prompt=f"p{i}") for i in range(8)]))
+    wall = time.perf_counter() - start
+    total = sum(r.cost.seconds for r in out.values())
+    assert total == pytest.approx(wall, rel=0.15)
+    assert all(r.cost.seconds < 0.2 for r in out.values())  # each ran ~0.2 s, but with three others beside it
+
+
 def test_twenty_concurrent_requests_come_back_complete(server: FakeServer) -> None:
     server.delay = 0.05
     server.reply = lambda body: {"text": f"回答{body.get('prompt') or body['messages'][0]['content']}", "finish_reason": "stop",

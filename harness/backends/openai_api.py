@@ -14,9 +14,10 @@ otherwise its prompt text goes to /completions. max_tokens, temperature, seed an
 `max_concurrency` requests are in flight at once and results are yielded as they complete. Responses are
 streamed (`stream: true`, `stream_options.include_usage`) so time to first token and time per output token are
 measured per request by the client: TTFT = from sending the request to the first chunk carrying generated
-output, TPOT = (last chunk - first chunk) / (generated tokens - 1). `Cost.seconds` is each request's own latency:
-requests overlap, so these do not add up to the run's time; throughput comes from the runner's run-level wall
-time. Token counts come from the server's `usage`.
+output, TPOT = (last chunk - first chunk) / (generated tokens - 1). `Cost.seconds` is the request's share of the
+time requests were in flight (every moment split evenly over the requests in flight then), as the local backends
+give each request its share of a batch: the shares add up to the busy wall time, so per-task throughput is
+right although requests overlap. Token counts come from the server's `usage`.
 
 finish_reason. OpenAI servers say "stop" both for EOS and for a stop string. vLLM adds `stop_reason`: the matched
 stop string (-> "stop"), or a token id / null for EOS (-> "eos"). Without `stop_reason`, "stop" is reported only
@@ -47,6 +48,7 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -95,6 +97,33 @@ class _Reply:
     ttft_s: float | None = None
     tpot_s: float | None = None
     chunks: int = 0
+
+
+class _BusyShares:
+    """Splits wall time among the requests in flight: between two events (a start or an end), each of the k
+    requests then running is charged 1/k of the interval. The charges add up to the time any request ran."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[int, float] = {}
+        self._last = 0.0
+
+    def _advance(self, now: float) -> None:
+        if self._running:
+            step = (now - self._last) / len(self._running)
+            for k in self._running:
+                self._running[k] += step
+        self._last = now
+
+    def start(self, i: int) -> None:
+        with self._lock:
+            self._advance(time.perf_counter())
+            self._running[i] = 0.0
+
+    def stop(self, i: int) -> float:
+        with self._lock:
+            self._advance(time.perf_counter())
+            return self._running.pop(i)
 
 
 class OpenAIBackend:
@@ -161,7 +190,7 @@ class OpenAIBackend:
             "streaming": self.stream,
             "tokenizer": self.tokenizer_path,
             "api_key_env": self.api_key_env,  # the variable's name only, never its value
-            "latency_note": "per-request seconds are latencies of overlapping requests; use the run's wall time for throughput",
+            "seconds_note": "per-request seconds are shares of the time requests were in flight (they add up to it)",
         }
 
     def peak_memory_bytes(self) -> int | None:
@@ -386,8 +415,22 @@ class OpenAIBackend:
         if not jobs:
             return
         pool = ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(jobs)), thread_name_prefix="openai-api")
+        shares = _BusyShares()
+
+        def timed(i: int, job: Callable[[], Any]) -> Any:
+            shares.start(i)
+            try:
+                result = job()
+            finally:
+                share = shares.stop(i)
+            if hasattr(result, "cost"):
+                result.cost.seconds = share
+            elif hasattr(result, "seconds"):
+                result.seconds = share
+            return result
+
         try:
-            futures: dict[Future, int] = {pool.submit(job): i for i, job in enumerate(jobs)}
+            futures: dict[Future, int] = {pool.submit(timed, i, job): i for i, job in enumerate(jobs)}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
