@@ -62,15 +62,19 @@ class ModelRef:
     revision: str | None = None
     needs_remote_code: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    served_chat: bool | None = None  # a model behind an API: chat unless the user says otherwise
 
     @property
     def is_chat(self) -> bool:
+        if self.served_chat is not None:
+            return self.served_chat
         if self.preset is not None:
             return self.preset.type == "chat"
         return bool(re.search(r"(instruct|chat|[-_]it\b|[-_]sft)", self.name, re.I))
 
 
-def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool) -> ModelRef:
+def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool, flag: str = "--model") -> ModelRef:
+    """`flag` names the option the value came from (--model, --judge-model) in every error."""
     presets = load_presets()
     preset = presets.get(value)
     source = preset.hub_id if preset else value
@@ -79,27 +83,27 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool) 
         ref = ModelRef(name=path.resolve().name, source=str(path.resolve()), is_local=True, preset=preset)
         config_path = path / "config.json"
         if not config_path.is_file():
-            raise HarnessError(f"--model {value}: folder {path} has no config.json; is it a Hugging Face model folder?")
+            raise HarnessError(f"{flag} {value}: folder {path} has no config.json; is it a Hugging Face model folder?")
         try:
             ref.config = json.loads(config_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
-            raise HarnessError(f"--model {value}: {config_path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+            raise HarnessError(f"{flag} {value}: {config_path} is not valid JSON ({e.msg} at line {e.lineno})") from None
     elif _HUB_ID.match(source) and not source.startswith((".", "/", "~")) and not path.parent.is_dir():
         ref = ModelRef(name=source, source=source, is_local=False, preset=preset)
         ref.config = _cached_hub_config(source) or {}
     else:
         known = ", ".join(sorted(presets)) or "none"
         raise HarnessError(
-            f"--model {value}: no such folder, and not a hub id (org/name) or preset (known presets: {known})"
+            f"{flag} {value}: no such folder, and not a hub id (org/name) or preset (known presets: {known})"
         )
     if not ref.is_local and _offline() and not ref.config:
-        raise HarnessError(f"--model {value}: the hub is offline (HF_HUB_OFFLINE) and {source} is not in the local cache; pass a local folder")
+        raise HarnessError(f"{flag} {value}: the hub is offline (HF_HUB_OFFLINE) and {source} is not in the local cache; pass a local folder")
     ref.revision = revision or (preset.revision if preset else None)
     auto_map = ref.config.get("auto_map") or {}
     ref.needs_remote_code = bool(auto_map) or (preset.trust_remote_code if preset else False)
     if ref.needs_remote_code and not trust_remote_code:
         raise HarnessError(
-            f"--model {value}: this model ships its own Python code ({'auto_map in config.json' if auto_map else 'per its preset'}), "
+            f"{flag} {value}: this model ships its own Python code ({'auto_map in config.json' if auto_map else 'per its preset'}), "
             "which would run on this machine; re-run with --trust-remote-code if you trust its authors"
         )
     return ref

@@ -140,18 +140,27 @@ class Opened:
     model_block: dict[str, Any] = field(default_factory=dict)
 
 
-def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | None, api_key_env: str | None,
-               flag: str = "--model") -> Opened:
-    """Resolve and load a model (the evaluated one, or the judge) with the run's engine settings."""
-    from harness.backends import create_backend
-
+def resolve(cfg: EvalConfig, model: str, backend_name: str, base_url: str | None, flag: str = "--model") -> ModelRef:
+    """What a model name refers to, checked without loading anything (a typo fails before any work)."""
     if backend_name == "openai":
         if not base_url:
             raise HarnessError(f"{flag} {model}: --backend openai needs the server's URL ({'--judge-base-url' if flag != '--model' else '--base-url'})")
-        ref = ModelRef(name=model, source=base_url, is_local=False)
-        wants_chat = cfg.chat_template != "off"  # served models are chat models unless told otherwise
+        # served models are chat models unless told otherwise (the judge: always)
+        return ModelRef(name=model, source=base_url, is_local=False,
+                        served_chat=cfg.chat_template != "off" or flag != "--model")
+    return resolve_model(model, revision=cfg.revision if flag == "--model" else None,
+                         trust_remote_code=cfg.trust_remote_code, flag=flag)
+
+
+def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | None, api_key_env: str | None,
+               flag: str = "--model", ref: ModelRef | None = None) -> Opened:
+    """Load a model (the evaluated one, or the judge) with the run's engine settings; `ref` if already resolved."""
+    from harness.backends import create_backend
+
+    ref = ref or resolve(cfg, model, backend_name, base_url, flag)
+    if backend_name == "openai":
+        wants_chat = bool(ref.served_chat)
     else:
-        ref = resolve_model(model, revision=cfg.revision if flag == "--model" else None, trust_remote_code=cfg.trust_remote_code)
         # a judge always gets its chat template when it has one; --chat-template is about the evaluated model
         wants_chat = _use_chat(cfg, ref) if flag == "--model" else True
     dtype = cfg.dtype if cfg.dtype != "auto" or ref.preset is None else ref.preset.dtype
@@ -169,10 +178,7 @@ def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | N
         if flag == "--model" or override or getattr(tokenizer, "chat_template", None):
             chat = ChatFormatter(tokenizer, override, ref.name)
     opened = Opened(ref, backend, chat, use_messages, load_seconds, describe)
-    opened.model_block = _model_block(ref, describe, backend, chat, cfg)
-    if backend_name == "openai":  # a served model: chat unless told otherwise, whatever its name says
-        opened.model_block["type"] = "chat" if wants_chat else "base"
-        opened.model_block["chat_template_applied"] = wants_chat
+    opened.model_block = _model_block(ref, describe, backend, chat, cfg, server_template=use_messages)
     return opened
 
 
@@ -199,13 +205,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     `opened`: a model already loaded (a Ray worker evaluates several task shards with one load); it is then left
     loaded, and the judge (`open_judge`, a callable returning an Opened, also kept by the caller) runs beside it."""
     # bad model names fail before any data is read, and the judge's before the evaluated model runs for hours
-    if cfg.backend != "openai":
-        resolve_model(cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code)
-    if cfg.judge_model and cfg.judge_backend != "openai":
-        try:
-            resolve_model(cfg.judge_model, revision=None, trust_remote_code=cfg.trust_remote_code)
-        except HarnessError as e:
-            raise HarnessError(str(e).replace("--model", "--judge-model", 1)) from None
+    ref = opened.ref if opened is not None else resolve(cfg, cfg.model, cfg.backend, cfg.base_url)
+    judge_ref = resolve(cfg, cfg.judge_model, cfg.judge_backend, cfg.judge_base_url, "--judge-model") if cfg.judge_model else None
     suite = load_suite(cfg.suite) if cfg.suite else None
     notes: list[str] = []
     planned = _plan_tasks(cfg, suite, notes)
@@ -219,7 +220,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         check_templates(planned, cfg.data_dir)
     keep = opened is not None
     if opened is None:
-        opened = open_model(cfg, cfg.model, cfg.backend, cfg.base_url, cfg.api_key_env)
+        opened = open_model(cfg, cfg.model, cfg.backend, cfg.base_url, cfg.api_key_env, ref=ref)
     ref, backend, describe, load_seconds = opened.ref, opened.backend, opened.describe, opened.load_seconds
     device = str(describe.get("device", "remote"))
 
@@ -256,7 +257,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         judge_block = run_judge(
             planned, scored, cfg.data_dir,
             open_judge or (lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
-                                              cfg.judge_api_key_env, "--judge-model")),
+                                              cfg.judge_api_key_env, "--judge-model", judge_ref)),
             out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
 
     tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}
@@ -385,7 +386,9 @@ def _create(create_backend: Any, cfg: EvalConfig, ref: ModelRef, dtype: str, bac
         raise HarnessError(f"{flag} {ref.name}: could not load it: {first[:300]}") from None
 
 
-def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: Any, cfg: EvalConfig) -> dict[str, Any]:
+def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: Any, cfg: EvalConfig,
+                 server_template: bool = False) -> dict[str, Any]:
+    """`server_template`: messages went to an API server, which applied the model's chat template itself."""
     config = getattr(getattr(backend, "model", None), "config", None)
     block: dict[str, Any] = {
         "name": ref.name,
@@ -399,7 +402,7 @@ def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: An
         "dtype": describe.get("dtype"),
         "backend": backend.name,
         "engine": describe,
-        "chat_template_applied": chat is not None,
+        "chat_template_applied": chat is not None or server_template,
         "chat_template_hash": chat.hash if chat else None,
         "trust_remote_code": cfg.trust_remote_code,
     }

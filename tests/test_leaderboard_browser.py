@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from harness.cli import main
+from needs import require
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -24,12 +25,7 @@ ODD_NAME = "tiny-llama-chat<b>&"  # markup in a model folder name must show as t
 
 
 def _need_browser() -> None:
-    if CHROMIUM.exists():
-        return
-    message = f"{CHROMIUM} not found: install Debian's chromium and fonts-wqy-zenhei (see .ci/run)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    require(CHROMIUM.exists(), f"{CHROMIUM} not found: install Debian's chromium and fonts-wqy-zenhei (see .ci/run)")
 
 
 @pytest.fixture(scope="module")

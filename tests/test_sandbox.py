@@ -22,6 +22,7 @@ import pytest
 
 from harness import sandbox
 from harness.sandbox import Limits, SandboxResult, isolation, run_batch, run_python
+from needs import require
 
 pytestmark = pytest.mark.slow
 
@@ -407,8 +408,7 @@ def _alone(program: str, **setup) -> SandboxResult:
 
 
 def _need(layer: str) -> None:
-    if not isolation()[layer]:
-        pytest.skip(f"no {layer} here")
+    require(isolation()[layer], f"the {layer} layer does not work on this machine")
 
 
 def test_landlock_alone_confines_files_and_exec(outside):

@@ -58,7 +58,7 @@ def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(SITE_SOURCES / "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.globals.update(t=i18n.t, pair=i18n.pair, attrs=i18n.attrs, option=i18n.option, size_buckets=SIZE_BUCKETS)
-    env.filters.update(num=fmt_num, params=fmt_params, bytes=fmt_bytes, slug=slug, size_bucket=size_bucket,
+    env.filters.update(when=lambda iso: str(iso)[:16].replace("T", " "), num=fmt_num, params=fmt_params, bytes=fmt_bytes, slug=slug, size_bucket=size_bucket,
                        shell=lambda argv: shlex.join(str(a) for a in argv) if isinstance(argv, list) else str(argv))
     return env
 
