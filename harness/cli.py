@@ -244,7 +244,7 @@ def _tasks(args: argparse.Namespace) -> int:
         items: int | None = None
         if data_dir is not None:
             try:
-                items = len(task.samples(data_dir, allow_hub=False))  # counting never downloads
+                items = len(task.plan(data_dir, allow_hub=False))  # counting never downloads, keeps no rows
             except HarnessError:
                 items = None
         rows.append({

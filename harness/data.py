@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator
 
 from harness.errors import HarnessError
 from harness.taskspec import DatasetSpec, TaskSpec
@@ -30,6 +30,28 @@ class TaskData:
     rows: dict[str, list[dict[str, Any]]]
     origin: str  # "local" or "hub"
     file_hashes: dict[str, str] = field(default_factory=dict)  # path relative to data dir -> sha256
+
+
+@dataclass
+class SplitSource:
+    """One split's rows per subset, read again from the files on every pass: a run streams its items instead of
+    holding tens of thousands of rows in memory. Joins and exclusions apply row by row."""
+
+    subsets: list[str]
+    origin: str  # "local" or "hub"
+    file_hashes: dict[str, str]
+    read: Callable[[str], Iterable[dict[str, Any]]]  # the raw rows of one subset, in file order
+    finish: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda row: row  # join, then exclude (None)
+
+    def rows(self, subset: str) -> Iterator[dict[str, Any]]:
+        for row in self.read(subset):
+            done = self.finish(row)
+            if done is not None:
+                yield done
+
+    def load(self) -> TaskData:
+        """Every row in memory (the few-shot split: small, and indexed by position)."""
+        return TaskData({s: list(self.rows(s)) for s in self.subsets}, self.origin, dict(self.file_hashes))
 
 
 def default_data_dir() -> Path | None:
@@ -60,12 +82,15 @@ def _subset_files(pattern: str, data_dir: Path, subsets: list[str] | None) -> di
     return found
 
 
-def _read_local(spec: DatasetSpec, files: dict[str, Path]) -> dict[str, list[dict[str, Any]]]:
-    if spec.reader != "table" or spec.format == "lines" or spec.records:
-        return {s: _read_python(spec, p) for s, p in files.items()}
-    import datasets
+def _local_reader(spec: DatasetSpec, files: dict[str, Path]) -> Callable[[str], Iterable[dict[str, Any]]]:
+    """A reader of each subset's rows: `datasets` streaming builders for tables (the same rows as a full load,
+    without keeping them), the Python reader for layouts those builders cannot express."""
+    def python(subset: str) -> list[dict[str, Any]]:
+        return _read_python(spec, files[subset])
 
-    datasets.disable_progress_bars()
+    if spec.reader != "table" or spec.format == "lines" or spec.records:
+        return python
+    datasets = _datasets()
     data_files = {_split_name(s): str(p) for s, p in files.items()}
     kwargs: dict[str, Any] = {}
     if spec.format in ("csv", "tsv"):
@@ -84,13 +109,25 @@ def _read_local(spec: DatasetSpec, files: dict[str, Path]) -> dict[str, list[dic
     else:
         builder = "json"
     try:
-        loaded = datasets.load_dataset(builder, data_files=data_files, **kwargs)
+        streamed = datasets.load_dataset(builder, data_files=data_files, streaming=True, **kwargs)
+        for split in streamed.values():  # arrow casts fail on a read, not on opening: read every table once
+            for _ in split.with_format("arrow").iter(batch_size=4096):
+                pass
     except Exception as e:
         if builder == "json":  # e.g. a column whose type changes between rows: arrow refuses, plain JSON copes
-            return {s: _read_python(spec, p) for s, p in files.items()}
+            return python
         raise HarnessError(f"cannot parse data files {sorted(map(str, files.values()))[:3]}...: {_short(e)}") from None
-    by_split = {_split_name(s): s for s in files}
-    return {by_split[split]: list(ds) for split, ds in loaded.items()}
+    return lambda subset: streamed[_split_name(subset)]
+
+
+def _datasets() -> Any:
+    """The `datasets` library, quiet, and without its torch hooks: rows are read as Python objects, and a
+    streamed dataset otherwise imports torch (seconds) to share an epoch counter with DataLoader workers."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.config.TORCH_AVAILABLE = False
+    return datasets
 
 
 def _read_python(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
@@ -157,26 +194,30 @@ def _c3_rows(doc: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _join(rows: list[dict[str, Any]], path: Path, on: str, fields: list[str] | None) -> list[dict[str, Any]]:
+def _joiner(path: Path, on: str, fields: list[str] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Add fields from a second file keyed by `on`; a row with no partner is an error, not a silent drop."""
     if not path.is_file():
         raise HarnessError(f"dataset.join: {path} not found")
     other: Any = _load_json_or_lines(path.read_text(encoding="utf-8"), "json")
     table = {str(k): v for k, v in other.items()} if isinstance(other, dict) else {str(r[on]): r for r in other}
-    out = []
-    for row in rows:
+
+    def join(row: dict[str, Any]) -> dict[str, Any]:
         partner = table.get(str(row.get(on)))
         if partner is None:
             raise HarnessError(f"dataset.join: row with {on}={row.get(on)!r} has no entry in {path}")
-        extra = {k: v for k, v in partner.items() if fields is None or k in fields}
-        out.append({**row, **extra})
-    return out
+        return {**row, **{k: v for k, v in partner.items() if fields is None or k in fields}}
+
+    return join
 
 
-def _exclude(rows: dict[str, list[dict[str, Any]]], rules: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
-    if not rules:
-        return rows
-    return {s: [r for r in rs if not any(r.get(k) in v for k, v in rules.items())] for s, rs in rows.items()}
+def _finisher(join: Callable[[dict[str, Any]], dict[str, Any]] | None,
+              rules: dict[str, list[Any]]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    def finish(row: dict[str, Any]) -> dict[str, Any] | None:
+        if join is not None:
+            row = join(row)
+        return None if any(row.get(k) in v for k, v in rules.items()) else row
+
+    return finish
 
 
 def load_subset_meta(spec: TaskSpec, data_dir: Path | None) -> dict[str, dict[str, Any]]:
@@ -202,20 +243,24 @@ def _split_name(subset: str) -> str:
     return re.sub(r"\W", "_", subset)
 
 
-def _read_hub(spec: TaskSpec, split_kind: str, subsets: list[str] | None) -> dict[str, list[dict[str, Any]]]:
-    import datasets
-
+def _hub_reader(spec: TaskSpec, split_kind: str, subsets: list[str] | None) -> tuple[list[str], Callable[[str], Iterable[dict[str, Any]]]]:
+    """Download (or reuse the `datasets` cache of) each subset; rows are read from its memory-mapped table."""
+    datasets = _datasets()
     hub = spec.dataset.hub
     assert hub is not None
     split = hub.eval_split if split_kind == "eval" else hub.fewshot_split
     if split is None:
         raise HarnessError(f"task {spec.name}: dataset.hub has no {split_kind}_split")
-    out = {}
+    loaded = {}
     for subset in subsets or [SINGLE]:
         name = hub.name.replace("{subset}", subset) if hub.name else None
-        ds = datasets.load_dataset(hub.path, name, split=split)
-        out[subset] = [{k: ("" if v is None else v) for k, v in row.items()} for row in ds]
-    return out
+        loaded[subset] = datasets.load_dataset(hub.path, name, split=split)
+
+    def read(subset: str) -> Iterator[dict[str, Any]]:
+        for row in loaded[subset]:
+            yield {k: ("" if v is None else v) for k, v in row.items()}
+
+    return list(loaded), read
 
 
 def _short(e: Exception) -> str:
@@ -223,25 +268,32 @@ def _short(e: Exception) -> str:
 
 
 def load_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub: bool = True) -> TaskData:
-    """Rows of the eval or few-shot split of a task, per subset.
+    """Every row of the eval or few-shot split, per subset, in memory."""
+    return open_split(spec, split_kind, data_dir, allow_hub).load()
+
+
+def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub: bool = True) -> SplitSource:
+    """The rows of the eval or few-shot split of a task, per subset, as a source read on demand.
 
     Local files under data_dir win; without them the hub copy is tried; without either, one error says
     where the files were looked for and how to provide them.
     """
     pattern = spec.dataset.eval if split_kind == "eval" else spec.dataset.fewshot
     subsets = list(spec.subsets) if spec.subsets else None
+    rules = spec.dataset.exclude
     looked = ""
     if pattern and data_dir is not None:
         files = _subset_files(pattern, data_dir, subsets)
         missing = [p for p in files.values() if not p.is_file()]
         if files and not missing:
-            rows = _read_local(spec.dataset, files)
+            read = _local_reader(spec.dataset, files)
             hashes = {p.relative_to(data_dir).as_posix(): sha256_file(p) for p in files.values()}
+            join = None
             if spec.dataset.join:
                 join_path = data_dir / spec.dataset.join.path
-                rows = {s: _join(r, join_path, spec.dataset.join.key, spec.dataset.join.fields) for s, r in rows.items()}
+                join = _joiner(join_path, spec.dataset.join.key, spec.dataset.join.fields)
                 hashes[spec.dataset.join.path] = sha256_file(join_path)
-            return TaskData(rows=_exclude(rows, spec.dataset.exclude), origin="local", file_hashes=hashes)
+            return SplitSource(list(files), "local", hashes, read, _finisher(join, rules))
         looked = f"looked for {data_dir / pattern}" + (f" ({len(missing)} of {len(files)} files missing, e.g. {missing[0]})" if missing else "")
     elif pattern:
         looked = f"no data dir given (--data-dir or ${DATA_DIR_ENV}) to look for {pattern}"
@@ -249,7 +301,8 @@ def load_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
         hub_msg = "the hub copy was not tried"
     elif spec.dataset.hub is not None:
         try:
-            return TaskData(rows=_read_hub(spec, split_kind, subsets), origin="hub")
+            names, read = _hub_reader(spec, split_kind, subsets)
+            return SplitSource(names, "hub", {}, read, _finisher(None, rules))
         except HarnessError:
             raise
         except Exception as e:

@@ -1,7 +1,9 @@
 """Prompts -> requests -> backend -> scored samples, written as they complete.
 
-Requests of all tasks are pooled by kind and handed to the backend in one call per round, which sorts and
-batches them. Generation runs in rounds: round 1 holds every first turn; a multi-turn task's next turn joins the
+Items stream through in windows of WINDOW: each window's samples are read from the data files, rendered, sent
+and scored, and only running tallies stay behind, so memory does not grow with the size of a suite. Within a
+window, requests of all tasks are pooled by kind and handed to the backend in one call per round, which sorts
+and batches them. Generation runs in rounds: round 1 holds every first turn; a multi-turn task's next turn joins the
 next round with the model's own earlier answers in its history. An item generated several times (pass@k) is
 scored once all its generations are in. Execution tasks run their programs in the sandbox as each item
 completes; judged items are written as pending and scored by the judge pass (harness/judge.py).
@@ -10,25 +12,48 @@ completes; judged items are written as pending and scored by the judge pass (har
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from harness.results import SampleWriter
-from harness.scoring import Scored, score_generation, score_likelihood
-from harness.tasks import PromptedSample, Task, prompt_hash
+from harness.scoring import Scored, TaskTally, score_generation, score_likelihood
+from harness.tasks import PromptedSample, PromptHash, Task
 from harness.throughput import Usage
-from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode
+from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode, Sample
 
 Chat = Callable[[list[tuple[str, str]]], str]
+
+# Items in flight at once. Large enough that the backend still sorts and batches well (the transformers backend
+# sorts likelihood requests 4,096 at a time anyway) and vLLM's scheduler stays full; small enough that prompts,
+# token ids and cache keys of one window are a few tens of MiB.
+WINDOW = 4096
 
 
 @dataclass
 class Planned:
+    """A task ready to run: its items (streamed from the data files on each pass) and how to prompt them."""
+
     task: Task
     mode: Mode
     num_fewshot: int
-    prompts: list[PromptedSample]
+    items: Iterable[Sample]
+    n: int
+    fewshot: dict[str, list[Sample]] = field(default_factory=dict)
+    # judged tasks only: every rendered item, kept for the judge pass (which needs the rows and the dialogue)
+    prompts: list[PromptedSample] = field(default_factory=list)
     prompt_hash: str = ""
+
+    @property
+    def keep(self) -> bool:
+        return self.task.spec.answer_type == "judged"
+
+    def rendered(self) -> Iterator[PromptedSample]:
+        if self.keep:
+            yield from self.prompts
+            return
+        for sample in self.items:
+            yield self.task.prompt(sample, self.fewshot, self.num_fewshot, self.mode)
 
 
 @dataclass
@@ -62,10 +87,15 @@ class Dispatcher:
         self.use_messages = use_messages
         self.seed = seed
         self.max_new_tokens = max_new_tokens
+        # judged tasks' items, whole, until the judge pass has scored them; every other item goes into a tally
         self.scored: list[dict[int, Scored]] = [{} for _ in planned]
+        self.tallies = [TaskTally(p.task.spec.metrics, p.task.spec.group_by) for p in planned]
         self.usage = [Usage() for _ in planned]
+        self.live: dict[tuple[int, int], PromptedSample] = {}  # the window's items
         self.conversations: dict[tuple[int, int], Conversation] = {}
+        self.hashes = [PromptHash() for _ in planned]
         self.sandbox_isolation: dict[str, bool] | None = None
+        self._bar: Any = None
 
     # ---- requests ----
     def _render(self, messages: list[tuple[str, str]]) -> str:
@@ -88,7 +118,7 @@ class Dispatcher:
                 messages.append(("assistant", conv.answers[i]))
         text = self._render(messages)
         if k == 0:
-            p.prompts[si].prompt = text  # what was sent, recorded per sample and hashed
+            self.live[(ti, si)].prompt = text  # what was sent, recorded per sample and hashed
         gen = p.task.spec.generation
         max_new = self.max_new_tokens or gen.max_new_tokens
         n = gen.samples
@@ -97,61 +127,93 @@ class Dispatcher:
                                 tuple(messages) if self.use_messages else ())
                 for j in range(n)]
 
-    def first_round(self) -> tuple[list[LoglikelihoodRequest], list[tuple[int, int]],
-                                   list[GenerateRequest], list[tuple[int, int, int]]]:
+    def _stream(self) -> Iterator[tuple[int, int, PromptedSample]]:
+        for ti, p in enumerate(self.planned):
+            for si, ps in enumerate(p.rendered()):
+                yield ti, si, ps
+
+    def _requests(self, window: list[tuple[int, int, PromptedSample]]) -> tuple[
+            list[LoglikelihoodRequest], list[tuple[int, int]], list[GenerateRequest], list[tuple[int, int, int]]]:
+        """The first round of requests of a window's items (prompts in their final form, hashed in order)."""
         ll: list[LoglikelihoodRequest] = []
         ll_keys: list[tuple[int, int]] = []
         gen: list[GenerateRequest] = []
         gen_keys: list[tuple[int, int, int]] = []
-        for ti, p in enumerate(self.planned):
-            for si, ps in enumerate(p.prompts):
-                if p.mode == "likelihood":
-                    text = self._render([("user", ps.prompt)])
-                    ps.prompt = text
-                    ll.append(LoglikelihoodRequest(text, ps.continuations, add_special_tokens=self.chat is None))
-                    ll_keys.append((ti, si))
-                    continue
+        for ti, si, ps in window:
+            p = self.planned[ti]
+            self.live[(ti, si)] = ps
+            if p.mode == "likelihood":
+                text = self._render([("user", ps.prompt)])
+                ps.prompt = text
+                ll.append(LoglikelihoodRequest(text, ps.continuations, add_special_tokens=self.chat is None))
+                ll_keys.append((ti, si))
+            else:
                 self.conversations[(ti, si)] = Conversation(turns_of(p, ps))
                 for j, req in enumerate(self._generate_requests(ti, si)):
                     gen.append(req)
                     gen_keys.append((ti, si, j))
-            p.prompt_hash = prompt_hash(p.prompts)
+            self.hashes[ti].add(ps)
         return ll, ll_keys, gen, gen_keys
 
     # ---- running ----
     def run(self, backend: Any, samples_path: Path, progress: bool) -> None:
-        ll, ll_keys, gen, gen_keys = self.first_round()
-        with SampleWriter(samples_path) as writer:
-            if ll:
-                stream = through_cache(self.cache, self.model_id, "ll", backend.loglikelihood, ll)
-                for idx, res, hit in _progress(stream, len(ll), "likelihood", progress):
-                    ti, si = ll_keys[idx]
-                    p, ps = self.planned[ti], self.planned[ti].prompts[si]
-                    s = score_likelihood(ps.sample, res, p.task.spec.metrics)
-                    self._count(ti, res.cost, hit)
-                    writer.write(sample_record(p, ps, s, res))
-                    self.scored[ti][si] = _slim(s)
-            turn = 1
-            while gen:
-                label = "generate" if turn == 1 else f"generate turn {turn}"
-                next_gen: list[GenerateRequest] = []
-                next_keys: list[tuple[int, int, int]] = []
-                stream = through_cache(self.cache, self.model_id, "gen", backend.generate, gen)
-                for idx, res, hit in _progress(stream, len(gen), label, progress):
-                    ti, si, j = gen_keys[idx]
-                    self._count(ti, res.cost, hit)
-                    conv = self.conversations[(ti, si)]
-                    conv.results[j] = res
-                    if any(r is None for r in conv.results):
-                        continue
-                    if len(conv.answers) + 1 < len(conv.turns):  # the dialogue goes on
-                        conv.answers.append(conv.results[0].text)  # type: ignore[union-attr]
-                        for jj, req in enumerate(self._generate_requests(ti, si)):
-                            next_gen.append(req)
-                            next_keys.append((ti, si, jj))
-                        continue
-                    self._finish(ti, si, writer)
-                gen, gen_keys, turn = next_gen, next_keys, turn + 1
+        from tqdm import tqdm
+
+        total = sum(p.n for p in self.planned)
+        self._bar = tqdm(total=total, desc="eval", unit="item", disable=not progress, dynamic_ncols=True, leave=False)
+        stream = self._stream()
+        try:
+            with SampleWriter(samples_path) as writer:
+                while window := list(islice(stream, WINDOW)):
+                    self._run_window(window, backend, writer)
+        finally:
+            self._bar.close()
+        for p, h in zip(self.planned, self.hashes):
+            p.prompt_hash = h.hexdigest()
+
+    def _run_window(self, window: list[tuple[int, int, PromptedSample]], backend: Any, writer: SampleWriter) -> None:
+        ll, ll_keys, gen, gen_keys = self._requests(window)
+        if ll:
+            for idx, res, hit in through_cache(self.cache, self.model_id, "ll", backend.loglikelihood, ll):
+                ti, si = ll_keys[idx]
+                p, ps = self.planned[ti], self.live.pop((ti, si))
+                s = score_likelihood(ps.sample, res, p.task.spec.metrics)
+                self._count(ti, res.cost, hit)
+                writer.write(sample_record(p, ps, s, res))
+                self._done(ti, si, ps, s)
+        while gen:  # a round per turn: a multi-turn item's next turn joins the next round
+            next_gen: list[GenerateRequest] = []
+            next_keys: list[tuple[int, int, int]] = []
+            for idx, res, hit in through_cache(self.cache, self.model_id, "gen", backend.generate, gen):
+                ti, si, j = gen_keys[idx]
+                self._count(ti, res.cost, hit)
+                conv = self.conversations[(ti, si)]
+                conv.results[j] = res
+                if any(r is None for r in conv.results):
+                    continue
+                if len(conv.answers) + 1 < len(conv.turns):  # the dialogue goes on
+                    conv.answers.append(conv.results[0].text)  # type: ignore[union-attr]
+                    for jj, req in enumerate(self._generate_requests(ti, si)):
+                        next_gen.append(req)
+                        next_keys.append((ti, si, jj))
+                    continue
+                self._finish(ti, si, writer)
+            gen, gen_keys = next_gen, next_keys
+
+    def _done(self, ti: int, si: int, ps: PromptedSample, s: Scored) -> None:
+        """The item's line is on disk: a judged item waits whole for its judge, any other joins its task's tally."""
+        if self.planned[ti].keep:
+            self.scored[ti][si] = s
+        else:
+            self.tallies[ti].add(ps.sample, s, self.planned[ti].task.spec.answer_type == "execution")
+        self._bar.update(1)
+
+    def tally_judged(self) -> None:
+        """After the judge pass: judged items join their tallies."""
+        for ti, p in enumerate(self.planned):
+            if p.keep:
+                for si, s in sorted(self.scored[ti].items()):
+                    self.tallies[ti].add(p.prompts[si].sample, s)
 
     def _count(self, ti: int, c: Any, cached: bool = False) -> None:
         """Throughput counts only what was computed in this run; answers from the cache are counted apart."""
@@ -162,9 +224,9 @@ class Dispatcher:
 
     def _finish(self, ti: int, si: int, writer: SampleWriter) -> None:
         """Every generation of an item's last turn is in: score it (or leave it to the judge) and write it."""
-        p, ps = self.planned[ti], self.planned[ti].prompts[si]
+        p, ps = self.planned[ti], self.live.pop((ti, si))
         spec = p.task.spec
-        conv = self.conversations[(ti, si)]
+        conv = self.conversations.pop((ti, si))
         results = [r for r in conv.results if r is not None]
         conv.answers.append(results[0].text)
         if spec.answer_type == "execution":
@@ -175,10 +237,7 @@ class Dispatcher:
         else:
             s = score_generation(ps.sample, results[0], spec.metrics, spec.extractor, spec.answer_type)
         writer.write(sample_record(p, ps, s, results[0], results))
-        if spec.answer_type != "judged":  # the judge pass still needs the dialogue; nothing else does
-            del self.conversations[(ti, si)]
-            s = _slim(s)
-        self.scored[ti][si] = s
+        self._done(ti, si, ps, s)
 
     def _execute_programs(self, p: Planned, ps: PromptedSample, results: list[GenerateResult]) -> Scored:
         from harness.execution import pass_at_k, render_programs
@@ -198,11 +257,6 @@ class Dispatcher:
                                   "stderr": r.stderr[-1000:]} for r in runs]}
         return Scored(prediction=runs[0].status, metrics=metrics, correct=runs[0].passed, output=results[0].text,
                       details=details)
-
-
-def _slim(s: Scored) -> Scored:
-    """What the task's aggregate needs once the sample's line is on disk: memory no longer holds its text."""
-    return Scored(prediction=s.prediction, metrics=s.metrics, correct=s.correct)
 
 
 def through_cache(cache: Any, model_id: dict[str, Any], kind: str, call: Callable[[list[Any]], Any],

@@ -7,7 +7,6 @@ each sample is scored and written to the JSONL file the moment its result arrive
 from __future__ import annotations
 
 import datetime as _dt
-from collections import Counter
 import hashlib
 import platform
 import secrets
@@ -22,7 +21,7 @@ from harness import __version__
 from harness.errors import HarnessError
 from harness.models import ModelRef, resolve_model, weights_fingerprint
 from harness.results import SCHEMA_VERSION, write_json_atomic
-from harness.scoring import Scored, aggregate
+from harness.scoring import TaskTally
 from harness.suites import Suite, aggregate_suite, load_suite
 from harness.dispatch import Dispatcher, Planned
 from harness.tasks import Task, resolve_task_files
@@ -92,7 +91,9 @@ def _plan_names(cfg: EvalConfig) -> list[str]:
 
 
 def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[Planned]:
-    """Load every task's data and render every prompt before a model is loaded: bad input fails in seconds."""
+    """Read every task's data and render every prompt once before a model is loaded: bad input fails in seconds.
+    Nothing is kept but the --limit draw (judged tasks keep their items for the judge pass); the run streams the
+    items again from the files."""
     names = cfg.tasks or (suite.tasks if suite else [])
     if not names:
         raise HarnessError("--tasks or --suite: say what to evaluate (see `harness tasks`)")
@@ -101,9 +102,14 @@ def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[
         task = Task.load(path)
         mode = _choose_mode(cfg, suite, task, notes)
         shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot
-        samples = task.samples(cfg.data_dir, cfg.limit, cfg.seed)
-        prompts = task.prompts(samples, task.fewshot_pool(cfg.data_dir, shots), shots, mode)
-        planned.append(Planned(task, mode, shots, prompts))
+        items = task.plan(cfg.data_dir, cfg.limit, cfg.seed)
+        p = Planned(task, mode, shots, items, len(items), task.fewshot_pool(cfg.data_dir, shots))
+        if p.keep:
+            p.prompts = task.prompts(list(items), p.fewshot, shots, mode)
+        else:
+            for _ in p.rendered():
+                pass
+        planned.append(p)
     return planned
 
 
@@ -244,7 +250,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     dispatcher.run(backend, samples_path, cfg.progress)
     wall = time.perf_counter() - wall0
     joules = energy.joules()
-    scored, usage = dispatcher.scored, dispatcher.usage
+    usage = dispatcher.usage
     peak = backend.peak_memory_bytes()
     batch_size = describe.get("batch_size")
     judge_block = None
@@ -255,12 +261,13 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             backend = None  # the only other reference is opened.backend, which _release drops
             _release(opened)
         judge_block = run_judge(
-            planned, scored, cfg.data_dir,
+            planned, dispatcher.scored, cfg.data_dir,
             open_judge or (lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
                                               cfg.judge_api_key_env, "--judge-model", judge_ref)),
             out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
+        dispatcher.tally_judged()
 
-    tasks_out = {p.task.name: _task_result(p, sc, u) for p, sc, u in zip(planned, scored, usage)}
+    tasks_out = {p.task.name: _task_result(p, t, u) for p, t, u in zip(planned, dispatcher.tallies, usage)}
     for p, n in zip(planned, dispatcher.cached):
         tasks_out[p.task.name]["cached_requests"] = n
     total = Usage()
@@ -306,26 +313,21 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     return results, results_path
 
 
-def _task_result(p: Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]:
+def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
     """One task's block of the results file: every metric aggregated, the primary one as its score."""
     spec = p.task.spec
     # an item without a value (a judge verdict that could not be read) is left out and counted, never scored 0
-    per_metric = {
-        m: aggregate(((ps.sample.meta, sc[i].metrics[m], ps.sample.weight) for i, ps in enumerate(p.prompts)
-                      if m in sc[i].metrics), spec.group_by, spec.aggregate)
-        for m in spec.metrics
-    }
+    per_metric = {m: tally.metrics[m].result(spec.aggregate) for m in spec.metrics}
     metrics: dict[str, Any] = {}
     for m, agg in per_metric.items():
         metrics[m], metrics[f"{m}_stderr"] = agg["score"], agg["score_stderr"]
     if spec.answer_type == "execution":
-        statuses = Counter(s.prediction for s in sc.values())
-        metrics["statuses"] = dict(sorted(statuses.items()))
+        metrics["statuses"] = dict(sorted(tally.predictions.items()))
     elif spec.answer_type == "judged":
-        metrics["judged"] = sum(1 for s in sc.values() if s.metrics)
-        metrics["judge_unparsed"] = sum(1 for s in sc.values() if not s.metrics)
+        metrics["judged"] = tally.n - tally.without_metrics
+        metrics["judge_unparsed"] = tally.without_metrics
     elif p.mode == "generate":
-        metrics["unextracted"] = sum(1 for s in sc.values() if s.prediction is None)
+        metrics["unextracted"] = tally.without_prediction
     primary = per_metric[spec.metrics[0]]
     return {
         "name": spec.name,
@@ -334,7 +336,7 @@ def _task_result(p: Planned, sc: dict[int, Scored], u: Usage) -> dict[str, Any]:
         "mode": p.mode,
         "answer_type": spec.answer_type,
         "num_fewshot": p.num_fewshot,
-        "n_samples": len(p.prompts),
+        "n_samples": p.n,
         "primary_metric": spec.metrics[0],
         "score": primary["score"],
         "score_stderr": primary["score_stderr"],

@@ -7,7 +7,9 @@ standard error so a reader (and the leaderboard) can tell a real difference from
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass
+from collections import Counter
 from typing import Any, Iterable, Sequence
 
 from harness.extraction import extract_choice
@@ -125,59 +127,147 @@ def weighted_mean_stderr(values: Sequence[float], weights: Sequence[float]) -> t
     return mean, math.sqrt(var)
 
 
+class Moments:
+    """Running sums of one group's (value, weight) pairs, kept exactly (as fractions): the mean and standard error
+    come out the same whatever order samples finish in, and memory does not grow with the number of samples."""
+
+    __slots__ = ("n", "w", "wv", "v", "v2", "w2", "w2v", "w2v2", "unit")
+
+    def __init__(self) -> None:
+        self.n = 0
+        # ints while values and weights are whole numbers (0/1 accuracies, points), fractions otherwise
+        self.w: int | Fraction = 0
+        self.wv: int | Fraction = 0
+        self.v: int | Fraction = 0
+        self.v2: int | Fraction = 0
+        self.w2: int | Fraction = 0
+        self.w2v: int | Fraction = 0
+        self.w2v2: int | Fraction = 0
+        self.unit = True  # every weight is 1 (then the plain mean and its n-1 standard error)
+
+    def add(self, value: float, weight: float = 1.0) -> None:
+        v = int(value) if value.is_integer() else Fraction(value)
+        w = int(weight) if weight.is_integer() else Fraction(weight)
+        self.n += 1
+        self.v += v
+        self.v2 += v * v
+        if weight != 1.0:
+            self.unit = False
+        self.w += w
+        wv = w * v
+        self.wv += wv
+        self.w2 += w * w
+        self.w2v += w * wv
+        self.w2v2 += wv * wv
+
+    def mean_stderr(self) -> tuple[float, float]:
+        """As `weighted_mean_stderr` over the same values (equal weights: `mean_stderr`), computed exactly."""
+        n = self.n
+        if self.unit:
+            if n == 0:
+                return float("nan"), float("nan")
+            mean = Fraction(self.v, n)
+            if n == 1:
+                return float(mean), float("nan")
+            var = (self.v2 - n * mean * mean) / (n - 1)
+            return float(mean), math.sqrt(var / n)
+        if n == 0 or self.w <= 0:
+            return float("nan"), float("nan")
+        mean = Fraction(self.wv) / self.w
+        if n == 1:
+            return float(mean), float("nan")
+        var = Fraction(n, n - 1) * (self.w2v2 - 2 * mean * self.w2v + mean * mean * self.w2) / (self.w * self.w)
+        return float(mean), math.sqrt(var)
+
+
+class Tally:
+    """One metric of one task, fed a sample at a time: what `aggregate` reports, from per-group running sums."""
+
+    def __init__(self, group_by: Sequence[str]) -> None:
+        self.group_by = list(group_by)
+        self.all = Moments()
+        self.groups: dict[str, dict[str, Moments]] = {key: {} for key in self.group_by}
+        self.members: dict[str, dict[str, set[str]]] = {key: {} for key in self.group_by}  # group -> its base groups
+
+    def add(self, meta: dict[str, Any], value: float, weight: float = 1.0) -> None:
+        self.all.add(float(value), float(weight))
+        base = _group_values(meta, self.group_by[0]) if self.group_by else []
+        for key in self.group_by:
+            for g in _group_values(meta, key):
+                self.groups[key].setdefault(g, Moments()).add(float(value), float(weight))
+                self.members[key].setdefault(g, set()).update(base)
+
+    def result(self, rule: str) -> dict[str, Any]:
+        """micro: every sample weighs the same. macro: mean over the groups of the first `group_by` key (e.g. the
+        unweighted mean of subject accuracies, C-Eval's and CMMLU's official "Average"); the higher-level groups
+        (e.g. STEM) then also average their member subjects. A sample whose meta lists several groups (CMMLU's
+        "China specific") counts in each."""
+        micro, micro_se = self.all.mean_stderr()
+        out: dict[str, Any] = {"n": self.all.n, "micro": 100 * micro, "micro_stderr": 100 * micro_se, "groups": {}}
+        base_key = self.group_by[0] if self.group_by else None
+        base = self.groups[base_key] if base_key else {}
+        base_scores = {g: m.mean_stderr() for g, m in base.items()}
+        for key in self.group_by:
+            table = {}
+            for g, moments in sorted(self.groups[key].items()):
+                m, se = moments.mean_stderr()
+                entry: dict[str, Any] = {"n": moments.n, "micro": 100 * m, "micro_stderr": 100 * se}
+                if rule == "macro" and key != base_key:
+                    subs = sorted(self.members[key][g])
+                    entry["macro"] = 100 * sum(base_scores[s][0] for s in subs) / len(subs)
+                    entry["n_subsets"] = len(subs)
+                entry["score"] = entry.get("macro", entry["micro"])
+                table[g] = entry
+            out["groups"][key] = table
+        if rule == "macro" and base_scores:
+            accs = [m for m, _ in base_scores.values()]
+            out["macro"] = 100 * sum(accs) / len(accs)
+            out["n_subsets"] = len(accs)
+            # stderr of an unweighted mean of independent subset means: sqrt(sum se_s^2) / S. A subset with a
+            # single item has no variance estimate of its own; it borrows the pooled per-item variance.
+            pooled_var = micro_se**2 * self.all.n if self.all.n > 1 else float("nan")
+            var_sum = sum(se**2 if not math.isnan(se) else pooled_var / base[g].n for g, (_, se) in base_scores.items())
+            out["macro_stderr"] = 100 * math.sqrt(var_sum) / len(accs)
+        out["score"] = out.get("macro", out["micro"])
+        out["score_stderr"] = out.get("macro_stderr", out["micro_stderr"])
+        return out
+
+
 def aggregate(
     rows: Iterable[tuple[dict[str, Any], float]] | Iterable[tuple[dict[str, Any], float, float]],
     group_by: Sequence[str],
     rule: str,
 ) -> dict[str, Any]:
-    """Scores of one task from (sample meta, value in [0, 1][, weight]) rows, for one metric.
+    """Scores of one task from (sample meta, value in [0, 1][, weight]) rows, for one metric (see `Tally`).
 
     A weight makes a sample count in proportion to it (GAOKAO-Bench: a question weighs its points, so the score
     is points earned over points possible).
-
-    micro: every sample weighs the same. macro: mean over the groups of the first `group_by` key (e.g. the
-    unweighted mean of subject accuracies, C-Eval's and CMMLU's official "Average"); the higher-level groups
-    (e.g. STEM) then also average their member subjects. A sample whose meta lists several groups (CMMLU's
-    "China specific") counts in each.
     """
-    rows = [(r[0], float(r[1]), float(r[2]) if len(r) > 2 else 1.0) for r in rows]  # type: ignore[misc]
-    flags = [v for _, v, _ in rows]
-    micro, micro_se = weighted_mean_stderr(flags, [w for _, _, w in rows])
-    out: dict[str, Any] = {"n": len(rows), "micro": 100 * micro, "micro_stderr": 100 * micro_se, "groups": {}}
-    base_key = group_by[0] if group_by else None
-    base: dict[str, list[tuple[float, float]]] = {}
-    for meta, v, w in rows:
-        for g in _group_values(meta, base_key) if base_key else []:
-            base.setdefault(g, []).append((v, w))
-    base_scores = {g: weighted_mean_stderr([v for v, _ in vw], [w for _, w in vw]) for g, vw in base.items()}
-    for key in group_by:
-        per: dict[str, list[tuple[float, float]]] = {}
-        members: dict[str, set[str]] = {}
-        for meta, v, w in rows:
-            for g in _group_values(meta, key):
-                per.setdefault(g, []).append((v, w))
-                if base_key:
-                    members.setdefault(g, set()).update(_group_values(meta, base_key))
-        table = {}
-        for g, vw in sorted(per.items()):
-            m, se = weighted_mean_stderr([v for v, _ in vw], [w for _, w in vw])
-            entry = {"n": len(vw), "micro": 100 * m, "micro_stderr": 100 * se}
-            if rule == "macro" and key != base_key:
-                subs = sorted(members[g])
-                entry["macro"] = 100 * sum(base_scores[s][0] for s in subs) / len(subs)
-                entry["n_subsets"] = len(subs)
-            entry["score"] = entry.get("macro", entry["micro"])
-            table[g] = entry
-        out["groups"][key] = table
-    if rule == "macro" and base_scores:
-        accs = [m for m, _ in base_scores.values()]
-        out["macro"] = 100 * sum(accs) / len(accs)
-        out["n_subsets"] = len(accs)
-        # stderr of an unweighted mean of independent subset means: sqrt(sum se_s^2) / S. A subset with a
-        # single item has no variance estimate of its own; it borrows the pooled per-item variance.
-        pooled_var = micro_se**2 * len(rows) if len(rows) > 1 else float("nan")
-        var_sum = sum(se**2 if not math.isnan(se) else pooled_var / len(base[g]) for g, (_, se) in base_scores.items())
-        out["macro_stderr"] = 100 * math.sqrt(var_sum) / len(accs)
-    out["score"] = out.get("macro", out["micro"])
-    out["score_stderr"] = out.get("macro_stderr", out["micro_stderr"])
-    return out
+    tally = Tally(group_by)
+    for r in rows:
+        tally.add(r[0], r[1], r[2] if len(r) > 2 else 1.0)  # type: ignore[misc]
+    return tally.result(rule)
+
+
+class TaskTally:
+    """What a task's results block needs from its samples, fed as each is scored: per-metric tallies and a few
+    counts (unextracted answers, sandbox statuses, unread verdicts). Nothing per sample is kept."""
+
+    def __init__(self, metrics: Sequence[str], group_by: Sequence[str]) -> None:
+        self.group_by = list(group_by)
+        self.metrics = {m: Tally(group_by) for m in metrics}
+        self.n = 0
+        self.without_prediction = 0
+        self.without_metrics = 0  # a judge verdict that could not be read: left out of the score, counted
+        self.predictions: Counter[str] = Counter()  # only where predictions are a few statuses (execution tasks)
+
+    def add(self, sample: Sample, s: Scored, count_predictions: bool = False) -> None:
+        self.n += 1
+        meta = {k: sample.meta[k] for k in self.group_by if k in sample.meta}
+        for m, tally in self.metrics.items():
+            if m in s.metrics:
+                tally.add(meta, s.metrics[m], sample.weight)
+        self.without_prediction += s.prediction is None
+        self.without_metrics += not s.metrics
+        if count_predictions:
+            self.predictions[str(s.prediction)] += 1

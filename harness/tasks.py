@@ -12,9 +12,9 @@ import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from harness.data import SINGLE, TaskData, load_split, load_subset_meta, sha256_file
+from harness.data import SINGLE, SplitSource, TaskData, load_split, load_subset_meta, open_split, sha256_file
 from harness.errors import HarnessError
 from harness.taskspec import TaskSpec, load_task_spec
 from harness.templates import PromptTemplate
@@ -105,13 +105,29 @@ class Task:
         return self.spec.name
 
     def samples(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234, allow_hub: bool = True) -> list[Sample]:
+        """The evaluated items in memory (tests, small tools); a run streams them with `plan`."""
+        return list(self.plan(data_dir, limit, seed, allow_hub))
+
+    def plan(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234, allow_hub: bool = True) -> "SampleStream":
+        """Read the eval split once: every row becomes a sample (bad rows fail now, before any model loads), the
+        --limit selection is drawn; what is returned yields the chosen samples again, in order, on each pass."""
         self.skipped = 0
-        data = load_split(self.spec, "eval", data_dir, allow_hub=allow_hub)
-        self.data_hashes.update(data.file_hashes)
+        source = open_split(self.spec, "eval", data_dir, allow_hub=allow_hub)
+        self.data_hashes.update(source.file_hashes)
         self._load_subset_meta(data_dir)
-        self.data_origin = data.origin
-        by_subset = {s: self._to_samples(rows, s) for s, rows in data.rows.items()}
-        return stratified_limit(by_subset, limit, seed)
+        self.data_origin = source.origin
+        counts: dict[str, int] = {}
+        for subset in source.subsets:
+            n = 0
+            for i, row in enumerate(source.rows(subset)):
+                if self._to_sample(row, i, subset) is None:
+                    self.skipped += 1
+                else:
+                    n += 1
+            counts[subset] = n
+        chosen = stratified_choice(counts, limit, seed)
+        total = sum(counts.values()) if chosen is None else sum(sum(c) for c in chosen.values())
+        return SampleStream(self, source, chosen, total)
 
     def _to_samples(self, rows: list[dict[str, Any]], subset: str) -> list[Sample]:
         out = []
@@ -145,20 +161,20 @@ class Task:
         return pool
 
     def prompts(self, samples: list[Sample], fewshot: dict[str, list[Sample]], num_fewshot: int, mode: Mode) -> list[PromptedSample]:
-        """Render every sample. Exemplars are the first k rows of the same subset's few-shot split,
-        as the official C-Eval and CMMLU scripts take them."""
-        out = []
-        for s in samples:
-            subset = s.meta.get("subset", SINGLE)
-            shots = fewshot.get(subset, [])[:num_fewshot]
-            if len(shots) < num_fewshot:
-                raise HarnessError(f"task {self.name}: subset '{subset}' has {len(shots)} few-shot exemplars, {num_fewshot} asked")
-            prompt = self.template.render(doc=_doc(s), fewshot=[_doc(x) for x in shots], subset=s.meta)
-            conts: tuple[str, ...] = ()
-            if mode == "likelihood":
-                conts = tuple(self.continuation.render(label=l, text=t) for l, t in zip(s.labels, s.choices))
-            out.append(PromptedSample(s, prompt, conts))
-        return out
+        return [self.prompt(s, fewshot, num_fewshot, mode) for s in samples]
+
+    def prompt(self, s: Sample, fewshot: dict[str, list[Sample]], num_fewshot: int, mode: Mode) -> PromptedSample:
+        """Render one sample. Exemplars are the first k rows of the same subset's few-shot split, as the
+        official C-Eval and CMMLU scripts take them."""
+        subset = s.meta.get("subset", SINGLE)
+        shots = fewshot.get(subset, [])[:num_fewshot]
+        if len(shots) < num_fewshot:
+            raise HarnessError(f"task {self.name}: subset '{subset}' has {len(shots)} few-shot exemplars, {num_fewshot} asked")
+        prompt = self.template.render(doc=_doc(s), fewshot=[_doc(x) for x in shots], subset=s.meta)
+        conts: tuple[str, ...] = ()
+        if mode == "likelihood":
+            conts = tuple(self.continuation.render(label=l, text=t) for l, t in zip(s.labels, s.choices))
+        return PromptedSample(s, prompt, conts)
 
     def _to_sample(self, row: dict[str, Any], index: int, subset: str) -> Sample | None:
         spec, f = self.spec, self.spec.fields
@@ -313,39 +329,85 @@ def _target_index(value: Any, labels: tuple[str, ...], choices: tuple[str, ...],
     raise HarnessError(f"{where}: target {value!r} is neither a label {list(labels)}, an index, nor an option's text")
 
 
-def stratified_limit(by_subset: dict[str, list[Sample]], limit: int | None, seed: int) -> list[Sample]:
-    """A deterministic, seeded sample of `limit` items spread evenly over subsets (not the first N rows).
+@dataclass
+class SampleStream:
+    """A task's evaluated items, in order (subsets sorted, rows in file order), produced again from the data
+    source on every pass: nothing per item stays in memory between passes."""
 
-    Each subset is shuffled with its own seeded RNG, then items are dealt round-robin over the subsets (in a
-    seeded order) until `limit` is reached; the result is returned in dataset order so it reads naturally.
+    task: "Task"
+    source: SplitSource
+    chosen: dict[str, bytearray] | None  # per subset, 1 for each (non-skipped) sample position drawn by --limit
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Sample]:
+        for subset in sorted(self.source.subsets):
+            flags = self.chosen[subset] if self.chosen is not None else None
+            pos = 0
+            for i, row in enumerate(self.source.rows(subset)):
+                sample = self.task._to_sample(row, i, subset)
+                if sample is None:
+                    continue
+                if flags is None or flags[pos]:
+                    yield sample
+                pos += 1
+
+
+def stratified_choice(counts: dict[str, int], limit: int | None, seed: int) -> dict[str, bytearray] | None:
+    """Which sample positions of each subset a --limit run takes (None: all of them).
+
+    A deterministic, seeded sample of `limit` items spread evenly over subsets (not the first N rows): each
+    subset's positions are shuffled with its own seeded RNG, then dealt round-robin over the subsets (in a
+    seeded order) until `limit` is reached. Flags, not sets: a byte per row.
     """
-    subsets = sorted(by_subset)
-    if limit is None or limit >= sum(len(v) for v in by_subset.values()):
-        return [s for name in subsets for s in by_subset[name]]
+    subsets = sorted(counts)
+    if limit is None or limit >= sum(counts.values()):
+        return None
     rng = random.Random(seed)
     order = subsets[:]
     rng.shuffle(order)
     queues = {}
     for name in order:
-        idx = list(range(len(by_subset[name])))
+        idx = list(range(counts[name]))
         random.Random(f"{seed}/{name}").shuffle(idx)
         queues[name] = idx
-    chosen: dict[str, set[int]] = {name: set() for name in subsets}
+    chosen = {name: bytearray(counts[name]) for name in subsets}
     taken = 0
     while taken < limit:
         for name in order:
             if queues[name] and taken < limit:
-                chosen[name].add(queues[name].pop())
+                chosen[name][queues[name].pop()] = 1
                 taken += 1
-    return [s for name in subsets for i, s in enumerate(by_subset[name]) if i in chosen[name]]
+    return chosen
+
+
+def stratified_limit(by_subset: dict[str, list[Sample]], limit: int | None, seed: int) -> list[Sample]:
+    """`stratified_choice` over samples in memory; the result is in dataset order (subsets sorted)."""
+    chosen = stratified_choice({k: len(v) for k, v in by_subset.items()}, limit, seed)
+    return [s for name in sorted(by_subset) for i, s in enumerate(by_subset[name]) if chosen is None or chosen[name][i]]
+
+
+class PromptHash:
+    """Hash of every rendered prompt and continuation, fed one sample at a time: changes whenever what the
+    model sees changes."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256()
+
+    def add(self, p: PromptedSample) -> None:
+        self._h.update(p.prompt.encode("utf-8"))
+        for c in p.continuations:
+            self._h.update(b"\x00" + c.encode("utf-8"))
+        self._h.update(b"\x01")
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()[:16]
 
 
 def prompt_hash(prompts: list[PromptedSample]) -> str:
-    """Hash of every rendered prompt and continuation: changes whenever what the model sees changes."""
-    h = hashlib.sha256()
+    h = PromptHash()
     for p in prompts:
-        h.update(p.prompt.encode("utf-8"))
-        for c in p.continuations:
-            h.update(b"\x00" + c.encode("utf-8"))
-        h.update(b"\x01")
-    return h.hexdigest()[:16]
+        h.add(p)
+    return h.hexdigest()

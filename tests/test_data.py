@@ -462,3 +462,48 @@ def test_skipped_rows_are_counted_once_per_load(data_dir: Path) -> None:
     task.samples(data_dir)
     task.samples(data_dir, limit=5)
     assert task.skipped == 42  # 35 multi-answer physics rows + 7 math QA rows, not doubled by a second call
+
+
+# ---------------------------------------------------------------- streaming
+def test_streamed_json_rows_equal_a_plain_reading(data_dir: Path) -> None:
+    """OCNLI through the streaming `datasets` reader, against json.loads line by line (with its exclusion)."""
+    from harness.data import open_split
+
+    task = Task.load(discover_tasks()["ocnli"])
+    source = open_split(task.spec, "eval", data_dir)
+    (subset,) = source.subsets
+    lines = (data_dir / "ocnli" / "dev.json").read_text(encoding="utf-8").splitlines()
+    plain = [r for r in map(json.loads, filter(str.strip, lines)) if r["label"] != "-"]
+    assert len(plain) > 2000
+    assert list(source.rows(subset)) == plain
+    assert list(source.rows(subset)) == plain  # a second pass reads the file again
+
+
+def test_a_plan_yields_the_same_items_on_every_pass(ceval: Task, data_dir: Path) -> None:
+    stream = ceval.plan(data_dir, limit=60, seed=5)
+    first = list(stream)
+    assert len(stream) == len(first) == 60
+    assert list(stream) == first == ceval.samples(data_dir, limit=60, seed=5)
+    assert stream.chosen is not None and sum(sum(flags) for flags in stream.chosen.values()) == 60
+    whole = ceval.plan(data_dir)
+    assert whole.chosen is None and len(whole) == 1346 == sum(1 for _ in whole)
+
+
+def test_json_files_arrow_cannot_type_are_read_by_the_python_reader(tmp_path: Path) -> None:
+    """A column that is empty in one subset's file and text in another's makes arrow refuse the split (as
+    AGIEval's files do): the plain JSON reader takes over, with the same rows."""
+    from harness.data import _local_reader
+
+    (tmp_path / "d").mkdir()
+    rows = {"a": [{"q": "一", "t": "A", "x": None}, {"q": "二", "t": "B", "x": None}],
+            "b": [{"q": "三", "t": "A", "x": "文字"}]}
+    for subset, rs in rows.items():
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rs)
+        (tmp_path / "d" / f"{subset}.jsonl").write_text(text, encoding="utf-8")
+    path = _task(tmp_path / "tasks", "t", {"format": "jsonl", "eval": "d/{subset}.jsonl"},
+                 {"question": "q", "target": "t"}, answer_type="span", mode="generate", modes=["generate"])
+    task = Task.load(path)
+    files = {s: tmp_path / "d" / f"{s}.jsonl" for s in rows}
+    assert _local_reader(task.spec.dataset, files).__name__ == "python"
+    samples = task.samples(tmp_path)
+    assert [s.raw for s in samples] == rows["a"] + rows["b"]

@@ -89,3 +89,44 @@ def test_weighted_aggregate_is_points_earned_over_points_possible() -> None:
     assert out["score"] == pytest.approx(70.0)
     assert out["groups"]["subset"]["a"]["score"] == pytest.approx(100 * 7 / 8)
     assert aggregate([(m, v) for m, v, _ in rows], ["subset"], "micro")["score"] == pytest.approx(50.0)
+
+
+def test_running_moments_equal_the_two_pass_formulas_in_any_order() -> None:
+    """The streamed tally gives the list-based mean and standard error (to rounding), and the very same bits
+    whatever order samples finish in (a resumed run finishes them in another order)."""
+    import random
+
+    from harness.scoring import Moments, weighted_mean_stderr
+
+    rng = random.Random(3)
+    for values, weights in [
+        ([float(rng.random() < 0.4) for _ in range(500)], [1.0] * 500),  # accuracies
+        ([rng.random() for _ in range(300)], [1.0] * 300),  # F1-like fractions
+        ([rng.random() for _ in range(300)], [rng.choice([1.0, 2.5, 6.0]) for _ in range(300)]),  # points
+    ]:
+        m = Moments()
+        for v, w in zip(values, weights):
+            m.add(v, w)
+        expected = weighted_mean_stderr(values, weights)
+        assert m.mean_stderr() == pytest.approx(expected, rel=1e-12)
+        pairs = list(zip(values, weights))
+        rng.shuffle(pairs)
+        shuffled = Moments()
+        for v, w in pairs:
+            shuffled.add(v, w)
+        assert shuffled.mean_stderr() == m.mean_stderr()
+
+
+def test_running_moments_edge_cases() -> None:
+    from harness.scoring import Moments
+
+    empty = Moments()
+    assert all(math.isnan(x) for x in empty.mean_stderr())
+    one = Moments()
+    one.add(1.0)
+    mean, se = one.mean_stderr()
+    assert mean == 1.0 and math.isnan(se)
+    same = Moments()
+    for _ in range(4):
+        same.add(0.5, 2.0)
+    assert same.mean_stderr() == (0.5, 0.0)
