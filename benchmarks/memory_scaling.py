@@ -3,9 +3,11 @@
 Why it matters: a suite with tens of thousands of items must not need memory in proportion to them. Each size
 runs in a fresh process (`harness eval` through the CLI, likelihood mode, response cache off), and the peak
 resident set size of that process is read from the kernel (ru_maxrss of the child). The table also shows the
-growth per 1,000 samples between the two sizes, which is what does not scale.
+growth per 1,000 samples between the two sizes, which is what does not scale. Both sizes should exceed what a
+run holds at once by design (a window of 4,096 items, a reader chunk of ~10 MB of data file), or the smaller
+one measures a smaller window rather than a smaller run.
 
-    .venv/bin/python benchmarks/memory_scaling.py [--sizes 2000 20000] [--generate]
+    .venv/bin/python benchmarks/memory_scaling.py [--sizes 20000 100000] [--generate]
 """
 
 from __future__ import annotations
@@ -71,10 +73,12 @@ def run(n: int, model: Path, work: Path, mode: str) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", type=int, nargs=2, default=[2000, 20000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[20000, 100000], help="two or more sample counts")
     ap.add_argument("--generate", action="store_true", help="generate mode instead of likelihood")
     ap.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results" / "memory_scaling.json")
     args = ap.parse_args()
+    if len(set(args.sizes)) < 2:
+        ap.error("--sizes: give at least two different sample counts")
     from harness.tiny_model import build_tiny_model
 
     rows = []
@@ -86,14 +90,17 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, "--_one", str(n), str(model), str(work), "generate" if args.generate else "likelihood"],
                                  capture_output=True, text=True, check=True)
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    small, large = rows
-    growth = (large["peak_rss_mib"] - small["peak_rss_mib"]) / ((large["samples"] - small["samples"]) / 1000)
-    print(f"{'samples':>8} {'peak RSS MiB':>13} {'wall s':>8}")
-    for r in rows:
-        print(f"{r['samples']:>8} {r['peak_rss_mib']:>13.1f} {r['wall_s']:>8.1f}")
-    print(f"growth: {growth:.2f} MiB per 1,000 samples")
+    def growth(a: dict, b: dict) -> float:
+        return (b["peak_rss_mib"] - a["peak_rss_mib"]) / ((b["samples"] - a["samples"]) / 1000)
+
+    print(f"{'samples':>8} {'peak RSS MiB':>13} {'wall s':>8} {'MiB per 1,000 more':>19}")
+    for i, r in enumerate(rows):
+        step = f"{growth(rows[i - 1], r):>19.2f}" if i else f"{'':>19}"
+        print(f"{r['samples']:>8} {r['peak_rss_mib']:>13.1f} {r['wall_s']:>8.1f} {step}")
+    total = growth(rows[0], rows[-1])
+    print(f"growth from {rows[0]['samples']:,} to {rows[-1]['samples']:,} samples: {total:.2f} MiB per 1,000 samples")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"rows": rows, "growth_mib_per_1000": growth, "mode": "generate" if args.generate else "likelihood",
+    args.json.write_text(json.dumps({"rows": rows, "growth_mib_per_1000": total, "mode": "generate" if args.generate else "likelihood",
                                      "machine": platform.platform(), "cpus": os.cpu_count()}, indent=1) + "\n", encoding="utf-8")
 
 

@@ -175,7 +175,7 @@ def run_ray(cfg: EvalConfig, models: list[str], address: str | None, shards: int
 def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list[str]) -> tuple[dict[str, Any], Path]:
     """One results file and one samples file from a model's shard runs, as a single local run writes them."""
     from harness.suites import aggregate_suite, load_suite
-    from harness.throughput import Usage
+    from harness.throughput import Latencies, Usage
 
     runs = [s["results"] for s in shards]
     first = runs[0]
@@ -202,7 +202,10 @@ def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list
         total.prompt_tokens += tp["prompt_tokens"]
         total.generated_tokens += tp["generated_tokens"]
         seconds += tp["seconds"]
-    throughput = {**first["throughput"], **total.report(wall_seconds=seconds)}
+        total.ttft.merge(Latencies.from_report(tp.get("ttft_s")))
+        total.tpot.merge(Latencies.from_report(tp.get("tpot_s")))
+    throughput = {k: v for k, v in first["throughput"].items() if k not in ("ttft_s", "tpot_s")}
+    throughput.update(total.report(wall_seconds=seconds))
     throughput["model_load_seconds"] = max(r["throughput"]["model_load_seconds"] for r in runs)
     throughput["peak_memory_bytes"] = max((r["throughput"]["peak_memory_bytes"] or 0) for r in runs) or None
     throughput["energy_joules"] = sum(r["throughput"]["energy_joules"] or 0 for r in runs) or None
