@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from harness.results import SampleWriter
 from harness.scoring import Scored, TaskTally, score_generation, score_likelihood
-from harness.tasks import PromptedSample, PromptHash, Task
+from harness.tasks import PromptedSample, PromptHash, Task, _doc
 from harness.throughput import Usage
 from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode, Sample
 
@@ -40,18 +40,9 @@ class Planned:
     items: Iterable[Sample]
     n: int
     fewshot: dict[str, list[Sample]] = field(default_factory=dict)
-    # judged tasks only: every rendered item, kept for the judge pass (which needs the rows and the dialogue)
-    prompts: list[PromptedSample] = field(default_factory=list)
     prompt_hash: str = ""
 
-    @property
-    def keep(self) -> bool:
-        return self.task.spec.answer_type == "judged"
-
     def rendered(self) -> Iterator[PromptedSample]:
-        if self.keep:
-            yield from self.prompts
-            return
         for sample in self.items:
             yield self.task.prompt(sample, self.fewshot, self.num_fewshot, self.mode)
 
@@ -87,8 +78,7 @@ class Dispatcher:
         self.use_messages = use_messages
         self.seed = seed
         self.max_new_tokens = max_new_tokens
-        # judged tasks' items, whole, until the judge pass has scored them; every other item goes into a tally
-        self.scored: list[dict[int, Scored]] = [{} for _ in planned]
+        # what each task's results block needs; judged items join theirs in the judge pass
         self.tallies = [TaskTally(p.task.spec.metrics, p.task.spec.group_by) for p in planned]
         self.usage = [Usage() for _ in planned]
         self.live: dict[tuple[int, int], PromptedSample] = {}  # the window's items
@@ -201,19 +191,11 @@ class Dispatcher:
             gen, gen_keys = next_gen, next_keys
 
     def _done(self, ti: int, si: int, ps: PromptedSample, s: Scored) -> None:
-        """The item's line is on disk: a judged item waits whole for its judge, any other joins its task's tally."""
-        if self.planned[ti].keep:
-            self.scored[ti][si] = s
-        else:
-            self.tallies[ti].add(ps.sample, s, self.planned[ti].task.spec.answer_type == "execution")
+        """The item's line is on disk: it joins its task's tally (a judged item, once judged)."""
+        spec = self.planned[ti].task.spec
+        if spec.answer_type != "judged":
+            self.tallies[ti].add(ps.sample, s, spec.answer_type == "execution")
         self._bar.update(1)
-
-    def tally_judged(self) -> None:
-        """After the judge pass: judged items join their tallies."""
-        for ti, p in enumerate(self.planned):
-            if p.keep:
-                for si, s in sorted(self.scored[ti].items()):
-                    self.tallies[ti].add(p.prompts[si].sample, s)
 
     def _count(self, ti: int, c: Any, cached: bool = False) -> None:
         """Throughput counts only what was computed in this run; answers from the cache are counted apart."""
@@ -232,8 +214,9 @@ class Dispatcher:
         if spec.answer_type == "execution":
             s = self._execute_programs(p, ps, results)
         elif spec.answer_type == "judged":
+            # the line carries what the judge prompt needs, so the judge pass holds nothing per item
             s = Scored(prediction=None, metrics={}, correct=False, output=results[0].text,
-                       details={"judge": "pending", "turns": conv.turns, "answers": conv.answers})
+                       details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample)})
         else:
             s = score_generation(ps.sample, results[0], spec.metrics, spec.extractor, spec.answer_type)
         writer.write(sample_record(p, ps, s, results[0], results))

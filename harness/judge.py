@@ -1,9 +1,11 @@
 """The judge pass: judged items are scored by a judge model after the evaluated model's answers are saved.
 
-It runs as its own batched pass, once the evaluated model is unloaded: every judge prompt of every judged task
-goes to the judge backend in one call. Each verdict is appended to `<run>.judge.jsonl` as it arrives, so a crash
-loses nothing already judged; at the end the per-sample JSONL is rewritten (atomically) with the verdicts. An
-unreadable verdict is recorded and counted (`judge_unparsed`), never scored as 0.
+It runs as its own batched pass, once the evaluated model is unloaded. The per-sample JSONL is read back and
+rewritten (atomically) with the verdicts: every other line passes through, and judged items' pending lines are
+judged a window at a time, all judge prompts of a window (of every judged task) in one backend call. A pending
+line carries what its judge prompt needs (the row as the template sees it, the dialogue), so nothing per item
+is held between windows. Each verdict is appended to `<run>.judge.jsonl` as it arrives, so a crash loses
+nothing already judged. An unreadable verdict is recorded and counted (`judge_unparsed`), never scored as 0.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from harness.data import sha256_file
 from harness.dispatch import Planned
 from harness.errors import HarnessError
 from harness.results import SampleWriter, write_atomic
-from harness.scoring import Scored
 from harness.tasks import _doc
 from harness.throughput import Usage
 from harness.types import GenerateRequest
@@ -42,15 +43,13 @@ def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dic
     return ctx, hashes
 
 
-def build_prompts(p: Planned, si: int, s: Scored, ctx: dict[str, Any]) -> list[tuple[int | None, list[tuple[str, str]]]]:
-    """(turn, judge messages) for one item: one per turn when the rubric judges turns (MT-Bench), else one."""
+def build_prompts(p: Planned, doc: dict[str, Any], turns: list[str], answers: list[str],
+                  ctx: dict[str, Any]) -> list[tuple[int | None, list[tuple[str, str]]]]:
+    """(turn, judge messages) for one item: one per turn when the rubric judges turns (MT-Bench), else one.
+    `doc` is the item as prompt templates see it (tasks._doc)."""
     spec = p.task.spec.judge
-    assert spec is not None and s.details is not None
-    turns: list[str] = s.details["turns"]
-    answers: list[str] = s.details["answers"]
-    sample = p.prompts[si].sample
-    doc = _doc(sample)
-    doc["turns"] = [sample.question, *turns[1:]]  # the user's words, without the prompt template around turn 1
+    assert spec is not None
+    doc = {**doc, "turns": [doc["question"], *turns[1:]]}  # the user's words, without the template around turn 1
     wanted = range(1, len(turns) + 1) if spec.per_turn else [len(turns)]
     out: list[tuple[int | None, list[tuple[str, str]]]] = []
     for turn in wanted:
@@ -75,10 +74,9 @@ def check_templates(planned: list[Planned], data_dir: Path | None) -> None:
         if p.task.spec.answer_type != "judged":
             continue
         ctx, _ = load_context(p, data_dir)
-        for si, ps in enumerate(p.prompts):
+        for ps in p.rendered():
             turns = turns_of(p, ps)
-            probe = Scored(prediction=None, metrics={}, correct=False, details={"turns": turns, "answers": [""] * len(turns)})
-            build_prompts(p, si, probe, ctx)
+            build_prompts(p, _doc(ps.sample), turns, [""] * len(turns), ctx)
 
 
 def item_score(values: list[float | None], scale: tuple[float, float], pass_at: float | None) -> float | None:
@@ -91,14 +89,19 @@ def item_score(values: list[float | None], scale: tuple[float, float], pass_at: 
     return sum(v / scale[1] for v in got) / len(got)
 
 
-def run_judge(planned: list[Planned], scored: list[dict[int, Scored]], data_dir: Path | None,
+def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
               open_judge: Callable[[], Any], judge_path: Path, samples_path: Path, seed: int,
               progress: bool, cache: Any = None) -> dict[str, Any]:
-    """Judge every judged item; update `scored` in place; return the results file's `judge` block."""
-    judged = [ti for ti, p in enumerate(planned) if p.task.spec.answer_type == "judged"]
+    """Judge every pending line of the samples file, window by window; add each judged item to its task's tally
+    (`tallies`, one per planned task); return the results file's `judge` block."""
+    from tqdm import tqdm
+
+    from harness.dispatch import WINDOW
+
+    by_name = {p.task.name: ti for ti, p in enumerate(planned) if p.task.spec.answer_type == "judged"}
     contexts: dict[int, dict[str, Any]] = {}
     prompts_info: dict[str, Any] = {}
-    for ti in judged:
+    for ti in by_name.values():
         p = planned[ti]
         contexts[ti], hashes = load_context(p, data_dir)
         prompts_info[p.task.name] = {
@@ -106,98 +109,117 @@ def run_judge(planned: list[Planned], scored: list[dict[int, Scored]], data_dir:
             "system_hash": p.task.judge_system.hash if p.task.judge_system else None,
             "context_files": hashes, "parser": p.task.spec.judge.parser,  # type: ignore[union-attr]
         }
-    items: list[tuple[int, int, int | None, list[tuple[str, str]]]] = []
-    for ti in judged:
-        for si, s in scored[ti].items():
-            for turn, messages in build_prompts(planned[ti], si, s, contexts[ti]):
-                items.append((ti, si, turn, messages))
     t0 = time.perf_counter()
     opened = open_judge()
     load_seconds = time.perf_counter() - t0
-    backend, chat, use_messages = opened.backend, opened.chat, opened.use_messages
-    requests = []
-    for ti, _si, _turn, messages in items:
-        spec = planned[ti].task.spec.judge
-        text = chat(messages) if chat is not None else "\n\n".join(c for _, c in messages)
-        requests.append(GenerateRequest(text, spec.max_new_tokens, (), 0.0, seed, chat is None,  # type: ignore[union-attr]
-                                        tuple(messages) if use_messages else ()))
-    verdicts: dict[tuple[int, int], dict[int | None, tuple[float | None, str]]] = {}
-    usage = Usage()
+    judge = _Judging(planned, tallies, contexts, opened, seed, cache)
     wall0 = time.perf_counter()
-    from harness.dispatch import _progress, through_cache
+    bar = tqdm(total=sum(planned[ti].n for ti in by_name.values()), desc="judge", unit="item", disable=not progress,
+               dynamic_ncols=True, leave=False)
 
-    cached = 0
-    judge_id = None
-    if cache is not None:
-        from harness.cache import model_identity
+    def rewrite(out: Any) -> None:
+        window: list[dict[str, Any]] = []
+        with open(samples_path, encoding="utf-8") as src, SampleWriter(judge_path) as verdicts:
+            for line in src:
+                rec = json.loads(line)
+                if rec.get("judge") != "pending" or rec.get("task") not in by_name:
+                    out.write(line)
+                    continue
+                window.append(rec)
+                if len(window) == WINDOW:
+                    judge.window(window, by_name, out, verdicts, bar)
+                    window = []
+            if window:
+                judge.window(window, by_name, out, verdicts, bar)
 
-        judge_id = model_identity(opened.model_block)
-    with SampleWriter(judge_path) as writer:
-        stream = through_cache(cache, judge_id or {}, "gen", backend.generate, requests)
-        for idx, res, hit in _progress(stream, len(requests), "judge", progress):
-            cached += hit
-            ti, si, turn, _ = items[idx]
-            p = planned[ti]
+    try:
+        write_atomic(samples_path, rewrite)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - wall0
+    return {
+        "model": opened.model_block,
+        "backend": opened.backend.name,
+        "engine": opened.backend.describe(),
+        "prompts": prompts_info,
+        "requests": judge.requests,
+        "cached_requests": judge.cached,
+        "unparsed_verdicts": judge.unparsed,
+        "judgements_file": judge_path.name,
+        "throughput": {"model_load_seconds": round(load_seconds, 3), **judge.usage.report(wall_seconds=wall)},
+    }
+
+
+class _Judging:
+    """The judge model and the running counts of one judge pass."""
+
+    def __init__(self, planned: list[Planned], tallies: list[Any], contexts: dict[int, dict[str, Any]],
+                 opened: Any, seed: int, cache: Any) -> None:
+        self.planned, self.tallies, self.contexts, self.seed, self.cache = planned, tallies, contexts, seed, cache
+        self.backend, self.chat, self.use_messages = opened.backend, opened.chat, opened.use_messages
+        self.judge_id: dict[str, Any] = {}
+        if cache is not None:
+            from harness.cache import model_identity
+
+            self.judge_id = model_identity(opened.model_block)
+        self.usage = Usage()
+        self.requests = 0
+        self.cached = 0
+        self.unparsed: dict[str, int] = {}
+
+    def window(self, records: list[dict[str, Any]], by_name: dict[str, int], out: Any, writer: SampleWriter,
+               bar: Any) -> None:
+        """Judge a window of pending lines and write them out, finished."""
+        from harness.dispatch import through_cache
+
+        items: list[tuple[int, int | None]] = []  # (record, turn) per request
+        requests = []
+        for ri, rec in enumerate(records):
+            ti = by_name[rec["task"]]
+            p = self.planned[ti]
             spec = p.task.spec.judge
+            assert spec is not None
+            for turn, messages in build_prompts(p, rec["doc"], rec["turns"], rec["answers"], self.contexts[ti]):
+                text = self.chat(messages) if self.chat is not None else "\n\n".join(c for _, c in messages)
+                requests.append(GenerateRequest(text, spec.max_new_tokens, (), 0.0, self.seed, self.chat is None,
+                                                tuple(messages) if self.use_messages else ()))
+                items.append((ri, turn))
+        verdicts: list[dict[int | None, tuple[float | None, str]]] = [{} for _ in records]
+        for idx, res, hit in through_cache(self.cache, self.judge_id, "gen", self.backend.generate, requests):
+            self.cached += hit
+            ri, turn = items[idx]
+            rec = records[ri]
+            spec = self.planned[by_name[rec["task"]]].task.spec.judge
             value = parse_verdict(spec.parser, res.text, spec.scale)  # type: ignore[union-attr]
-            verdicts.setdefault((ti, si), {})[turn] = (value, res.text)
+            verdicts[ri][turn] = (value, res.text)
             c = res.cost
             if not hit:
-                usage.add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
-            writer.write({"task": p.task.name, "sample_id": p.prompts[si].sample.sample_id, "turn": turn,
+                self.usage.add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
+            writer.write({"task": rec["task"], "sample_id": rec["sample_id"], "turn": turn,
                           "judge_prompt": requests[idx].prompt, "judge_output": res.text, "verdict": value})
-    wall = time.perf_counter() - wall0
-    unparsed: dict[str, int] = {}
-    for (ti, si), per_turn in verdicts.items():
-        spec = planned[ti].task.spec.judge
+        self.requests += len(requests)
+        for rec, per_turn in zip(records, verdicts):
+            ti = by_name[rec["task"]]
+            self._finish(ti, rec, per_turn)
+            out.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
+            bar.update(1)
+
+    def _finish(self, ti: int, rec: dict[str, Any], per_turn: dict[int | None, tuple[float | None, str]]) -> None:
+        """Score one item from its verdicts, into its line and its task's tally."""
+        p = self.planned[ti]
+        spec = p.task.spec.judge
         assert spec is not None
         ordered = [per_turn[k] for k in sorted(per_turn, key=lambda k: k or 0)]
         values = [v for v, _ in ordered]
         score = item_score(values, spec.scale, spec.pass_at)
-        s = scored[ti][si]
-        s.metrics = {} if score is None else {"judge_score": score}
-        s.prediction = None if score is None else f"{score:.3f}"
-        s.correct = score is not None and score >= 1.0
-        details = dict(s.details or {})
-        details.update(judge="done" if score is not None else "unparsed", verdicts=values,
-                       judge_outputs=[t for _, t in ordered])
+        metrics = {} if score is None else {"judge_score": score}
+        del rec["doc"]  # the row was only carried for the judge prompt
+        rec.update(prediction=None if score is None else f"{score:.3f}", correct=score is not None and score >= 1.0,
+                   metrics=metrics, judge="done" if score is not None else "unparsed", verdicts=values,
+                   judge_outputs=[t for _, t in ordered])
         if spec.parser == "alignbench":
-            details["dimensions"] = [dimension_scores(t) for _, t in ordered]
-        s.details = details
+            rec["dimensions"] = [dimension_scores(t) for _, t in ordered]
+        self.tallies[ti].add_values(rec.get("meta") or {}, metrics, float(rec.get("weight", 1.0)), rec["prediction"])
         missing = sum(v is None for v in values)
         if missing:
-            name = planned[ti].task.name
-            unparsed[name] = unparsed.get(name, 0) + missing
-    _merge_into_samples(samples_path, planned, scored)
-    describe = backend.describe()
-    return {
-        "model": opened.model_block,
-        "backend": backend.name,
-        "engine": describe,
-        "prompts": prompts_info,
-        "requests": len(requests),
-        "cached_requests": cached,
-        "unparsed_verdicts": unparsed,
-        "judgements_file": judge_path.name,
-        "throughput": {"model_load_seconds": round(load_seconds, 3), **usage.report(wall_seconds=wall)},
-    }
-
-
-def _merge_into_samples(samples_path: Path, planned: list[Planned], scored: list[dict[int, Scored]]) -> None:
-    """Rewrite the per-sample JSONL with the verdicts (write a new file, then rename: never half a file)."""
-    final: dict[tuple[str, str], Scored] = {}
-    for ti, p in enumerate(planned):
-        if p.task.spec.answer_type == "judged":
-            for si, s in scored[ti].items():
-                final[(p.task.name, p.prompts[si].sample.sample_id)] = s
-    def rewrite(out: Any) -> None:
-        with open(samples_path, encoding="utf-8") as src:
-            for line in src:
-                rec = json.loads(line)
-                s = final.get((rec.get("task"), rec.get("sample_id")))
-                if s is not None:
-                    rec.update(prediction=s.prediction, correct=s.correct, metrics=s.metrics, **(s.details or {}))
-                out.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
-
-    write_atomic(samples_path, rewrite)
-
+            self.unparsed[p.task.name] = self.unparsed.get(p.task.name, 0) + missing

@@ -92,8 +92,7 @@ def _plan_names(cfg: EvalConfig) -> list[str]:
 
 def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[Planned]:
     """Read every task's data and render every prompt once before a model is loaded: bad input fails in seconds.
-    Nothing is kept but the --limit draw (judged tasks keep their items for the judge pass); the run streams the
-    items again from the files."""
+    Nothing is kept but the --limit draw; the run streams the items again from the files."""
     names = cfg.tasks or (suite.tasks if suite else [])
     if not names:
         raise HarnessError("--tasks or --suite: say what to evaluate (see `harness tasks`)")
@@ -104,11 +103,8 @@ def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[
         shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot
         items = task.plan(cfg.data_dir, cfg.limit, cfg.seed)
         p = Planned(task, mode, shots, items, len(items), task.fewshot_pool(cfg.data_dir, shots))
-        if p.keep:
-            p.prompts = task.prompts(list(items), p.fewshot, shots, mode)
-        else:
-            for _ in p.rendered():
-                pass
+        for _ in p.rendered():
+            pass
         planned.append(p)
     return planned
 
@@ -261,11 +257,10 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             backend = None  # the only other reference is opened.backend, which _release drops
             _release(opened)
         judge_block = run_judge(
-            planned, dispatcher.scored, cfg.data_dir,
+            planned, dispatcher.tallies, cfg.data_dir,
             open_judge or (lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
                                               cfg.judge_api_key_env, "--judge-model", judge_ref)),
             out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
-        dispatcher.tally_judged()
 
     tasks_out = {p.task.name: _task_result(p, t, u) for p, t, u in zip(planned, dispatcher.tallies, usage)}
     for p, n in zip(planned, dispatcher.cached):

@@ -262,12 +262,16 @@ class TaskTally:
         self.predictions: Counter[str] = Counter()  # only where predictions are a few statuses (execution tasks)
 
     def add(self, sample: Sample, s: Scored, count_predictions: bool = False) -> None:
+        self.add_values(sample.meta, s.metrics, sample.weight, s.prediction, count_predictions)
+
+    def add_values(self, meta: dict[str, Any], metrics: dict[str, float], weight: float, prediction: str | None,
+                   count_predictions: bool = False) -> None:
         self.n += 1
-        meta = {k: sample.meta[k] for k in self.group_by if k in sample.meta}
+        groups = {k: meta[k] for k in self.group_by if k in meta}
         for m, tally in self.metrics.items():
-            if m in s.metrics:
-                tally.add(meta, s.metrics[m], sample.weight)
-        self.without_prediction += s.prediction is None
-        self.without_metrics += not s.metrics
+            if m in metrics:
+                tally.add(groups, metrics[m], weight)
+        self.without_prediction += prediction is None
+        self.without_metrics += not metrics
         if count_predictions:
-            self.predictions[str(s.prediction)] += 1
+            self.predictions[str(prediction)] += 1

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import harness.dispatch as dispatch
+import harness.judge as judge
 from harness.cli import main
 
 pytestmark = pytest.mark.slow
@@ -55,18 +56,25 @@ def test_windows_change_nothing_and_keep_nothing(tiny_models: dict[str, Path], s
         windows.append(len(window))
         run_window(self, window, *args)
         left_behind.append(len(self.live) + len(self.conversations))
-        # only judged items wait for their judge; every other finished item is just a tally
-        assert all(not scored for p, scored in zip(self.planned, self.scored) if not p.keep)
+
+    judged: list[int] = []
+    judge_window = judge._Judging.window
+
+    def watched_judge(self: judge._Judging, records: list, *args: Any) -> None:
+        judged.append(len(records))
+        judge_window(self, records, *args)
 
     monkeypatch.setattr(dispatch, "WINDOW", 3)
     monkeypatch.setattr(dispatch.Dispatcher, "_run_window", watched)
+    monkeypatch.setattr(judge._Judging, "window", watched_judge)
     cut, cut_samples = _run(tmp_path / "cut", tiny_models["qwen2"], scripted_judge, data_dir)
 
     assert windows == [3] * 6 + [2]  # 4 tasks x 5 items, the windows crossing task boundaries
     assert left_behind == [0] * len(windows)
+    assert judged == [3, 2]  # the judge pass reads its pending lines back from the file, a window at a time
     assert _scores(cut) == _scores(whole)
     assert cut["suite"] == whole["suite"]
     assert cut_samples == whole_samples
     assert len(cut_samples) == 20
     mt = [s for (task, _), s in cut_samples.items() if task == "mtbench_zh"]
-    assert all(len(s["answers"]) == 2 and s["judge"] == "done" for s in mt)
+    assert all(len(s["answers"]) == 2 and s["judge"] == "done" and "doc" not in s for s in mt)
