@@ -298,9 +298,3 @@ def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
     record["prompt_tokens"] = sum(r.cost.prompt_tokens for r in results)
     record["generated_tokens"] = sum(r.cost.generated_tokens for r in results)
     return record
-
-
-def _progress(it: Any, total: int, kind: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(it, total=total, desc=kind, unit="req", disable=not enabled, dynamic_ncols=True, leave=False)
