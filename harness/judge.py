@@ -121,7 +121,7 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
         window: list[dict[str, Any]] = []
         with open(samples_path, encoding="utf-8") as src, SampleWriter(judge_path) as verdicts:
             for line in src:
-                rec = json.loads(line)
+                rec = json.loads(line) if '"pending"' in line else {}  # most lines pass through unparsed
                 if rec.get("judge") != "pending" or rec.get("task") not in by_name:
                     out.write(line)
                     continue
