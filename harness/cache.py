@@ -19,8 +19,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import sqlite3
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -90,14 +92,28 @@ class ResponseCache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), timeout=60, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-                             "value TEXT NOT NULL, checksum TEXT NOT NULL)")
+            self._setup()
         except sqlite3.DatabaseError as e:
             raise HarnessError(f"--cache-dir: cannot use {path} ({e}); delete the file or pass --no-cache") from None
         except OSError as e:
             raise HarnessError(f"--cache-dir: cannot create {path.parent} ({e.strerror}); pass another --cache-dir or --no-cache") from None
+
+    def _setup(self, patience_s: float = 60.0) -> None:
+        """WAL mode and the table. Two runs opening a new cache at the same moment both need an exclusive lock
+        here, and SQLite answers one of them "database is locked" at once instead of waiting (it would deadlock
+        otherwise): retry that, briefly and with jitter, instead of failing the run."""
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+                                 "value TEXT NOT NULL, checksum TEXT NOT NULL)")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.1))
 
     def get(self, key: str, kind: str) -> LoglikelihoodResult | GenerateResult | None:
         if not self.read:

@@ -171,3 +171,33 @@ def test_two_runs_at_once_share_a_results_dir_and_a_cache(tiny_models: dict[str,
         answers.append(_answers(samples))
     assert answers[0] == answers[1]
     assert _rows(cache) == 12
+
+
+def _open_cache(path: str, barrier: Any, errors: Any) -> None:
+    from harness.cache import ResponseCache
+    from harness.errors import HarnessError
+
+    barrier.wait()
+    try:
+        ResponseCache(Path(path)).close()
+    except HarnessError as e:
+        errors.put(str(e))
+
+
+def test_runs_opening_a_new_cache_at_the_same_moment_all_get_it(tmp_path: Path) -> None:
+    """Setting up a new cache needs an exclusive lock, and SQLite answers all but one contender "database is
+    locked" at once (no waiting): before the retry, about one start in ten of four runs failed this way."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    errors = ctx.Queue()
+    for trial in range(30):
+        barrier = ctx.Barrier(4)
+        path = str(tmp_path / str(trial) / "responses.sqlite")
+        procs = [ctx.Process(target=_open_cache, args=(path, barrier, errors)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+            assert p.exitcode == 0
+    assert errors.empty(), errors.get()
