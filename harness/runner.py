@@ -80,9 +80,10 @@ def _choose_mode(cfg: EvalConfig, suite: Suite | None, task: Task, notes: list[s
     return task.spec.mode
 
 
-def _plan_names(cfg: EvalConfig) -> list[str]:
+def _plan_names(cfg: EvalConfig, suite: Suite | None = None) -> list[str]:
     """The task names a run covers: --tasks, else the suite's (checked, so a typo fails before any work)."""
-    suite = load_suite(cfg.suite) if cfg.suite else None
+    if suite is None and cfg.suite:
+        suite = load_suite(cfg.suite)
     names = cfg.tasks or (suite.tasks if suite else [])
     if not names:
         raise HarnessError("--tasks or --suite: say what to evaluate (see `harness tasks`)")
@@ -93,11 +94,8 @@ def _plan_names(cfg: EvalConfig) -> list[str]:
 def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[Planned]:
     """Read every task's data and render every prompt once before a model is loaded: bad input fails in seconds.
     Nothing is kept but the --limit draw; the run streams the items again from the files."""
-    names = cfg.tasks or (suite.tasks if suite else [])
-    if not names:
-        raise HarnessError("--tasks or --suite: say what to evaluate (see `harness tasks`)")
     planned = []
-    for path in resolve_task_files(names):
+    for path in resolve_task_files(_plan_names(cfg, suite)):
         task = Task.load(path)
         mode = _choose_mode(cfg, suite, task, notes)
         shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot

@@ -93,38 +93,11 @@ def score_generation(
     return Scored(prediction=prediction, metrics=values, correct=values[metrics[0]] >= 1.0, output=result.text)
 
 
-def mean_stderr(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error of the mean (sample standard deviation, n-1), as lm-evaluation-harness does."""
-    n = len(values)
-    if n == 0:
-        return float("nan"), float("nan")
-    mean = sum(values) / n
-    if n == 1:
-        return mean, float("nan")
-    var = sum((v - mean) ** 2 for v in values) / (n - 1)
-    return mean, math.sqrt(var / n)
-
-
 def _group_values(sample_meta: dict[str, Any], key: str) -> list[str]:
     value = sample_meta.get(key)
     if value is None:
         return []
     return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
-
-
-def weighted_mean_stderr(values: Sequence[float], weights: Sequence[float]) -> tuple[float, float]:
-    """Weighted mean (sum w*x / sum w) and the standard error of a ratio estimator; equals mean_stderr for
-    equal weights."""
-    if all(w == 1.0 for w in weights):
-        return mean_stderr(values)
-    n, total = len(values), sum(weights)
-    if n == 0 or total <= 0:
-        return float("nan"), float("nan")
-    mean = sum(w * v for v, w in zip(values, weights)) / total
-    if n == 1:
-        return mean, float("nan")
-    var = n / (n - 1) * sum((w * (v - mean)) ** 2 for v, w in zip(values, weights)) / total**2
-    return mean, math.sqrt(var)
 
 
 class Moments:
@@ -146,6 +119,7 @@ class Moments:
         self.unit = True  # every weight is 1 (then the plain mean and its n-1 standard error)
 
     def add(self, value: float, weight: float = 1.0) -> None:
+        value, weight = float(value), float(weight)
         v = int(value) if value.is_integer() else Fraction(value)
         w = int(weight) if weight.is_integer() else Fraction(weight)
         self.n += 1
@@ -161,7 +135,9 @@ class Moments:
         self.w2v2 += wv * wv
 
     def mean_stderr(self) -> tuple[float, float]:
-        """As `weighted_mean_stderr` over the same values (equal weights: `mean_stderr`), computed exactly."""
+        """Mean and standard error, computed exactly. Equal weights: the sample standard deviation (n-1) over
+        sqrt(n), as lm-evaluation-harness reports it. Weights: sum w*x / sum w and the standard error of that ratio
+        estimator, n/(n-1) * sum (w*(x-mean))^2 / (sum w)^2 under the square root."""
         n = self.n
         if self.unit:
             if n == 0:
@@ -190,11 +166,11 @@ class Tally:
         self.members: dict[str, dict[str, set[str]]] = {key: {} for key in self.group_by}  # group -> its base groups
 
     def add(self, meta: dict[str, Any], value: float, weight: float = 1.0) -> None:
-        self.all.add(float(value), float(weight))
+        self.all.add(value, weight)
         base = _group_values(meta, self.group_by[0]) if self.group_by else []
         for key in self.group_by:
             for g in _group_values(meta, key):
-                self.groups[key].setdefault(g, Moments()).add(float(value), float(weight))
+                self.groups[key].setdefault(g, Moments()).add(value, weight)
                 self.members[key].setdefault(g, set()).update(base)
 
     def result(self, rule: str) -> dict[str, Any]:

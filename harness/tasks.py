@@ -405,9 +405,3 @@ class PromptHash:
     def hexdigest(self) -> str:
         return self._h.hexdigest()[:16]
 
-
-def prompt_hash(prompts: list[PromptedSample]) -> str:
-    h = PromptHash()
-    for p in prompts:
-        h.add(p)
-    return h.hexdigest()

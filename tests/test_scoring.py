@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from harness.scoring import aggregate, mean_stderr, score_generation, score_likelihood
+from harness.scoring import Moments, aggregate, score_generation, score_likelihood
 from harness.types import Cost, GenerateResult, LoglikelihoodResult, Sample
 
 
@@ -37,11 +37,29 @@ def test_generation_scoring_uses_extraction() -> None:
     assert (none.prediction, none.correct) == (None, False)
 
 
+def _moments(values: list[float], weights: list[float] | None = None) -> tuple[float, float]:
+    m = Moments()
+    for i, v in enumerate(values):
+        m.add(v, weights[i] if weights else 1.0)
+    return m.mean_stderr()
+
+
+def two_pass(values: list[float], weights: list[float]) -> tuple[float, float]:
+    """The textbook two-pass formulas over a list, the reference the running sums are checked against."""
+    n, total = len(values), sum(weights)
+    mean = sum(w * v for v, w in zip(values, weights)) / total
+    if all(w == 1.0 for w in weights):
+        return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+    return mean, math.sqrt(n / (n - 1) * sum((w * (v - mean)) ** 2 for v, w in zip(values, weights)) / total**2)
+
+
 def test_mean_stderr_hand_worked() -> None:
     # values 1,0,1,1: mean .75, sample variance (3*.0625 + .5625)/3 = .25, se = sqrt(.25/4) = .25
-    assert mean_stderr([1, 0, 1, 1]) == pytest.approx((0.75, 0.25))
-    m, se = mean_stderr([1.0])
+    assert _moments([1, 0, 1, 1]) == pytest.approx((0.75, 0.25))
+    m, se = _moments([1.0])
     assert m == 1.0 and math.isnan(se)
+    # points 1 and 3 on values 1, 0: mean 1/4; n/(n-1) * ((1*.75)^2 + (3*.25)^2) / 4^2 = 2 * 1.125 / 16
+    assert _moments([1.0, 0.0], [1.0, 3.0]) == pytest.approx((0.25, math.sqrt(2 * 1.125 / 16)))
 
 
 def _rows() -> list[tuple[dict, bool]]:
@@ -96,8 +114,6 @@ def test_running_moments_equal_the_two_pass_formulas_in_any_order() -> None:
     whatever order samples finish in (a resumed run finishes them in another order)."""
     import random
 
-    from harness.scoring import Moments, weighted_mean_stderr
-
     rng = random.Random(3)
     for values, weights in [
         ([float(rng.random() < 0.4) for _ in range(500)], [1.0] * 500),  # accuracies
@@ -107,7 +123,7 @@ def test_running_moments_equal_the_two_pass_formulas_in_any_order() -> None:
         m = Moments()
         for v, w in zip(values, weights):
             m.add(v, w)
-        expected = weighted_mean_stderr(values, weights)
+        expected = two_pass(values, weights)
         assert m.mean_stderr() == pytest.approx(expected, rel=1e-12)
         pairs = list(zip(values, weights))
         rng.shuffle(pairs)
@@ -118,8 +134,6 @@ def test_running_moments_equal_the_two_pass_formulas_in_any_order() -> None:
 
 
 def test_running_moments_edge_cases() -> None:
-    from harness.scoring import Moments
-
     empty = Moments()
     assert all(math.isnan(x) for x in empty.mean_stderr())
     one = Moments()

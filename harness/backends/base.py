@@ -1,8 +1,9 @@
 """The interface every backend implements: two request kinds, whole batches in, results out as they finish.
 
 Backends receive many requests of a kind at once (every request of a window of thousands of items, see
-harness/dispatch.py) so they can sort and batch them as they see fit (and vLLM can schedule them itself); they yield (index, result) pairs as results complete so the runner can write each
-sample as soon as it is done. They never see tasks, templates or scores.
+harness/dispatch.py) so they can sort and batch them as they see fit (and vLLM can schedule them itself); they
+yield (index, result) pairs as results complete so the runner can write each sample as soon as it is done.
+They never see tasks, templates or scores.
 """
 
 from __future__ import annotations
