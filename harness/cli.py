@@ -16,11 +16,16 @@ from harness.errors import HarnessError
 
 EPILOG = """examples:
   harness tiny-model --arch qwen2 -o models/tiny-qwen2
+  harness tiny-model --arch qwen3 --tokenizer ../shared/tokenizers/qwen3 -o models/tiny-qwen3
   harness eval --model models/tiny-qwen2 --tasks ceval,cmmlu --data-dir ../shared/data --limit 50
   harness eval --model qwen2.5-7b-instruct --suite superclue --mode generate
   harness eval --model qwen2.5-7b-instruct --tasks ceval --num-fewshot 5 --mode generate
   harness tasks
 """
+
+
+TINY_TOY_ARCHS = ("qwen2", "llama", "glm4")  # mirrors harness.tiny_model (not imported here: it pulls in torch)
+TINY_REAL_ARCHS = ("qwen3", "deepseek_v3")
 
 
 def _positive_int(value: str) -> int:
@@ -122,10 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     lbb.add_argument("--no-samples", action="store_true", help="leave out the sample browser's data (a much smaller site)")
 
     tm = sub.add_parser("tiny-model", help="build a tiny random-weight model folder (for tests and trying things out)")
-    tm.add_argument("--arch", choices=["qwen2", "llama", "glm4"], default="qwen2")
+    tm.add_argument("--arch", choices=[*TINY_TOY_ARCHS, *TINY_REAL_ARCHS], default="qwen2",
+                    help="qwen2, llama (Yi), glm4: toy Chinese BPE; qwen3, deepseek_v3: the real tokenizer from --tokenizer")
+    tm.add_argument("--tokenizer", type=Path, default=None,
+                    help="qwen3 / deepseek_v3: folder with the family's real tokenizer.json and tokenizer_config.json (e.g. ../shared/tokenizers/qwen3)")
     tm.add_argument("-o", "--output", type=Path, required=True, help="folder to write the model into")
     tm.add_argument("--layers", type=_positive_int, default=2)
     tm.add_argument("--hidden-size", type=_positive_int, default=64, help="a multiple of 32 (head_dim is 32)")
+    tm.add_argument("--max-position-embeddings", type=_positive_int, default=4096, help="context length written to config.json")
     tm.add_argument("--seed", type=int, default=0)
     tm.add_argument("--base", action="store_true", help="no chat template (a base model)")
     return parser
@@ -274,10 +283,20 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _tiny(args: argparse.Namespace) -> int:
-    from harness.tiny_model import build_tiny_model
+    real = args.arch in TINY_REAL_ARCHS
+    fix = f"pass the folder holding the real tokenizer.json and tokenizer_config.json, e.g. --tokenizer ../shared/tokenizers/{args.arch}"
+    if real and args.tokenizer is None:
+        raise HarnessError(f"tiny-model --arch {args.arch} needs --tokenizer: {fix}")
+    if not real and args.tokenizer is not None:
+        raise HarnessError(f"tiny-model: --tokenizer is only for --arch {' or '.join(TINY_REAL_ARCHS)}; "
+                           f"--arch {args.arch} trains a built-in toy tokenizer, so drop --tokenizer")
+    from harness.tiny_model import TokenizerFolderError, build_tiny_model
 
     try:
-        path = build_tiny_model(args.arch, args.output, seed=args.seed, num_layers=args.layers, hidden_size=args.hidden_size, chat=not args.base)
+        path = build_tiny_model(args.arch, args.output, seed=args.seed, num_layers=args.layers, hidden_size=args.hidden_size,
+                                chat=not args.base, tokenizer_dir=args.tokenizer, max_position_embeddings=args.max_position_embeddings)
+    except TokenizerFolderError as e:
+        raise HarnessError(f"tiny-model --tokenizer: {e}; {fix}") from None
     except ValueError as e:
         raise HarnessError(f"tiny-model: {e}") from None
     print(f"wrote a tiny {args.arch} model to {path}")

@@ -4,18 +4,25 @@ Tests and the quick start need real ``from_pretrained``-loadable checkpoints (co
 safetensors, tokenizer, chat template, generation config) without a model hub. Each folder
 mimics one Chinese model family closely enough that the harness's family-specific code paths
 (chat templates, stop tokens, GQA, GLM's partial rotary) run for real, just on noise weights.
+
+qwen2, llama and glm4 train a toy byte-level BPE on a built-in corpus. qwen3 and deepseek_v3 instead copy a
+real tokenizer (tokenizer.json and tokenizer_config.json with its chat template, e.g. ../shared/tokenizers/qwen3)
+into the folder, so prompts are tokenized exactly as for the real model: Qwen3 splits numbers into single digits,
+DeepSeek-V3 keeps up to three digits per token, and the special and thinking tokens are the real ones. Their
+embedding has one row per token id (about 150,000) and is tied to the output head, so a folder is ~40-50 MB.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GenerationConfig, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
 from transformers.utils import logging as transformers_logging
 
 try:  # GLM-4 proper (transformers >= 4.51); the installed 5.x has it
@@ -25,7 +32,8 @@ except ImportError:  # pragma: no cover - older transformers: GLM-4-9B's archite
 
 from harness.tiny_corpus import TINY_CORPUS
 
-ARCHS = ("qwen2", "llama", "glm4")
+ARCHS = ("qwen2", "llama", "glm4")  # toy BPE trained on the built-in corpus
+REAL_TOKENIZER_ARCHS = ("qwen3", "deepseek_v3")  # a real tokenizer folder is copied in (tokenizer_dir)
 HEAD_DIM = 32  # vLLM's CPU attention kernels need head_dim >= 32
 MAX_POSITIONS = 4096
 _STALE_FILES = (
@@ -105,6 +113,69 @@ def _family(arch: str) -> dict:
     raise ValueError(f"unknown arch {arch!r}; expected one of {ARCHS}")
 
 
+class TokenizerFolderError(ValueError):
+    """The tokenizer folder given for a qwen3 or deepseek_v3 model is missing, unreadable, or of another family."""
+
+
+# What a real tokenizer folder must hold for each arch, and the stop tokens its chat model ships besides
+# tokenizer_config.json's eos_token (Qwen3's generation_config.json: eos_token_id [<|im_end|>, <|endoftext|>]).
+_REAL_FAMILIES: dict[str, dict] = {
+    "qwen3": {
+        "name": "Qwen3",
+        "tokens": ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"),
+        "extra_stops": ("<|endoftext|>",),
+        "base_eos": "<|endoftext|>",  # Qwen3-Base stops at <|endoftext|>
+        "rope_theta": 1_000_000.0,
+    },
+    "deepseek_v3": {
+        "name": "DeepSeek-V3",
+        "tokens": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<｜Assistant｜>"),
+        "extra_stops": (),
+        "base_eos": None,  # DeepSeek-V3-Base keeps <｜end▁of▁sentence｜>
+        "rope_theta": 10_000.0,
+    },
+}
+
+
+def _token_content(value: object) -> str | None:
+    """A special token as tokenizer_config.json writes it: a string, or an AddedToken dict with "content"."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) and value else None
+
+
+def _read_real_tokenizer(arch: str, tokenizer_dir: str | Path) -> tuple[Tokenizer, dict]:
+    """Load and check a real tokenizer folder for `arch`; raise TokenizerFolderError (one line) when it is unusable."""
+    family = _REAL_FAMILIES[arch]
+    src = Path(tokenizer_dir)
+    if not src.is_dir():
+        raise TokenizerFolderError(f"{src} is not a folder")
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        if not (src / name).is_file():
+            raise TokenizerFolderError(f"{src} has no {name}")
+    try:
+        raw = Tokenizer.from_file(str(src / "tokenizer.json"))
+    except Exception as e:  # the Rust side raises plain Exception subclasses with multi-line messages
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise TokenizerFolderError(f"{src / 'tokenizer.json'} is not a readable tokenizer ({first})") from None
+    try:
+        config = json.loads((src / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise TokenizerFolderError(f"{src / 'tokenizer_config.json'} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise TokenizerFolderError(f"{src / 'tokenizer_config.json'} is not a JSON object")
+    for token in family["tokens"]:
+        if raw.token_to_id(token) is None:
+            raise TokenizerFolderError(f"{src} is not a {family['name']} tokenizer: it has no {token} token")
+    for key in ("eos_token", "bos_token", "pad_token"):
+        token = _token_content(config.get(key))
+        if token is not None and raw.token_to_id(token) is None:
+            raise TokenizerFolderError(f"{src / 'tokenizer_config.json'}: {key} {token} is not in tokenizer.json")
+    if _token_content(config.get("eos_token")) is None:
+        raise TokenizerFolderError(f"{src / 'tokenizer_config.json'} names no eos_token")
+    return raw, config
+
+
 def _patch_json(path: Path, **updates: object) -> None:
     """Rewrite a saved JSON file with `updates`, keeping transformers' stable key order and format."""
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -148,19 +219,32 @@ def train_tokenizer(arch: str, vocab_size: int = 3000) -> Tokenizer:
 
 
 def _model_config(
-    arch: str, vocab: int, hidden: int, layers: int, ids: dict[str, int | list[int] | None]
+    arch: str, vocab: int, hidden: int, layers: int, ids: dict[str, int | list[int] | None],
+    max_positions: int = MAX_POSITIONS,
 ) -> tuple[type[PreTrainedModel], PretrainedConfig]:
-    """A tiny config of the family: head_dim 32 and num_key_value_heads < heads (GQA) when possible."""
+    """A tiny config of the family: head_dim 32 and num_key_value_heads < heads (GQA) when possible.
+
+    qwen3 and deepseek_v3 tie the embedding to the output head: with a real ~150k vocabulary that matrix is
+    nearly all of the weights, and tying halves the folder.
+    """
     if hidden % HEAD_DIM:
         raise ValueError(f"hidden_size must be a multiple of {HEAD_DIM}, got {hidden}")
+    if max_positions < 1:
+        raise ValueError(f"max_position_embeddings must be positive, got {max_positions}")
     heads = hidden // HEAD_DIM
     common = dict(
         vocab_size=vocab, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), head_dim=HEAD_DIM,
-        max_position_embeddings=MAX_POSITIONS, rms_norm_eps=1e-6, tie_word_embeddings=False,
+        max_position_embeddings=max_positions, rms_norm_eps=1e-6, tie_word_embeddings=arch in REAL_TOKENIZER_ARCHS,
         bos_token_id=ids["bos"], eos_token_id=ids["eos"], pad_token_id=ids["pad"],
         torch_dtype=torch.float32,  # transformers 5 saves it as "dtype", 4.x as "torch_dtype"
     )
+    if arch in REAL_TOKENIZER_ARCHS:
+        rope = {"rope_type": "default", "rope_theta": _REAL_FAMILIES[arch]["rope_theta"]}
+        if arch == "qwen3":  # q/k RMSNorm per head is built into Qwen3's attention
+            return Qwen3ForCausalLM, Qwen3Config(**common, rope_parameters=rope, max_window_layers=layers)
+        # DeepSeek-V3 stand-in: see build_tiny_model's docstring for why this is Llama.
+        return LlamaForCausalLM, LlamaConfig(**common, rope_parameters=rope)
     if arch == "qwen2":
         return Qwen2ForCausalLM, Qwen2Config(**common)
     if arch == "llama":
@@ -178,18 +262,47 @@ def build_tiny_model(
     hidden_size: int = 64,
     vocab_size: int = 3000,
     chat: bool = True,
+    tokenizer_dir: str | Path | None = None,
+    max_position_embeddings: int = MAX_POSITIONS,
 ) -> Path:
-    """Write a tiny random model of `arch` with a Chinese byte-level BPE tokenizer and that family's chat template to out_dir; return the path.
+    """Write a tiny random model of `arch` with that family's tokenizer and chat template to out_dir; return the path.
 
     Same arguments give byte-identical files. The embedding has exactly as many rows as the
-    tokenizer has tokens (at most ``vocab_size``), so every id a model can emit decodes.
-    ``chat=False`` gives a base model: no chat template and ``<|endoftext|>`` as the only stop token.
+    tokenizer has token ids, so every id a model can emit decodes.
+    ``chat=False`` gives a base model: no chat template and ``<|endoftext|>`` as the only stop token
+    (DeepSeek-V3: ``<｜end▁of▁sentence｜>``, as its base model ships).
+
+    qwen2, llama, glm4: a Chinese byte-level BPE trained on the built-in corpus (at most ``vocab_size``
+    tokens); ``tokenizer_dir`` must be None.
+
+    qwen3, deepseek_v3 (``tokenizer_dir`` required, ``vocab_size`` unused): the real tokenizer in
+    ``tokenizer_dir`` is copied in and the embedding, tied to the output head, is sized to its largest id
+    + 1 (Qwen3: 151,669; DeepSeek-V3: 128,815). config.json and generation_config.json carry the
+    tokenizer's bos/eos/pad ids; Qwen3's chat model stops at ``<|im_end|>`` or ``<|endoftext|>``.
+
+    - qwen3 is a real Qwen3ForCausalLM (q/k norm, rope_theta 1e6); tokenizer_config.json is copied as
+      shipped (its class, Qwen2Tokenizer, is also what transformers picks for model_type qwen3, so ids
+      are unchanged on reload).
+    - deepseek_v3 is a LlamaForCausalLM, not DeepSeek-V3's architecture: the real model's MLA attention
+      (low-rank compressed KV with decoupled rope), 256-expert MoE with shared experts and multi-token
+      prediction would make a far larger, slower and more fragile test model, while everything the
+      harness sees from the model family (tokenization, special tokens, chat template, stop ids) lives in
+      the tokenizer. tokenizer_config.json's ``tokenizer_class`` is changed from ``LlamaTokenizerFast``
+      to ``PreTrainedTokenizerFast``: for a model_type llama folder, transformers 5 otherwise builds a
+      SentencePiece-style LlamaTokenizer whose Metaspace pre-tokenizer replaces tokenizer.json's
+      byte-level one and drops spaces and Chinese text (for the real model, model_type deepseek_v3 makes
+      transformers use tokenizer.json as is, which this reproduces).
     """
+    if arch in REAL_TOKENIZER_ARCHS:
+        if tokenizer_dir is None:
+            raise TokenizerFolderError(f"arch {arch} needs a tokenizer folder (tokenizer.json and tokenizer_config.json)")
+        return _build_with_real_tokenizer(arch, Path(out_dir), Path(tokenizer_dir), seed=seed, num_layers=num_layers,
+                                          hidden_size=hidden_size, chat=chat, max_positions=max_position_embeddings)
+    if tokenizer_dir is not None:
+        _family(arch)  # an unknown arch is reported as such
+        raise ValueError(f"arch {arch} trains its own toy tokenizer; a tokenizer folder is only used by {', '.join(REAL_TOKENIZER_ARCHS)}")
     fam = _family(arch)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in _STALE_FILES:  # a rebuild into an old folder must not pick up e.g. an old template
-        (out / name).unlink(missing_ok=True)
+    out = _prepare_folder(Path(out_dir))
 
     raw = train_tokenizer(arch, vocab_size)
     eos = fam["eos"] if chat else "<|endoftext|>"
@@ -197,7 +310,7 @@ def build_tiny_model(
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=raw, eos_token=eos, pad_token="<|endoftext|>", bos_token=fam["bos"],
         add_bos_token=False, add_eos_token=False, clean_up_tokenization_spaces=False,
-        model_max_length=MAX_POSITIONS, chat_template=fam["template"] if chat else None,
+        model_max_length=max_position_embeddings, chat_template=fam["template"] if chat else None,
     )
     tokenizer.save_pretrained(out, save_jinja_files=False)  # template inside tokenizer_config.json
     _patch_json(out / "tokenizer_config.json", tokenizer_class=fam["tokenizer_class"])
@@ -207,13 +320,69 @@ def build_tiny_model(
         "eos": [raw.token_to_id(t) for t in stops],
         "pad": raw.token_to_id("<|endoftext|>"),
     }
-    model_cls, config = _model_config(arch, raw.get_vocab_size(), hidden_size, num_layers, ids)
+    model_cls, config = _model_config(arch, raw.get_vocab_size(), hidden_size, num_layers, ids, max_position_embeddings)
+    _save_model(out, model_cls, config, seed, ids)
+    return out
+
+
+def _prepare_folder(out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    for name in _STALE_FILES:  # a rebuild into an old folder must not pick up e.g. an old template
+        (out / name).unlink(missing_ok=True)
+    return out
+
+
+def _save_model(out: Path, model_cls: type[PreTrainedModel], config: PretrainedConfig, seed: int, gen_ids: dict) -> None:
+    """Initialise `model_cls` from `seed` (without touching the caller's RNG) and save it as fp32 safetensors."""
     with torch.random.fork_rng(devices=[]):  # seed locally; leave the caller's RNG untouched
         torch.manual_seed(seed)
         model = model_cls(config).to(torch.float32).eval()
     model.generation_config = GenerationConfig(
-        do_sample=False, bos_token_id=ids["bos"], eos_token_id=ids["eos"], pad_token_id=ids["pad"],
+        do_sample=False, bos_token_id=gen_ids["bos"], eos_token_id=gen_ids["eos"], pad_token_id=gen_ids["pad"],
     )
     transformers_logging.disable_progress_bar()
     model.save_pretrained(out, safe_serialization=True)
+
+
+def _build_with_real_tokenizer(
+    arch: str, out: Path, tokenizer_dir: Path, *, seed: int, num_layers: int, hidden_size: int, chat: bool,
+    max_positions: int,
+) -> Path:
+    family = _REAL_FAMILIES[arch]
+    raw, tok_config = _read_real_tokenizer(arch, tokenizer_dir)
+    if chat and not tok_config.get("chat_template"):
+        raise TokenizerFolderError(f"{tokenizer_dir / 'tokenizer_config.json'} has no chat_template (a base model, built with --base, needs none)")
+    if hidden_size % HEAD_DIM:  # checked before anything is written
+        raise ValueError(f"hidden_size must be a multiple of {HEAD_DIM}, got {hidden_size}")
+    if max_positions < 1:
+        raise ValueError(f"max_position_embeddings must be positive, got {max_positions}")
+
+    updates: dict[str, object] = {}
+    if arch == "deepseek_v3":
+        updates["tokenizer_class"] = "PreTrainedTokenizerFast"
+    if not chat and family["base_eos"]:
+        updates["eos_token"] = family["base_eos"]
+    out = _prepare_folder(out)
+    shutil.copyfile(tokenizer_dir / "tokenizer.json", out / "tokenizer.json")
+    if updates or (not chat and "chat_template" in tok_config):
+        patched = {k: v for k, v in tok_config.items() if chat or k != "chat_template"}  # shipped key order kept
+        patched.update(updates)
+        text = json.dumps(patched, indent=2, ensure_ascii=False) + "\n"
+        (out / "tokenizer_config.json").write_text(text, encoding="utf-8")
+    else:
+        shutil.copyfile(tokenizer_dir / "tokenizer_config.json", out / "tokenizer_config.json")
+    tok_config.update(updates)
+
+    def token_id(key: str) -> int | None:
+        token = _token_content(tok_config.get(key))
+        return None if token is None else raw.token_to_id(token)
+
+    eos = token_id("eos_token")
+    stops = [eos] + [raw.token_to_id(t) for t in (family["extra_stops"] if chat else ()) if raw.token_to_id(t) != eos]
+    ids = {"bos": token_id("bos_token"), "eos": eos, "pad": token_id("pad_token")}
+    # generation_config.json as the real models ship it: Qwen3 a list of stop ids, DeepSeek-V3 a single id.
+    gen_ids = {**ids, "eos": stops if len(stops) > 1 else eos}
+    vocab = max(raw.get_vocab(with_added_tokens=True).values()) + 1
+    model_cls, config = _model_config(arch, vocab, hidden_size, num_layers, ids, max_positions)
+    _save_model(out, model_cls, config, seed, gen_ids)
     return out

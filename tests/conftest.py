@@ -11,6 +11,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+# Real Qwen3 and DeepSeek-V3 tokenizer files (read-only; tiny models copy them at build time, the repository never does).
+SHARED_TOKENIZERS = (REPO.parent / "shared" / "tokenizers").resolve()
 
 _SANDBOX = Path(tempfile.mkdtemp(prefix="harness-tests-"))
 for var, sub in (("HF_HOME", "hf"), ("HF_DATASETS_CACHE", "hf/datasets"), ("XDG_CACHE_HOME", "cache")):
@@ -60,3 +62,37 @@ def _own_response_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: p
     """Each test gets an empty response cache: a run never answers from another test's responses (tests of
     resuming share one on purpose, through --cache-dir)."""
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("response-cache")))
+
+
+def shared_tokenizer(name: str) -> Path:
+    """../shared/tokenizers/<name> (qwen3, deepseek_v3); skips where it is missing, fails under CI."""
+    from needs import require
+
+    folder = SHARED_TOKENIZERS / name
+    require((folder / "tokenizer.json").is_file() and (folder / "tokenizer_config.json").is_file(),
+            f"real tokenizer files not found at {folder}: these tests need ../shared/tokenizers beside the repository")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_tokenizers() -> dict[str, Path]:
+    """The shared real tokenizer folders by arch name: {"qwen3": ..., "deepseek_v3": ...}."""
+    return {name: shared_tokenizer(name) for name in ("qwen3", "deepseek_v3")}
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3ForCausalLM with the real Qwen3 tokenizer and chat template (~50 MB), built once per session."""
+    from harness.tiny_model import build_tiny_model
+
+    return build_tiny_model("qwen3", tmp_path_factory.mktemp("tiny-qwen3") / "tiny-qwen3",
+                            tokenizer_dir=shared_tokenizer("qwen3"))
+
+
+@pytest.fixture(scope="session")
+def tiny_deepseek_v3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama with the real DeepSeek-V3 tokenizer and chat template (~41 MB), built once per session."""
+    from harness.tiny_model import build_tiny_model
+
+    return build_tiny_model("deepseek_v3", tmp_path_factory.mktemp("tiny-deepseek-v3") / "tiny-deepseek_v3",
+                            tokenizer_dir=shared_tokenizer("deepseek_v3"))
