@@ -3,8 +3,11 @@
 Responses live in one SQLite file (WAL journal: a killed process never leaves a half-written row, and several
 runs may share the file). A response is keyed by a fingerprint of everything that determines it:
 
-- the model: its source and revision, and the hash of its weights (a local folder) or, for a server, its URL
-  and served name; the backend (transformers and vLLM agree to ~1e-6, not bit for bit) and the dtype;
+- the model: its source and revision, the commit a hub revision resolved to (a moving `main` never reuses
+  older answers; offline and not in the cache: the revision name, and the results say so), and the hash of its
+  weights (a local folder) or, for a server, its URL and served name; the backend (transformers and vLLM agree to
+  ~1e-6, not bit for bit) and the dtype; the context length the engine runs with (vLLM's `--max-model-len`, a
+  server's), and the OpenAI backend's local `--tokenizer`, by a hash of its files;
 - the request: the exact prompt text (chat template already applied, so the template is part of it) or the
   chat messages, the continuations, whether special tokens are added, and for generation max_new_tokens,
   stop strings, temperature and seed.
@@ -46,10 +49,14 @@ def _digest(obj: Any) -> str:
 
 
 def model_identity(model_block: dict[str, Any]) -> dict[str, Any]:
-    """The part of a results file's model block that determines outputs."""
+    """The part of a results file's model block that determines outputs.
+
+    The later settings (context length, tokenizer, commit) join the key only when known, so a setup that has
+    none of them (a local folder on transformers) keeps the keys it had before they were added."""
     weights = model_block.get("weights") or {}
     engine = model_block.get("engine") or {}
-    return {
+    tokenizer = model_block.get("tokenizer") or {}
+    identity = {
         "source": model_block.get("source"),
         "revision": model_block.get("revision"),
         "weights": weights.get("sha256"),
@@ -58,6 +65,14 @@ def model_identity(model_block: dict[str, Any]) -> dict[str, Any]:
         "served_model": engine.get("served_model"),
         "trust_remote_code": model_block.get("trust_remote_code"),
     }
+    later = {
+        "commit": model_block.get("commit"),
+        "max_model_len": model_block.get("max_model_len"),
+        # the files' hash; the path only where the files were not found (the block's note says so)
+        "tokenizer": (tokenizer.get("sha256") or tokenizer.get("path")) if tokenizer else None,
+    }
+    identity.update({k: v for k, v in later.items() if v is not None})
+    return identity
 
 
 def request_key(model: dict[str, Any], request: LoglikelihoodRequest | GenerateRequest) -> str:

@@ -7,6 +7,7 @@ exactly what the file says.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -67,6 +68,58 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _check_text_file(path: Path, where: str, header: bool = False) -> str:
+    """sha256 of a data file, which must be valid UTF-8 (all formats are read as UTF-8: a GBK file fails here with
+    the line of its first bad byte, not deep inside a reader); `header`: a CSV/TSV file whose first line names its
+    columns, so an empty file is an error here too."""
+    h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    newlines = 0
+    first_line = ""
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(1 << 20)
+            pending = len(decoder.getstate()[0])  # bytes of a character split over two blocks
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as e:
+                line = newlines + block[:max(0, e.start - pending)].count(b"\n") + 1
+                bad = e.object[e.start:e.start + 1].hex()
+                raise HarnessError(
+                    f"{where}: data file {path} is not valid UTF-8 (byte 0x{bad} on line {line}); "
+                    f"convert it to UTF-8, e.g. iconv -f GBK -t UTF-8 (every data file is read as UTF-8)") from None
+            if header and len(first_line) < 4096 and "\n" not in first_line:
+                first_line += text[:4096]
+            if not block:
+                break
+            h.update(block)
+            newlines += block.count(b"\n")
+    if header and not first_line.split("\n", 1)[0].strip():
+        raise HarnessError(
+            f"{where}: data file {path} is empty or starts with a blank line: a CSV/TSV file needs a header line "
+            f"naming its columns; add one, or list them in dataset.column_names for a file without a header")
+    return h.hexdigest()
+
+
+def _walk(doc: Any, dotted: str, where: str, field: str) -> Any:
+    """Follow a dotted key path (`example`, `data.items`) into a JSON document; a wrong key is a one-line error
+    naming the task field and the keys that are there."""
+    for key in dotted.split("."):
+        if isinstance(doc, dict) and key in doc:
+            doc = doc[key]
+        elif isinstance(doc, list) and key.isdigit() and int(key) < len(doc):
+            doc = doc[int(key)]
+        else:
+            there = f"its keys: {sorted(map(str, doc))[:10]}" if isinstance(doc, dict) else f"it is a {_kind(doc)}"
+            raise HarnessError(f"{where}: {field} '{dotted}': no key '{key}' ({there}); set {field} to the dotted "
+                               f"key path of the list of records")
+    return doc
+
+
+def _kind(value: Any) -> str:
+    return {dict: "JSON object", list: "JSON list", str: "string"}.get(type(value), type(value).__name__)
+
+
 def _subset_files(pattern: str, data_dir: Path, subsets: list[str] | None) -> dict[str, Path]:
     """Map subset name -> file. Declared subsets fill {subset}; undeclared ones are discovered by glob."""
     if "{subset}" not in pattern:
@@ -82,11 +135,12 @@ def _subset_files(pattern: str, data_dir: Path, subsets: list[str] | None) -> di
     return found
 
 
-def _local_reader(spec: DatasetSpec, files: dict[str, Path]) -> Callable[[str], Iterable[dict[str, Any]]]:
+def _local_reader(spec: DatasetSpec, files: dict[str, Path], task: str = "") -> Callable[[str], Iterable[dict[str, Any]]]:
     """A reader of each subset's rows: `datasets` streaming builders for tables (the same rows as a full load,
-    without keeping them), the Python reader for layouts those builders cannot express."""
+    without keeping them), the Python reader for layouts those builders cannot express. `task` names the task in
+    errors."""
     def python(subset: str) -> list[dict[str, Any]]:
-        return _read_python(spec, files[subset])
+        return _read_python(spec, files[subset], task)
 
     if spec.reader != "table" or spec.format == "lines" or spec.records:
         return python
@@ -96,7 +150,7 @@ def _local_reader(spec: DatasetSpec, files: dict[str, Path]) -> Callable[[str], 
     if spec.format in ("csv", "tsv"):
         sep = "\t" if spec.format == "tsv" else ","
         first = next(iter(files.values()))
-        names = spec.column_names or _csv_header(first, sep)
+        names = spec.column_names or _csv_header(first, sep, f"task {task}")
         kwargs = dict(
             sep=sep,
             features=datasets.Features({n: datasets.Value("string") for n in names}),
@@ -116,7 +170,9 @@ def _local_reader(spec: DatasetSpec, files: dict[str, Path]) -> Callable[[str], 
     except Exception as e:
         if builder == "json":  # e.g. a column whose type changes between rows: arrow refuses, plain JSON copes
             return python
-        raise HarnessError(f"cannot parse data files {sorted(map(str, files.values()))[:3]}...: {_short(e)}") from None
+        shown = sorted(map(str, files.values()))
+        raise HarnessError(f"task {task}: cannot parse data files {shown[:3]}{'...' if len(shown) > 3 else ''}: {_short(e)}; "
+                           f"check dataset.format and dataset.column_names") from None
     return lambda subset: streamed[_split_name(subset)]
 
 
@@ -130,8 +186,9 @@ def _datasets() -> Any:
     return datasets
 
 
-def _read_python(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
+def _read_python(spec: DatasetSpec, path: Path, task: str = "") -> list[dict[str, Any]]:
     """Layouts the `datasets` builders cannot express: nested JSON documents, SQuAD, C3, separator lines."""
+    where = f"task {task}: data file {path}"
     try:
         text = path.read_text(encoding="utf-8")
         if spec.format == "lines":
@@ -145,17 +202,23 @@ def _read_python(spec: DatasetSpec, path: Path) -> list[dict[str, Any]]:
                     rows.append(dict(zip(spec.column_names, (p.strip() for p in parts))))
             return rows
         doc: Any = _load_json_or_lines(text, spec.format)
+    except UnicodeDecodeError:
+        _check_text_file(path, f"task {task}")  # raises, naming the line
+        raise
     except (ValueError, OSError) as e:
-        raise HarnessError(f"cannot parse data file {path}: {_short(e)}") from None
+        raise HarnessError(f"{where}: cannot parse it as dataset.format {spec.format}: {_short(e)}") from None
     if spec.records:
-        for key in spec.records.split("."):
-            doc = doc[key]
-    if spec.reader == "squad":
-        return _squad_rows(doc)
-    if spec.reader == "c3":
-        return _c3_rows(doc)
+        doc = _walk(doc, spec.records, where, "dataset.records")
+    if spec.reader in ("squad", "c3"):
+        try:
+            return _squad_rows(doc) if spec.reader == "squad" else _c3_rows(doc)
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise HarnessError(f"{where}: not in the layout of dataset.reader {spec.reader} ({type(e).__name__}: "
+                               f"{_short(e)}); check dataset.reader and dataset.records") from None
     if not isinstance(doc, list):
-        raise HarnessError(f"data file {path}: expected a list of records (set dataset.records to the key holding it)")
+        raise HarnessError(f"{where}: expected a list of records, found a {_kind(doc)}"
+                           + (f" at dataset.records '{spec.records}'" if spec.records else "")
+                           + "; set dataset.records to the dotted key path of the list")
     return doc
 
 
@@ -194,12 +257,24 @@ def _c3_rows(doc: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def _joiner(path: Path, on: str, fields: list[str] | None) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _joiner(path: Path, on: str, fields: list[str] | None, task: str = "") -> Callable[[dict[str, Any]], dict[str, Any]]:
     """Add fields from a second file keyed by `on`; a row with no partner is an error, not a silent drop."""
     if not path.is_file():
-        raise HarnessError(f"dataset.join: {path} not found")
-    other: Any = _load_json_or_lines(path.read_text(encoding="utf-8"), "json")
-    table = {str(k): v for k, v in other.items()} if isinstance(other, dict) else {str(r[on]): r for r in other}
+        raise HarnessError(f"task {task}: dataset.join.path: {path} not found")
+    where = f"task {task}: dataset.join file {path}"
+    try:
+        other: Any = _load_json_or_lines(path.read_text(encoding="utf-8"), "json")
+    except ValueError as e:
+        raise HarnessError(f"{where}: not JSON or JSON lines: {_short(e)}") from None
+    if isinstance(other, dict):
+        table = {str(k): v for k, v in other.items()}
+    else:
+        table = {}
+        for i, r in enumerate(other):
+            if not isinstance(r, dict) or on not in r:
+                raise HarnessError(f"{where}: record {i} has no field '{on}' (dataset.join.key); set dataset.join.key "
+                                   f"to the id field both files share")
+            table[str(r[on])] = r
 
     def join(row: dict[str, Any]) -> dict[str, Any]:
         partner = table.get(str(row.get(on)))
@@ -223,17 +298,39 @@ def _finisher(join: Callable[[dict[str, Any]], dict[str, Any]] | None,
 def load_subset_meta(spec: TaskSpec, data_dir: Path | None) -> dict[str, dict[str, Any]]:
     """Per-subset metadata from a data file (dataset.subsets_from), e.g. GAOKAO-Bench's prompt per subject."""
     src = spec.dataset.subsets_from
-    if src is None or data_dir is None or not (data_dir / src.path).is_file():
+    if src is None or data_dir is None:
         return {}
-    doc: Any = _load_json_or_lines((data_dir / src.path).read_text(encoding="utf-8"), "json")
-    for key in (src.records or "").split(".") if src.records else []:
-        doc = doc[key]
-    return {str(r[src.key]): r for r in doc}
+    path = data_dir / src.path
+    if not path.is_file():
+        raise HarnessError(f"task {spec.name}: dataset.subsets_from.path: {path} not found; the path is relative to "
+                           f"the data dir (--data-dir {data_dir})")
+    where = f"task {spec.name}: data file {path}"
+    _check_text_file(path, f"task {spec.name}")
+    try:
+        doc: Any = _load_json_or_lines(path.read_text(encoding="utf-8"), "json")
+    except ValueError as e:
+        raise HarnessError(f"{where} (dataset.subsets_from.path): not JSON or JSON lines: {_short(e)}") from None
+    if src.records:
+        doc = _walk(doc, src.records, where, "dataset.subsets_from.records")
+    if not isinstance(doc, list):
+        raise HarnessError(f"{where}: dataset.subsets_from needs a list of records, found a {_kind(doc)}; set "
+                           f"dataset.subsets_from.records to the dotted key path of the list")
+    out = {}
+    for i, r in enumerate(doc):
+        if not isinstance(r, dict) or src.key not in r:
+            have = f"its fields: {sorted(r)[:10]}" if isinstance(r, dict) else f"it is a {_kind(r)}"
+            raise HarnessError(f"{where}: dataset.subsets_from.key '{src.key}': record {i} has no such field ({have}); "
+                               f"set it to the field holding the subset name")
+        out[str(r[src.key])] = r
+    return out
 
 
-def _csv_header(path: Path, sep: str) -> list[str]:
+def _csv_header(path: Path, sep: str, where: str = "") -> list[str]:
     with open(path, encoding="utf-8", newline="") as f:
-        header = next(csv.reader(f, delimiter=sep))
+        header = next(csv.reader(f, delimiter=sep), None)
+    if not header:
+        raise HarnessError(f"{where}: data file {path} is empty: a CSV/TSV file needs a header line naming its "
+                           f"columns; add one, or list them in dataset.column_names for a file without a header")
     # pandas names an empty header cell "Unnamed: <i>" (CMMLU's index column); keep the same names.
     return [h if h else f"Unnamed: {i}" for i, h in enumerate(header)]
 
@@ -286,13 +383,17 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
         files = _subset_files(pattern, data_dir, subsets)
         missing = [p for p in files.values() if not p.is_file()]
         if files and not missing:
-            read = _local_reader(spec.dataset, files)
-            hashes = {p.relative_to(data_dir).as_posix(): sha256_file(p) for p in files.values()}
+            # hashed and checked first: a file that is not UTF-8, or a CSV without its header, fails here in one line
+            header = spec.dataset.format in ("csv", "tsv") and not spec.dataset.column_names
+            where = f"task {spec.name}"
+            hashes = {p.relative_to(data_dir).as_posix(): _check_text_file(p, where, header) for p in files.values()}
+            read = _local_reader(spec.dataset, files, spec.name)
             join = None
             if spec.dataset.join:
                 join_path = data_dir / spec.dataset.join.path
-                join = _joiner(join_path, spec.dataset.join.key, spec.dataset.join.fields)
-                hashes[spec.dataset.join.path] = sha256_file(join_path)
+                if join_path.is_file():
+                    hashes[spec.dataset.join.path] = _check_text_file(join_path, where)
+                join = _joiner(join_path, spec.dataset.join.key, spec.dataset.join.fields, spec.name)
             return SplitSource(list(files), "local", hashes, read, _finisher(join, rules))
         looked = f"looked for {data_dir / pattern}" + (f" ({len(missing)} of {len(files)} files missing, e.g. {missing[0]})" if missing else "")
     elif pattern:

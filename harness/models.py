@@ -25,6 +25,17 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _FULL_HASH_LIMIT = 2 << 30  # weight folders up to 2 GiB are hashed whole; larger ones are sampled
 
 
+class PresetGeneration(BaseModel):
+    """A preset's `generation:` block: what this model needs in generate mode, whatever the task.
+
+    `max_new_tokens`: the least generation budget the model gets. Chat models explain before they answer, so a
+    task's short budget (32 tokens for a multiple-choice letter) cuts them off before the answer; a task's budget
+    becomes max(task's generation.max_new_tokens, this). `--max-new-tokens` overrides both."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_new_tokens: int | None = Field(None, ge=1)
+
+
 class Preset(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
@@ -36,7 +47,7 @@ class Preset(BaseModel):
     trust_remote_code: bool = False
     revision: str | None = None
     chat_template: str | None = None  # overrides the tokenizer's template when set
-    generation: dict[str, Any] = Field(default_factory=dict)
+    generation: PresetGeneration = Field(default_factory=PresetGeneration)
     notes: str | None = None
 
 
@@ -47,7 +58,10 @@ def load_presets() -> dict[str, Preset]:
             out[path.stem] = Preset.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
         except ValidationError as e:
             first = e.errors()[0]
-            raise HarnessError(f"{path}: field '{'.'.join(map(str, first['loc']))}': {first['msg']}") from None
+            where = ".".join(map(str, first["loc"]))
+            fix = ("; the generation block takes only max_new_tokens (the least generation budget for this model)"
+                   if where.startswith("generation") else "")
+            raise HarnessError(f"{path}: field '{where}': {first['msg']}{fix}") from None
         except yaml.YAMLError as e:
             raise HarnessError(f"{path}: not valid YAML: {e}") from None
     return out
@@ -145,3 +159,78 @@ def weights_fingerprint(folder: Path) -> dict[str, Any]:
                 for block in iter(lambda: f.read(1 << 22), b""):
                     h.update(block)
     return {"sha256": h.hexdigest(), "method": "sampled" if sampled else "full", "files": len(files), "bytes": total}
+
+
+def effective_max_new_tokens(task_budget: int, preset: Preset | None, flag: int | None) -> int:
+    """A generate-mode task's budget: --max-new-tokens when given, else the larger of the task's own and the
+    preset's generation.max_new_tokens (a chat model's floor)."""
+    if flag:
+        return flag
+    floor = preset.generation.max_new_tokens if preset is not None else None
+    return max(task_budget, floor or 0)
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def resolve_commit(source: str, revision: str | None, loaded: str | None = None,
+                   cache_dir: str | Path | None = None) -> tuple[str | None, str]:
+    """The commit a hub model's `revision` (None: main) stands for, and where that came from: the commit of the
+    files the backend loaded (transformers' config._commit_hash), a revision that is already a commit, else the
+    local hub cache (refs/<revision> -> snapshots/<commit>, what an offline load uses and what a fresh download
+    just wrote). (None, reason) when none of them knows: offline and not in the cache."""
+    if loaded and _COMMIT.match(loaded):
+        return loaded, "loaded"
+    if revision and _COMMIT.match(revision):
+        return revision, "pinned"
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(source, "config.json", cache_dir=cache_dir, revision=revision)
+    except Exception:
+        cached = None
+    if isinstance(cached, str):
+        parts = Path(cached).parts
+        if "snapshots" in parts[:-1]:
+            commit = parts[parts.index("snapshots") + 1]
+            if _COMMIT.match(commit):
+                return commit, "hub cache"
+    return None, (f"revision {revision or 'main'} not resolved to a commit (offline, or not in the local hub cache): "
+                  f"cached responses are keyed on the revision name")
+
+
+_TOKENIZER_FILE = re.compile(r"^(tokenizer.*|special_tokens_map\.json|added_tokens\.json|vocab.*|merges\.txt|.*\.model"
+                             r"|.*\.tiktoken|chat_template.*|tokenization_.*\.py|preprocessor_config\.json)$")
+
+
+def tokenizer_fingerprint(source: str, cache_dir: str | Path | None = None) -> dict[str, Any]:
+    """sha256 over a tokenizer's files (names, sizes and bytes: tokenizer.json, vocab, merges, sentencepiece models,
+    special tokens, chat template, its Python code): a folder, or a hub id's snapshot in the local cache. Two
+    tokenizers under one path that differ in any byte get different fingerprints. Not found locally: the path only,
+    and a note that says so."""
+    folder = Path(source).expanduser()
+    commit = None
+    if not folder.is_dir():
+        folder = None  # type: ignore[assignment]
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(source, "tokenizer_config.json", cache_dir=cache_dir)
+            if isinstance(cached, str):
+                folder = Path(cached).parent
+                commit = folder.name
+        except Exception:
+            folder = None  # type: ignore[assignment]
+    files = sorted(p for p in folder.iterdir() if p.is_file() and _TOKENIZER_FILE.match(p.name)) if folder else []
+    if not files:
+        return {"path": source, "sha256": None, "note": "no tokenizer files found locally: keyed on the path only"}
+    h = hashlib.sha256()
+    for p in files:
+        h.update(f"{p.name}:{p.stat().st_size}\n".encode())
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+    out: dict[str, Any] = {"path": source, "sha256": h.hexdigest(), "files": [p.name for p in files]}
+    if commit:
+        out["commit"] = commit
+    return out

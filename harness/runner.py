@@ -19,7 +19,8 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError
-from harness.models import ModelRef, resolve_model, weights_fingerprint
+from harness.models import (ModelRef, effective_max_new_tokens, resolve_commit, resolve_model,
+                            tokenizer_fingerprint, weights_fingerprint)
 from harness.results import SCHEMA_VERSION, write_json_atomic
 from harness.scoring import TaskTally
 from harness.suites import Suite, aggregate_suite, load_suite
@@ -100,11 +101,29 @@ def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[
         mode = _choose_mode(cfg, suite, task, notes)
         shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot
         items = task.plan(cfg.data_dir, cfg.limit, cfg.seed)
+        if len(items) == 0:
+            raise HarnessError(_no_rows_message(task, cfg.data_dir))
         p = Planned(task, mode, shots, items, len(items), task.fewshot_pool(cfg.data_dir, shots))
         for _ in p.rendered():
             pass
         planned.append(p)
     return planned
+
+
+def _no_rows_message(task: Task, data_dir: Path | None) -> str:
+    """An evaluated split without a single row: a run would write a results file with n=0 and look successful."""
+    ds = task.spec.dataset
+    if task.data_origin == "hub" and ds.hub is not None:
+        where = f"the hub copy {ds.hub.path} (split {ds.hub.eval_split})"
+    else:
+        where = str(data_dir / ds.eval) if data_dir is not None else ds.eval
+    why = []
+    if task.skipped:
+        why.append(f"{task.skipped} rows skipped by multi_answer: skip")
+    if ds.exclude:
+        why.append(f"dataset.exclude {dict(ds.exclude)} may drop them all")
+    return (f"task {task.name}: no rows to evaluate in {where}{' (' + '; '.join(why) + ')' if why else ''}; "
+            f"check that the file holds data rows (dataset.eval, dataset.format) or leave the task out")
 
 
 def _use_chat(cfg: EvalConfig, ref: ModelRef) -> bool:
@@ -239,6 +258,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         cache = ResponseCache((cfg.cache_dir or default_cache_dir()) / "responses.sqlite", read=cfg.cache != "fresh")
     dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, cfg.max_new_tokens, cache,
                             model_identity(opened.model_block) if cache else None)
+    budgets = _generation_budgets(cfg, planned, ref)
+    dispatcher.max_new_tokens_per_task = budgets  # read by Dispatcher._generate_requests (generate-mode tasks)
     energy = EnergyMeter(device)
     wall0 = time.perf_counter()
     dispatcher.run(backend, samples_path, cfg.progress)
@@ -261,6 +282,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
 
     tasks_out = {p.task.name: _task_result(p, t, u) for p, t, u in zip(planned, dispatcher.tallies, usage)}
+    for p, budget in zip(planned, budgets):
+        tasks_out[p.task.name]["max_new_tokens"] = budget if p.mode == "generate" else None
     for p, n in zip(planned, dispatcher.cached):
         tasks_out[p.task.name]["cached_requests"] = n
     total = Usage()
@@ -283,6 +306,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             "mode": cfg.mode,
             "suite": cfg.suite,
             "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
+            "max_new_tokens": cfg.max_new_tokens,
+            "preset_generation": ref.preset.generation.model_dump() if ref.preset else None,
         },
         "tasks": tasks_out,
         "suite": aggregate_suite(suite, tasks_out) if suite else None,
@@ -304,6 +329,13 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     if cache is not None:
         cache.close()
     return results, results_path
+
+
+def _generation_budgets(cfg: EvalConfig, planned: list[Planned], ref: ModelRef) -> list[int]:
+    """Each task's max_new_tokens in generate mode: --max-new-tokens when given, else the larger of the task's
+    generation.max_new_tokens and the model preset's (the least a chat model needs to explain and then answer)."""
+    return [effective_max_new_tokens(p.task.spec.generation.max_new_tokens, ref.preset, cfg.max_new_tokens)
+            for p in planned]
 
 
 def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
@@ -401,12 +433,33 @@ def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: An
         "chat_template_hash": chat.hash if chat else None,
         "trust_remote_code": cfg.trust_remote_code,
     }
+    block.update(_output_settings(ref, describe, backend, cfg, config))
     if ref.is_local:
         block["weights"] = weights_fingerprint(Path(ref.source))
     n_params = getattr(getattr(backend, "model", None), "num_parameters", None)
     if callable(n_params):
         block["num_parameters"] = int(n_params())
     return block
+
+
+def _output_settings(ref: ModelRef, describe: dict[str, Any], backend: Any, cfg: EvalConfig, config: Any) -> dict[str, Any]:
+    """Settings besides the weights that change a model's outputs, so results record them and the response cache
+    keys on them (harness.cache.model_identity): the context length the engine runs with (vLLM's --max-model-len,
+    or a server's), the local tokenizer of the OpenAI backend (--tokenizer: a hash of its files, not only its path),
+    and the commit a hub model's revision resolved to (a moving `main` never reuses older answers)."""
+    max_model_len = describe.get("max_model_len")  # what the engine runs with (vLLM's own default without the flag)
+    if max_model_len is None and backend.name == "vllm":
+        max_model_len = cfg.max_model_len
+    out: dict[str, Any] = {"max_model_len": max_model_len}
+    tokenizer = describe.get("tokenizer")
+    out["tokenizer"] = tokenizer_fingerprint(str(tokenizer)) if tokenizer else None
+    if not ref.is_local and backend.name != "openai":
+        commit, how = resolve_commit(ref.source, ref.revision, getattr(config, "_commit_hash", None))
+        out["commit"] = commit
+        out["commit_source"] = how if commit else None
+        if commit is None:
+            out["commit_note"] = how
+    return out
 
 
 def _environment(describe: dict[str, Any]) -> dict[str, Any]:

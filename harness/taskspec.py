@@ -110,6 +110,15 @@ class GenerationSpec(_Strict):
     temperature: float = Field(0.0, ge=0.0)
 
 
+class NumericSpec(_Strict):
+    """Tolerance of numeric answers (answer_type numeric), handed to harness.numeric.numbers_match. Defaults: the
+    ones numbers_match uses without this block, rel_tol 1e-4 and abs_tol 1e-6. A whole-number gold is always
+    matched exactly; the tolerances apply to the others ("1/3" against "0.33": rel_tol 0.02 accepts it)."""
+
+    rel_tol: float = Field(1e-4, ge=0)  # = harness.numeric.DEFAULT_REL_TOL
+    abs_tol: float = Field(1e-6, ge=0)  # = harness.numeric.DEFAULT_ABS_TOL
+
+
 class ExecutionSpec(_Strict):
     """An answer checked by running a program: the generated code with the task's tests, or a verifier shipped
     with the data. Both are untrusted, so they only ever run in the sandbox (harness/sandbox.py)."""
@@ -163,6 +172,7 @@ class TaskSpec(_Strict):
     modes: list[Literal["likelihood", "generate"]] = Field(default_factory=lambda: ["likelihood", "generate"])
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     extraction: Extraction | None = None  # default follows answer_type (class for `classes` tasks)
+    numeric: NumericSpec | None = None  # answer_type numeric: tolerances of the comparison (None: the defaults)
     metrics: list[Metric] = Field(default_factory=lambda: ["accuracy"])  # the first is the task's score
     execution: ExecutionSpec | None = None  # answer_type execution
     judge: JudgeSpec | None = None  # answer_type judged
@@ -203,6 +213,12 @@ class TaskSpec(_Strict):
                              f"{'pass@k' if self.answer_type == 'execution' else 'judge_score'}")
         if self.generation.samples > 1 and self.generation.temperature == 0:
             raise ValueError("field 'generation.samples': several samples per item need temperature > 0")
+        return self
+
+    @model_validator(mode="after")
+    def _numeric_for_numeric(self) -> "TaskSpec":
+        if self.numeric is not None and self.answer_type != "numeric":
+            raise ValueError(f"field 'numeric': tolerances are for answer_type numeric, not {self.answer_type}; remove it")
         return self
 
     @property
