@@ -33,7 +33,50 @@ class ChatFormatter:
         return text if isinstance(text, str) else text[0]
 
 
+# Digits, Chinese, spaces, punctuation and a line break: where tokenizer pipelines differ.
+_PROBE = "2024年第3季度营收12345678元，同比增长 40%。\nHello world! 答案：A"
+
+
 def load_tokenizer(source: str, revision: str | None, trust_remote_code: bool) -> Any:
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=trust_remote_code)
+    tok = AutoTokenizer.from_pretrained(source, revision=revision, trust_remote_code=trust_remote_code)
+    return faithful_tokenizer(tok, source, revision)
+
+
+def faithful_tokenizer(tok: Any, source: str, revision: str | None = None) -> Any:
+    """The tokenizer as its tokenizer.json defines it. transformers 5 rebuilds some tokenizer classes instead of
+    reading the shipped pipeline (a folder saying LlamaTokenizerFast, as DeepSeek-V3's does, loses its own
+    pre-tokenizer: Chinese text and spaces vanish from the ids, huggingface/transformers#45488). Every score of such
+    a model would be silently wrong, so a probe text is encoded both ways and, when they differ, the tokenizer is
+    loaded as a plain PreTrainedTokenizerFast over the shipped file (special tokens and chat template kept)."""
+    path = _tokenizer_json(source, revision)
+    if path is None or not getattr(tok, "is_fast", False):
+        return tok
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(path))
+    if tok(_PROBE, add_special_tokens=False)["input_ids"] == raw.encode(_PROBE, add_special_tokens=False).ids:
+        return tok
+    from transformers import PreTrainedTokenizerFast
+
+    fixed = PreTrainedTokenizerFast.from_pretrained(source, revision=revision)
+    if fixed(_PROBE, add_special_tokens=False)["input_ids"] != raw.encode(_PROBE, add_special_tokens=False).ids:
+        raise HarnessError(f"{source}: its tokenizer does not reproduce its own tokenizer.json; scores would be wrong")
+    fixed.padding_side = getattr(tok, "padding_side", fixed.padding_side)
+    fixed.faithful_repair = f"{type(tok).__name__} rebuilt the pipeline; loaded tokenizer.json as shipped"
+    return fixed
+
+
+def _tokenizer_json(source: str, revision: str | None) -> Any:
+    from pathlib import Path
+
+    local = Path(source) / "tokenizer.json"
+    if local.is_file():
+        return local
+    try:
+        from transformers.utils import cached_file
+
+        return cached_file(source, "tokenizer.json", revision=revision, _raise_exceptions_for_missing_entries=False)
+    except Exception:  # offline without a cached copy, or no such file: nothing to compare against
+        return None

@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=1234, help="seed for --limit sampling and any sampling decode")
     ev.add_argument("--mode", choices=["likelihood", "generate"], default=None, help="likelihood: pick the most probable option; generate: answer then extract (default: each task's own)")
     ev.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto", help="wrap prompts in the model's chat template (auto: on for chat models)")
+    ev.add_argument("--context-policy", choices=["skip", "fewer_shots"], default=None, help="a prompt longer than the model's context is never truncated: skip leaves the item out of the score (counted), fewer_shots drops exemplars until it fits (default: each task's own, skip)")
     ev.add_argument("--max-new-tokens", type=_positive_int, default=None, help="generation length cap (default: each task's own)")
     ev.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of the model")
     ev.add_argument("--trust-remote-code", action="store_true", help="allow a model's own Python code from the hub to run on this machine")
@@ -202,6 +203,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         trust_remote_code=args.trust_remote_code,
         revision=args.revision,
         max_new_tokens=args.max_new_tokens,
+        context_policy=args.context_policy,
         base_url=args.base_url,
         tokenizer=args.tokenizer,
         api_key_env=args.api_key_env,

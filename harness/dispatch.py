@@ -16,6 +16,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from harness.context import ContextFit, ContextTally
 from harness.results import SampleWriter
 from harness.scoring import Scored, TaskTally, score_generation, score_likelihood
 from harness.tasks import PromptedSample, PromptHash, Task, _doc
@@ -69,7 +70,8 @@ class Dispatcher:
     """Builds requests for planned tasks, runs them round by round and scores each item when it completes."""
 
     def __init__(self, planned: list[Planned], chat: Chat | None, use_messages: bool, seed: int,
-                 max_new_tokens: int | None, cache: Any = None, model_id: dict[str, Any] | None = None) -> None:
+                 max_new_tokens: list[int] | None, cache: Any = None, model_id: dict[str, Any] | None = None,
+                 context_policy: str | None = None) -> None:
         self.planned = planned
         self.cache = cache  # harness.cache.ResponseCache, or None
         self.model_id = model_id or {}
@@ -77,6 +79,8 @@ class Dispatcher:
         self.chat = chat  # the harness's chat template (None: raw text, or an API backend that takes messages)
         self.use_messages = use_messages
         self.seed = seed
+        # each task's generation budget (the runner's: --max-new-tokens, else the task's raised to the preset's);
+        # None: the tasks' own
         self.max_new_tokens = max_new_tokens
         # what each task's results block needs; judged items join theirs in the judge pass
         self.tallies = [TaskTally(p.task.spec.metrics, p.task.spec.group_by) for p in planned]
@@ -85,6 +89,9 @@ class Dispatcher:
         self.conversations: dict[tuple[int, int], Conversation] = {}
         self.hashes = [PromptHash() for _ in planned]
         self.sandbox_isolation: dict[str, bool] | None = None
+        # what did not fit the model's context, or was left out by rule, per task (see harness/context.py)
+        self.context = [ContextTally(policy=context_policy or p.task.spec.context_policy) for p in planned]
+        self.fit = ContextFit(None, None)
         self._bar: Any = None
 
     # ---- requests ----
@@ -97,8 +104,8 @@ class Dispatcher:
         names = {"user": "用户", "assistant": "助手", "system": "系统"}
         return "".join(f"{names.get(r, r)}：{c}\n" for r, c in messages) + "助手："
 
-    def _generate_requests(self, ti: int, si: int) -> list[GenerateRequest]:
-        p = self.planned[ti]
+    def _conversation(self, ti: int, si: int) -> tuple[str, list[tuple[str, str]]]:
+        """The next turn's prompt text and messages: user turns with the model's earlier answers between them."""
         conv = self.conversations[(ti, si)]
         k = len(conv.answers)
         messages: list[tuple[str, str]] = []
@@ -106,49 +113,149 @@ class Dispatcher:
             messages.append(("user", conv.turns[i]))
             if i < k:
                 messages.append(("assistant", conv.answers[i]))
-        text = self._render(messages)
-        if k == 0:
-            self.live[(ti, si)].prompt = text  # what was sent, recorded per sample and hashed
+        return self._render(messages), messages
+
+    def _generate_requests(self, ti: int, si: int, text: str, messages: list[tuple[str, str]],
+                           prompt_len: int | None) -> list[GenerateRequest] | None:
+        """The requests of an item's next turn, or None when its prompt leaves no room in the model's context.
+        A budget larger than the room left is lowered to it, for this request alone (and counted)."""
+        p = self.planned[ti]
+        conv = self.conversations[(ti, si)]
         gen = p.task.spec.generation
-        max_new = self.max_new_tokens or gen.max_new_tokens
+        max_new = self.max_new_tokens[ti] if self.max_new_tokens else gen.max_new_tokens
         n = gen.samples
+        if prompt_len is not None and self.fit.limit:
+            room = self.fit.limit - prompt_len
+            if room < 1:
+                return None
+            if room < max_new:
+                max_new = room
+                self.context[ti].budget_capped += n
+        if not conv.answers:
+            self.live[(ti, si)].prompt = text  # what was sent, recorded per sample and hashed
         conv.results = [None] * n
         return [GenerateRequest(text, max_new, tuple(gen.stop), gen.temperature, self.seed + j, self.chat is None,
                                 tuple(messages) if self.use_messages else ())
                 for j in range(n)]
+
+    def _measure_prompt(self, text: str) -> int | None:
+        return self.fit.prompt_lengths([text], self.chat is None)[0] if self.fit.active else None
 
     def _stream(self) -> Iterator[tuple[int, int, PromptedSample]]:
         for ti, p in enumerate(self.planned):
             for si, ps in enumerate(p.rendered()):
                 yield ti, si, ps
 
-    def _requests(self, window: list[tuple[int, int, PromptedSample]]) -> tuple[
+    def _ll_request(self, prompt: str, ps: PromptedSample) -> LoglikelihoodRequest:
+        return LoglikelihoodRequest(self._render([("user", prompt)]), ps.continuations, add_special_tokens=self.chat is None)
+
+    def _fewer_shots(self, ti: int, ps: PromptedSample, fits: Callable[[PromptedSample], bool]) -> PromptedSample | None:
+        """context_policy fewer_shots: the item re-rendered with exemplars dropped from the end until it fits."""
+        p = self.planned[ti]
+        if self.context[ti].policy != "fewer_shots":
+            return None
+        for k in range(p.num_fewshot - 1, -1, -1):
+            cand = p.task.prompt(ps.sample, p.fewshot, k, p.mode)
+            cand.shots = k
+            if fits(cand):
+                self.context[ti].fewer_shots += 1
+                return cand
+        return None
+
+    def _requests(self, window: list[tuple[int, int, PromptedSample]], writer: SampleWriter) -> tuple[
             list[LoglikelihoodRequest], list[tuple[int, int]], list[GenerateRequest], list[tuple[int, int, int]]]:
-        """The first round of requests of a window's items (prompts in their final form, hashed in order)."""
+        """The first round of requests of a window's items (prompts in their final form, hashed in order). Items
+        that cannot be asked (too long for the context, a multi-answer item in likelihood mode) are written as
+        skipped here, with the reason, and counted."""
         ll: list[LoglikelihoodRequest] = []
         ll_keys: list[tuple[int, int]] = []
         gen: list[GenerateRequest] = []
         gen_keys: list[tuple[int, int, int]] = []
-        for ti, si, ps in window:
-            p = self.planned[ti]
+        ll_items = [(ti, si, ps) for ti, si, ps in window if self.planned[ti].mode == "likelihood"]
+        gen_items = [(ti, si, ps) for ti, si, ps in window if self.planned[ti].mode != "likelihood"]
+        limit = self.fit.limit if self.fit.active else None
+
+        ll_reqs = [self._ll_request(ps.prompt, ps) for _, _, ps in ll_items]
+        lengths: list[int | None] = list(self.fit.likelihood_lengths(ll_reqs)) if limit else [None] * len(ll_reqs)
+        for (ti, si, ps), req, n in zip(ll_items, ll_reqs, lengths):
             self.live[(ti, si)] = ps
-            if p.mode == "likelihood":
-                text = self._render([("user", ps.prompt)])
+            if ps.sample.is_multi_choice:  # one option's likelihood cannot pick a set of options
+                ps.prompt = req.context
+                self.hashes[ti].add(ps)
+                self.context[ti].exclude("multi_answer_in_likelihood_mode", ps.sample.sample_id)
+                self._skip(ti, si, "multi-answer item: scored in generate mode only", writer)
+                continue
+            if limit is not None and n is not None and n > limit:
+                fitted = self._fewer_shots(ti, ps, lambda c: self.fit.likelihood_lengths(
+                    [self._ll_request(c.prompt, c)])[0] <= limit)
+                if fitted is None:
+                    ps.prompt = req.context
+                    self.hashes[ti].add(ps)
+                    self.context[ti].skipped += 1
+                    self._skip(ti, si, f"prompt too long: {n} tokens with its longest option, context {limit}", writer)
+                    continue
+                ps.prompt, ps.continuations, ps.shots = fitted.prompt, fitted.continuations, fitted.shots
+                req = self._ll_request(ps.prompt, ps)
+            ps.prompt = req.context
+            ll.append(req)
+            ll_keys.append((ti, si))
+            self.hashes[ti].add(ps)
+
+        firsts = []
+        for ti, si, ps in gen_items:
+            self.live[(ti, si)] = ps
+            self.conversations[(ti, si)] = Conversation(turns_of(self.planned[ti], ps))
+            firsts.append(self._conversation(ti, si))
+        plens: list[int | None] = [None] * len(firsts)
+        if limit:
+            plens = list(self.fit.prompt_lengths([t for t, _ in firsts], self.chat is None))
+        for (ti, si, ps), (text, messages), n in zip(gen_items, firsts, plens):
+            reqs = self._generate_requests(ti, si, text, messages, n)
+            if reqs is None:
+                def fits(c: PromptedSample, ti: int = ti, si: int = si) -> bool:
+                    self.conversations[(ti, si)].turns[0] = c.prompt
+                    return (self._measure_prompt(self._conversation(ti, si)[0]) or 0) < (limit or 0)
+                fitted = self._fewer_shots(ti, ps, fits)
+                if fitted is not None:
+                    ps.shots = fitted.shots
+                    self.conversations[(ti, si)].turns[0] = fitted.prompt
+                    text, messages = self._conversation(ti, si)
+                    reqs = self._generate_requests(ti, si, text, messages, self._measure_prompt(text))
+            if reqs is None:
+                self.conversations[(ti, si)].turns[0] = ps.prompt
                 ps.prompt = text
-                ll.append(LoglikelihoodRequest(text, ps.continuations, add_special_tokens=self.chat is None))
-                ll_keys.append((ti, si))
-            else:
-                self.conversations[(ti, si)] = Conversation(turns_of(p, ps))
-                for j, req in enumerate(self._generate_requests(ti, si)):
-                    gen.append(req)
-                    gen_keys.append((ti, si, j))
+                self.hashes[ti].add(ps)
+                self.conversations.pop((ti, si))
+                self.context[ti].skipped += 1
+                self._skip(ti, si, f"prompt too long: {n} tokens leave no room to answer in the context of {limit}", writer)
+                continue
+            for j, req in enumerate(reqs):
+                gen.append(req)
+                gen_keys.append((ti, si, j))
             self.hashes[ti].add(ps)
         return ll, ll_keys, gen, gen_keys
+
+    def _skip(self, ti: int, si: int, reason: str, writer: SampleWriter) -> None:
+        """An item that could not be asked: its line says why; it is left out of the score and counted."""
+        p, ps = self.planned[ti], self.live.pop((ti, si))
+        sample = ps.sample
+        writer.write({
+            "task": sample.task, "sample_id": sample.sample_id, "mode": p.mode, "prompt": ps.prompt,
+            "target": sample.target_label, "prediction": None, "correct": False, "metrics": {},
+            "weight": sample.weight, "meta": _record_meta(p, sample), "skipped": reason,
+            "prompt_tokens": 0, "generated_tokens": 0,
+        })
+        self._bar.update(1)
 
     # ---- running ----
     def run(self, backend: Any, samples_path: Path, progress: bool) -> None:
         from tqdm import tqdm
 
+        from harness.context import backend_context
+
+        self.fit = backend_context(backend)
+        for c in self.context:
+            c.limit = self.fit.limit
         total = sum(p.n for p in self.planned)
         self._bar = tqdm(total=total, desc="eval", unit="item", disable=not progress, dynamic_ncols=True, leave=False)
         stream = self._stream()
@@ -162,7 +269,7 @@ class Dispatcher:
             p.prompt_hash = h.hexdigest()
 
     def _run_window(self, window: list[tuple[int, int, PromptedSample]], backend: Any, writer: SampleWriter) -> None:
-        ll, ll_keys, gen, gen_keys = self._requests(window)
+        ll, ll_keys, gen, gen_keys = self._requests(window, writer)
         if ll:
             for idx, res, hit in through_cache(self.cache, self.model_id, "ll", backend.loglikelihood, ll):
                 ti, si = ll_keys[idx]
@@ -183,7 +290,15 @@ class Dispatcher:
                     continue
                 if len(conv.answers) + 1 < len(conv.turns):  # the dialogue goes on
                     conv.answers.append(conv.results[0].text)  # type: ignore[union-attr]
-                    for jj, req in enumerate(self._generate_requests(ti, si)):
+                    text, messages = self._conversation(ti, si)
+                    reqs = self._generate_requests(ti, si, text, messages, self._measure_prompt(text))
+                    if reqs is None:  # the dialogue outgrew the context: the item cannot be finished
+                        self.conversations.pop((ti, si))
+                        self.context[ti].skipped += 1
+                        self._skip(ti, si, f"dialogue too long for the context of {self.fit.limit} at turn "
+                                           f"{len(conv.answers) + 1}", writer)
+                        continue
+                    for jj, req in enumerate(reqs):
                         next_gen.append(req)
                         next_keys.append((ti, si, jj))
                     continue
@@ -218,7 +333,7 @@ class Dispatcher:
             s = Scored(prediction=None, metrics={}, correct=False, output=results[0].text,
                        details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample)})
         else:
-            s = score_generation(ps.sample, results[0], spec.metrics, spec.extractor, spec.answer_type)
+            s = score_generation(ps.sample, results[0], spec.metrics, spec.extractor, spec.answer_type, spec.numeric)
         writer.write(sample_record(p, ps, s, results[0], results))
         self._done(ti, si, ps, s)
 
@@ -270,7 +385,6 @@ def through_cache(cache: Any, model_id: dict[str, Any], kind: str, call: Callabl
 def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
                   all_results: list[GenerateResult] | None = None) -> dict[str, Any]:
     sample = ps.sample
-    keep = ("subset", "type", *p.task.spec.group_by)  # not the subset's long fields (e.g. its prompt prefix)
     record: dict[str, Any] = {
         "task": sample.task,
         "sample_id": sample.sample_id,
@@ -281,8 +395,10 @@ def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
         "correct": s.correct,
         "metrics": s.metrics,
         "weight": sample.weight,
-        "meta": {k: v for k, v in sample.meta.items() if k in keep},
+        "meta": _record_meta(p, sample),
     }
+    if ps.shots is not None:
+        record["num_fewshot"] = ps.shots  # fewer exemplars than the task's, so that the prompt fits
     if p.mode == "likelihood":
         record["logprobs"] = s.logprobs
         record["continuations"] = list(ps.continuations)
@@ -298,3 +414,8 @@ def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
     record["prompt_tokens"] = sum(r.cost.prompt_tokens for r in results)
     record["generated_tokens"] = sum(r.cost.generated_tokens for r in results)
     return record
+
+
+def _record_meta(p: Planned, sample: Sample) -> dict[str, Any]:
+    keep = ("subset", "type", *p.task.spec.group_by)  # not the subset's long fields (e.g. its prompt prefix)
+    return {k: v for k, v in sample.meta.items() if k in keep}

@@ -7,11 +7,13 @@ Design choices, each made so that a score means what it says:
 * Labels are standalone tokens: a label next to an ASCII letter or digit is part of a word ("Because",
   "ABCD", "DNA"), never an answer. Labels are matched case-sensitively (a lowercase "a" is usually the
   English article) and regexes are built from `labels`, so A-E, A-J or "1".."4" work alike.
-* Single-choice only: an explicit multi-label answer ("答案：AB", "答案是A和C") is ambiguous and gives None,
+* `extract_choice` is single-choice: an explicit multi-label answer ("答案：AB", "答案是A和C") is ambiguous and gives None,
   as does any response whose evidence points at more than one label.
 * Evidence is tried strongest first: explicit answer phrases (the LAST one wins, since models reason and
   then conclude), a response starting with a label, exactly one non-negated standalone label, and finally
   the text of exactly one option.
+* `extract_choice_set` reads multi-select answers ("AC", "A、C", "A和C", "答案：A,C") as a set of labels, from an
+  explicit answer statement (the last) or a response that starts with the labels; nothing else is guessed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["extract_choice"]
+__all__ = ["extract_choice", "extract_choice_set"]
 
 _B = r"(?<![A-Za-z0-9])"  # a label must not continue a word on its left ...
 _A = r"(?![A-Za-z0-9])"  # ... or on its right
@@ -122,3 +124,32 @@ def _match_option_text(t: str, labels: Sequence[str], options: Sequence[str]) ->
     found = {label: c for label, opt in zip(labels, options) if (c := _compact(opt)) and c in body}
     maximal = [label for label, c in found.items() if not any(c != d and c in d for d in found.values())]
     return maximal[0] if len(maximal) == 1 else None
+
+
+_SET_SEP = r"(?:\s*(?:[、和与及/&,，;；]|(?i:and))\s*|\s+)?"  # multi-select answers also list labels with commas or spaces
+
+
+def extract_choice_set(text: str, labels: Sequence[str], options: Sequence[str] | None = None) -> str | None:
+    """The labels a model chose in a multi-select answer, joined in label order ("AC"), or None.
+
+    Evidence, strongest first: the last explicit answer statement ("答案：A、C", "正确选项为AC", "answer: A, C"), then
+    a response that starts with its labels ("AC", "A,C。"). A response that names one label counts as the set of
+    that label (so a single-answer item of a multi-select task is read the same way)."""
+    labels = [lab for lab in labels if lab]
+    if not text or not labels:
+        return None
+    lab = "(?:" + "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True)) + ")"
+    run = f"{_B}(?P<run>{lab}(?:{_SET_SEP}{lab})*){_A}"
+    t = _normalise(text, lab)
+    hits = [m for p in _EXPLICIT for m in re.finditer(p.format(run=run), t)]
+    if hits:
+        return _ordered(re.findall(lab, max(hits, key=lambda m: m.start("run")).group("run")), labels)
+    start = re.match(rf"\s*(?:选项|(?i:option)\s*)?{run}(?:\s*(?:选项|项))?(?=\s*(?:$|[.、:)\]】。,;!\n]))", t)
+    listed = set(re.findall(rf"(?m)^\s*(?:选项|(?i:option)\s*)?({lab})\s*[.、:)]", t))
+    if start and len(listed) < 2:
+        return _ordered(re.findall(lab, start.group("run")), labels)
+    return None
+
+
+def _ordered(found: Sequence[str], labels: Sequence[str]) -> str:
+    return "".join(sorted(set(found), key=list(labels).index))

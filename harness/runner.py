@@ -60,6 +60,7 @@ class EvalConfig:
     judge_backend: str = "auto"
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
+    context_policy: str | None = None  # skip | fewer_shots for prompts longer than the context (default: each task's)
     cache: str = "on"  # on: reuse and store responses; fresh: recompute, store; off: neither
     cache_dir: Path | None = None
     progress: bool = True
@@ -256,10 +257,9 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         from harness.cache import ResponseCache, default_cache_dir, model_identity
 
         cache = ResponseCache((cfg.cache_dir or default_cache_dir()) / "responses.sqlite", read=cfg.cache != "fresh")
-    dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, cfg.max_new_tokens, cache,
-                            model_identity(opened.model_block) if cache else None)
     budgets = _generation_budgets(cfg, planned, ref)
-    dispatcher.max_new_tokens_per_task = budgets  # read by Dispatcher._generate_requests (generate-mode tasks)
+    dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, budgets, cache,
+                            model_identity(opened.model_block) if cache else None, cfg.context_policy)
     energy = EnergyMeter(device)
     wall0 = time.perf_counter()
     dispatcher.run(backend, samples_path, cfg.progress)
@@ -284,8 +284,9 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     tasks_out = {p.task.name: _task_result(p, t, u) for p, t, u in zip(planned, dispatcher.tallies, usage)}
     for p, budget in zip(planned, budgets):
         tasks_out[p.task.name]["max_new_tokens"] = budget if p.mode == "generate" else None
-    for p, n in zip(planned, dispatcher.cached):
+    for p, n, ctx in zip(planned, dispatcher.cached, dispatcher.context):
         tasks_out[p.task.name]["cached_requests"] = n
+        tasks_out[p.task.name]["context"] = ctx.report()
     total = Usage()
     for u in usage:
         total.merge(u)
@@ -308,6 +309,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             "data_dir": str(cfg.data_dir) if cfg.data_dir else None,
             "max_new_tokens": cfg.max_new_tokens,
             "preset_generation": ref.preset.generation.model_dump() if ref.preset else None,
+            "context_policy": cfg.context_policy,
         },
         "tasks": tasks_out,
         "suite": aggregate_suite(suite, tasks_out) if suite else None,

@@ -30,6 +30,8 @@ class Scored:
 
 def score_likelihood(sample: Sample, result: LoglikelihoodResult, metrics: Sequence[str] = ("accuracy",)) -> Scored:
     """Pick the option with the highest log-probability; ties go to the first option, deterministically."""
+    if sample.is_multi_choice:  # the dispatcher leaves these out of likelihood runs (one option cannot be a set)
+        raise ValueError(f"{sample.sample_id}: a multi-answer item cannot be scored by likelihood")
     best = max(range(len(result.logprobs)), key=lambda i: (result.logprobs[i], -i))
     ok = 1.0 if best == sample.target else 0.0
     return Scored(
@@ -44,6 +46,10 @@ def extract(extractor: str, text: str, sample: Sample) -> str | None:
     """Read the answer out of generated text, the way the task's answer type needs."""
     if extractor == "choice":
         return extract_choice(text, sample.labels, sample.choices)
+    if extractor == "choice_set":
+        from harness.extraction import extract_choice_set
+
+        return extract_choice_set(text, sample.labels, sample.choices)
     if extractor == "numeric":
         from harness.numeric import extract_number
 
@@ -61,7 +67,7 @@ def extract(extractor: str, text: str, sample: Sample) -> str | None:
     raise ValueError(f"unknown extractor {extractor}")
 
 
-def metric_value(metric: str, prediction: str | None, sample: Sample, answer_type: str) -> float:
+def metric_value(metric: str, prediction: str | None, sample: Sample, answer_type: str, numeric: Any = None) -> float:
     """One sample's value of one metric, in [0, 1]."""
     if metric == "accuracy":
         if prediction is None:
@@ -69,8 +75,9 @@ def metric_value(metric: str, prediction: str | None, sample: Sample, answer_typ
         if answer_type == "numeric":
             from harness.numeric import numbers_match
 
-            return 1.0 if any(numbers_match(prediction, a) for a in sample.answers) else 0.0
-        if sample.target >= 0:
+            tol = numeric.model_dump() if numeric is not None else {}  # the task's `numeric` tolerances
+            return 1.0 if any(numbers_match(prediction, a, **tol) for a in sample.answers) else 0.0
+        if sample.target >= 0 or sample.is_multi_choice:  # a label, or exactly the set of labels ("AC")
             return 1.0 if prediction == sample.target_label else 0.0
         return 1.0 if prediction in sample.answers else 0.0
     if metric in ("exact_match", "f1"):
@@ -86,10 +93,11 @@ def metric_value(metric: str, prediction: str | None, sample: Sample, answer_typ
 
 
 def score_generation(
-    sample: Sample, result: GenerateResult, metrics: Sequence[str] = ("accuracy",), extractor: str = "choice", answer_type: str = "choice"
+    sample: Sample, result: GenerateResult, metrics: Sequence[str] = ("accuracy",), extractor: str = "choice",
+    answer_type: str = "choice", numeric: Any = None,
 ) -> Scored:
     prediction = extract(extractor, result.text, sample)
-    values = {m: metric_value(m, prediction, sample, answer_type) for m in metrics}
+    values = {m: metric_value(m, prediction, sample, answer_type, numeric) for m in metrics}
     return Scored(prediction=prediction, metrics=values, correct=values[metrics[0]] >= 1.0, output=result.text)
 
 

@@ -25,6 +25,7 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
             mode += f" ({metrics['judge_unparsed']} verdicts unparsed)"
         if metrics.get("statuses") and set(metrics["statuses"]) - {"passed", "failed"}:
             mode += " (" + ", ".join(f"{n} {k}" for k, n in metrics["statuses"].items() if k not in ("passed", "failed")) + ")"
+        mode += context_note(t.get("context"))
         label = f"[bold]{name}[/bold]" + ("" if t["primary_metric"] == "accuracy" else f" ({t['primary_metric']})")
         table.add_row(label, mode, str(t["num_fewshot"]), str(t["n_samples"]), _fmt(t["score"]), _fmt(t["score_stderr"]))
         groups = t["aggregate"]["groups"]
@@ -54,6 +55,22 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
             f"unparsed {sum(judge['unparsed_verdicts'].values())}"
         )
     console.print(f"results: {results_path}\nsamples: {results['samples_file']}")
+
+
+def context_note(ctx: dict[str, Any] | None) -> str:
+    """What a task's items needed that the run did not do as asked: " (3 too long, skipped; 2 fewer shots)"."""
+    if not ctx:
+        return ""
+    parts = []
+    if ctx.get("skipped"):
+        parts.append(f"{ctx['skipped']} too long for context {ctx.get('limit')}, skipped")
+    if ctx.get("fewer_shots"):
+        parts.append(f"{ctx['fewer_shots']} with fewer shots")
+    if ctx.get("budget_capped"):
+        parts.append(f"{ctx['budget_capped']} with a smaller generation budget")
+    for reason, ex in (ctx.get("excluded") or {}).items():
+        parts.append(f"{ex['count']} excluded: {reason.replace('_', ' ')}")
+    return f" ({'; '.join(parts)})" if parts else ""
 
 
 def _print_suite(console: Any, suite: dict[str, Any]) -> None:

@@ -64,6 +64,7 @@ class PromptedSample:
     sample: Sample
     prompt: str
     continuations: tuple[str, ...] = ()
+    shots: int | None = None  # exemplars actually used, when the context policy dropped some to fit
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Task:
     execution_stdin: PromptTemplate | None = None
     judge_prompt: PromptTemplate | None = None
     judge_system: PromptTemplate | None = None
+    _prefix_free: set[tuple[str, ...]] = field(default_factory=set)  # continuation sets already checked
 
     @classmethod
     def load(cls, path: Path) -> "Task":
@@ -88,7 +90,8 @@ class Task:
             spec=spec,
             path=path,
             template=PromptTemplate.from_task_field(spec.prompt, path, "prompt"),
-            continuation=PromptTemplate(spec.continuation, f"{path} field 'continuation'"),
+            # an inline one-liner whose final "\n" is meant: the answer ends the way the exemplars end it
+            continuation=PromptTemplate(spec.continuation, f"{path} field 'continuation'", keep_trailing_newline=True),
         )
         if spec.execution is not None:
             task.execution_program = PromptTemplate.from_task_field(spec.execution.program, path, "execution.program")
@@ -174,7 +177,23 @@ class Task:
         conts: tuple[str, ...] = ()
         if mode == "likelihood":
             conts = tuple(self.continuation.render(label=l, text=t) for l, t in zip(s.labels, s.choices))
+            if conts not in self._prefix_free:
+                self._check_prefix_free(conts, s)
         return PromptedSample(s, prompt, conts)
+
+    def _check_prefix_free(self, conts: tuple[str, ...], s: Sample) -> None:
+        """Every option must be able to win: if one continuation is a proper prefix of another ("1" of "10"), the
+        longer one's probability is a product that includes the shorter one's, so it can never exceed it. In
+        sorted order a prefix sits right before a string that extends it, so neighbours are enough."""
+        ordered = sorted(conts)
+        for a, b in zip(ordered, ordered[1:]):
+            if b.startswith(a):
+                raise HarnessError(
+                    f"{self.path}: field 'continuation': option {a!r} is a prefix of option {b!r} (item {s.sample_id}), "
+                    "so the longer option can never win in likelihood mode; end the continuation the way the "
+                    "exemplars end the answer, e.g. continuation: \"{{ label }}\\n\"")
+        if len(self._prefix_free) < 1024:
+            self._prefix_free.add(conts)
 
     def _to_sample(self, row: dict[str, Any], index: int, subset: str) -> Sample | None:
         spec, f = self.spec, self.spec.fields
@@ -188,6 +207,8 @@ class Task:
             choices = _choices(row, f.choices, spec.labels) if f.choices is not None else ()
         except KeyError as e:
             raise HarnessError(f"{where}: field {e} named in fields is not in the data (columns: {sorted(row)})") from None
+        except HarnessError as e:
+            raise HarnessError(f"{where}: {e}") from None
         answers: tuple[str, ...]
         if spec.classes is not None:
             keys = list(spec.classes)
@@ -201,10 +222,13 @@ class Task:
             if len(choices) > len(spec.labels):
                 raise HarnessError(f"{where}: {len(choices)} options but only {len(spec.labels)} labels; extend 'labels'")
             labels = tuple(spec.labels[: len(choices)])
-            if spec.multi_answer == "skip" and _is_multi(raw_target, labels):
-                return None
-            target = _target_index(raw_target, labels, choices, where)
-            answers = (labels[target],)
+            if spec.multi_answer != "error" and _is_multi(raw_target, labels):
+                if spec.multi_answer == "skip":
+                    return None
+                target, answers = -1, _label_set(raw_target, labels, where)
+            else:
+                target = _target_index(raw_target, labels, choices, where)
+                answers = (labels[target],)
         else:
             labels, target = (), -1
             values = raw_target if isinstance(raw_target, (list, tuple)) else [raw_target]
@@ -222,6 +246,9 @@ class Task:
         for key in spec.group_by:  # a group may also be a field of the row (SafetyBench's category)
             if key not in meta and _has(row, key):
                 meta[key] = _get(row, key)
+        if spec.answer_type == "gaokao" and "type" not in meta:
+            raise HarnessError(f"{where}: subset '{subset}' has no question type in {spec.dataset.subsets_from.path if spec.dataset.subsets_from else 'dataset.subsets_from'}; "
+                               "answer_type gaokao needs one per subset")
         sid = f"{subset}/{rid}" if subset != SINGLE else rid
         weight = 1.0
         if f.points:
@@ -278,6 +305,14 @@ def _is_multi(value: Any, labels: tuple[str, ...]) -> bool:
     return len(letters) > 1 and all(c in labels for c in letters)
 
 
+def _label_set(value: Any, labels: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """The labels a multi-answer target names, in label order: ["A", "C"], "AC", "A,C" -> ("A", "C")."""
+    items = [str(v).strip() for v in value] if isinstance(value, (list, tuple)) else list(str(value).replace(" ", "").replace(",", ""))
+    if not items or any(x not in labels for x in items):
+        raise HarnessError(f"{where}: multi-answer target {value!r} names options outside the labels {list(labels)}")
+    return tuple(sorted(set(items), key=labels.index))
+
+
 def _labels(default: list[str], n: int) -> tuple[str, ...]:
     """Letters while they last (A-D, or as many as the task lists), numbers beyond (IFLYTEK has 119 classes)."""
     return tuple(default[:n]) if n <= len(default) else tuple(str(i + 1) for i in range(n))
@@ -286,11 +321,16 @@ def _labels(default: list[str], n: int) -> tuple[str, ...]:
 def _doc(s: Sample) -> dict[str, Any]:
     """What a template sees as `doc` (and each entry of `fewshot`)."""
     has_choice = s.target >= 0
+    if s.is_multi_choice:  # several correct options: "AC" and their texts
+        answer, answer_text = s.target_label, "、".join(s.choices[s.labels.index(a)] for a in s.answers)
+    else:
+        answer = s.target_label if has_choice else (s.answers[0] if s.answers else "")
+        answer_text = s.choices[s.target] if has_choice else (s.answers[0] if s.answers else "")
     return {
         "question": s.question,
         "choices": [{"label": l, "text": t} for l, t in zip(s.labels, s.choices)],
-        "answer": s.target_label if has_choice else (s.answers[0] if s.answers else ""),
-        "answer_text": s.choices[s.target] if has_choice else (s.answers[0] if s.answers else ""),
+        "answer": answer,
+        "answer_text": answer_text,
         "answers": list(s.answers),
         "row": s.raw,
     }
@@ -300,16 +340,30 @@ def _choices(row: dict[str, Any], spec: list[str] | str, labels: list[str]) -> t
     """Options from columns, a list, or newline-separated text. Label prefixes ("A. ", "(B)") are removed only
     when every option carries its own label, so an option like "B.B.C.广播电台" keeps its text."""
     if isinstance(spec, list):
-        return tuple(str(_get(row, c)) for c in spec)
+        return _present([_get(row, c) for c in spec], spec)
     value = _get(row, spec)
     if isinstance(value, str):
         value = [line for line in value.split("\n") if line.strip()]
-    texts = [str(v) for v in value]
+    if not isinstance(value, (list, tuple)):
+        raise HarnessError(f"column '{spec}' holds {type(value).__name__}, not a list of options or newline-separated text")
+    texts = list(_present(list(value), [f"{spec}[{i}]" for i in range(len(value))]))
     prefixes = [_LABEL_PREFIX.match(t) for t in texts]
     own = len(texts) <= len(labels) and all(
         m is not None and m.group(0).strip(" (（).．、:：）") == labels[i] for i, m in enumerate(prefixes)
     )
     return tuple(t[m.end():] if own and m else t for t, m in zip(texts, prefixes))
+
+
+def _present(values: list[Any], names: list[str]) -> tuple[str, ...]:
+    """Option texts; trailing null or empty options (a 3-option row in a 4-column table) are dropped, never turned
+    into an option reading "None"; a null option before a present one is an error (an empty CSV cell there stays an
+    option with empty text, as the file has it)."""
+    while values and (values[-1] is None or str(values[-1]).strip() == ""):
+        values = values[:-1]
+    for v, name in zip(values, names):
+        if v is None:
+            raise HarnessError(f"option column '{name}' is empty while a later option is not")
+    return tuple(str(v) for v in values)
 
 
 def _target_index(value: Any, labels: tuple[str, ...], choices: tuple[str, ...], where: str) -> int:
@@ -322,8 +376,9 @@ def _target_index(value: Any, labels: tuple[str, ...], choices: tuple[str, ...],
     text = str(value).strip()
     if text in labels:
         return labels.index(text)
-    if text in choices:  # C3 gives the option's text (which may itself be "2" or "④")
-        return choices.index(text)
+    stripped = [c.strip() for c in choices]  # targets and options compared cleaned alike (a trailing space)
+    if text in stripped:  # C3 gives the option's text (which may itself be "2" or "④")
+        return stripped.index(text)
     if text.isascii() and text.isdigit() and int(text) < len(choices):
         return int(text)
     raise HarnessError(f"{where}: target {value!r} is neither a label {list(labels)}, an index, nor an option's text")

@@ -18,7 +18,7 @@ from harness.errors import HarnessError
 DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines"]
 AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged"]
 Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|pass@[1-9][0-9]*)$")]
-Extraction = Literal["choice", "numeric", "span", "gaokao"]
+Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao"]
 
 
 class _Strict(BaseModel):
@@ -163,7 +163,13 @@ class TaskSpec(_Strict):
     fields: FieldsSpec
     classes: dict[str, str] | None = None  # fixed option set: raw label value -> natural-language verbalizer
     answer_type: AnswerType = "choice"
-    multi_answer: Literal["error", "skip"] = "error"  # rows of a single-choice task whose target names several options
+    # rows whose target names several options: error (a single-choice task), skip (left out, counted), set (the
+    # answer is a set of labels: exact-set accuracy in generate mode; in likelihood mode such rows are excluded,
+    # counted and named in the results)
+    multi_answer: Literal["error", "skip", "set"] = "error"
+    # a prompt longer than the model's context: skip (the item is left out of the score, counted and shown), or
+    # fewer_shots (drop exemplars from the end until it fits, then skip). Never truncated. --context-policy overrides.
+    context_policy: Literal["skip", "fewer_shots"] = "skip"
     labels: list[str] = Field(default_factory=lambda: ["A", "B", "C", "D"])
     prompt: str  # template file (relative to the YAML file) or an inline template
     continuation: str = "{{ label }}"  # what is scored after the prompt in likelihood mode
@@ -211,6 +217,11 @@ class TaskSpec(_Strict):
         if self.answer_type in ("execution", "judged") and self.metrics[0] in ("accuracy", "exact_match", "f1", "gaokao_score"):
             raise ValueError(f"field 'metrics': answer_type {self.answer_type} is scored by "
                              f"{'pass@k' if self.answer_type == 'execution' else 'judge_score'}")
+        if self.answer_type == "gaokao" and self.dataset.subsets_from is None:
+            raise ValueError("field 'dataset.subsets_from': answer_type gaokao scores by question type; name the file "
+                             "that gives each subset its `type` (GAOKAO-Bench's Obj_Prompt.json)")
+        if self.multi_answer == "set" and self.answer_type != "choice":
+            raise ValueError("field 'multi_answer': set is for answer_type choice")
         if self.generation.samples > 1 and self.generation.temperature == 0:
             raise ValueError("field 'generation.samples': several samples per item need temperature > 0")
         return self
@@ -225,6 +236,8 @@ class TaskSpec(_Strict):
     def extractor(self) -> str:
         if self.extraction:
             return self.extraction
+        if self.multi_answer == "set":
+            return "choice_set"  # every item's answer is read as a set of labels: "AC", "A、C", "答案：A,C"
         return self.answer_type  # choice: a label, or an option's (class's) text, read from the output
 
 
@@ -255,9 +268,13 @@ def load_task_spec(path: Path) -> TaskSpec:
     if isinstance(data.get("classes"), dict):  # YAML may read numeric labels as ints
         data["classes"] = {str(k): str(v) for k, v in data["classes"].items()}
     try:
-        return TaskSpec.model_validate(data)
+        spec = TaskSpec.model_validate(data)
     except ValidationError as e:
         raise HarnessError(f"{path}: {_one_line(e)}") from None
+    if spec.name != path.stem:  # tasks are found by file name; a different name would be reported under another
+        raise HarnessError(f"{path}: field 'name': '{spec.name}' differs from the file name; rename the file to "
+                           f"{spec.name}.yaml or set name: {path.stem}")
+    return spec
 
 
 def _load_side_file(sub_path: Path, task_path: Path, field: str) -> Any:

@@ -40,12 +40,12 @@ def fill(template: str, **fields: Any) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: str(fields[m.group(1)]) if m.group(1) in fields else m.group(0), template)
 
 
-def _environment(search_dir: Path | None) -> ImmutableSandboxedEnvironment:
+def _environment(search_dir: Path | None, keep_trailing_newline: bool = False) -> ImmutableSandboxedEnvironment:
     loader = jinja2.FileSystemLoader(str(search_dir)) if search_dir else None
     env = _BoundedSandbox(
         loader=loader,
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,  # a template file's final newline is not part of the prompt
+        keep_trailing_newline=keep_trailing_newline,  # a template file's final newline is not part of the prompt
         autoescape=False,  # prompts are plain text; HTML escaping happens in the leaderboard
     )
     env.filters["fill"] = fill
@@ -68,12 +68,12 @@ def _allowed_roots(task_file: Path) -> list[Path]:
 class PromptTemplate:
     """A compiled template plus the hash of its source (recorded in results so prompt changes are visible)."""
 
-    def __init__(self, source: str, origin: str, search_dir: Path | None = None) -> None:
+    def __init__(self, source: str, origin: str, search_dir: Path | None = None, keep_trailing_newline: bool = False) -> None:
         self.source = source
         self.origin = origin
         self.hash = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
         try:
-            self._template = _environment(search_dir).from_string(source)
+            self._template = _environment(search_dir, keep_trailing_newline).from_string(source)
         except jinja2.TemplateSyntaxError as e:
             raise HarnessError(f"{origin}: template syntax error at line {e.lineno}: {e.message}") from None
 

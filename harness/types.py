@@ -28,10 +28,17 @@ class Sample:
     weight: float = 1.0  # how much the sample counts in its task's score (GAOKAO: its points)
 
     @property
+    def is_multi_choice(self) -> bool:
+        """An option question with several correct options (answers holds their labels, in label order)."""
+        return self.target < 0 and bool(self.labels) and bool(self.answers)
+
+    @property
     def target_label(self) -> str:
-        """What the results file shows as the target."""
+        """What the results file shows as the target: a label, a set of labels ("AC"), or the reference answers."""
         if self.target >= 0:
             return self.labels[self.target]
+        if self.is_multi_choice:
+            return "".join(self.answers)
         return " | ".join(self.answers)
 
 

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -457,11 +458,64 @@ def test_fewshot_on_a_task_without_fewshot_split_is_a_clear_error(data_dir: Path
         task.fewshot_pool(data_dir, 1)
 
 
-def test_skipped_rows_are_counted_once_per_load(data_dir: Path) -> None:
-    task = Task.load(discover_tasks()["agieval_gaokao"])
+def test_skipped_rows_are_counted_once_per_load(data_dir: Path, tmp_path: Path) -> None:
+    src = discover_tasks()["agieval_gaokao"]
+    skipping = tmp_path / "agieval_gaokao.yaml"
+    skipping.write_text(src.read_text(encoding="utf-8").replace("multi_answer: set", "multi_answer: skip"), encoding="utf-8")
+    shutil.copy(src.parent / "agieval_zh.jinja", tmp_path)
+    task = Task.load(skipping)
     task.samples(data_dir)
     task.samples(data_dir, limit=5)
     assert task.skipped == 42  # 35 multi-answer physics rows + 7 math QA rows, not doubled by a second call
+
+
+def test_multi_answer_rows_become_label_sets(data_dir: Path) -> None:
+    """multi_answer: set keeps the 42 AGIEval-gaokao rows with several correct options (they were skipped)."""
+    task = Task.load(discover_tasks()["agieval_gaokao"])
+    samples = task.samples(data_dir)
+    multi = [s for s in samples if s.is_multi_choice]
+    assert task.skipped == 0 and len(multi) == 42
+    assert Counter(s.meta["subset"] for s in multi) == {"physics": 35, "mathqa": 7}
+    rows = {}
+    for subset in ("physics", "mathqa"):
+        with open(data_dir / "agieval" / "v1" / f"gaokao-{subset}.jsonl", encoding="utf-8") as f:
+            rows.update({(subset, str(i)): json.loads(line) for i, line in enumerate(f)})
+    for s in multi:  # the set read independently from the file: its label list, in order
+        label = rows[(s.meta["subset"], s.sample_id.split("/")[1])]["label"]
+        letters = sorted(label if isinstance(label, list) else [c for c in label if c.isalpha()])  # "A B D" in math QA
+        assert len(letters) > 1
+        assert s.answers == tuple(letters) and s.target_label == "".join(letters) and s.target == -1
+
+
+def _options_task(tmp_path: Path, rows: list[dict], name: str) -> tuple[Path, Path]:
+    data = tmp_path / "data"
+    (data / "o").mkdir(parents=True, exist_ok=True)
+    (data / "o" / "rows.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path = _task(tmp_path / "tasks", name, {"format": "jsonl", "eval": "o/rows.jsonl"},
+                 {"question": "q", "choices": ["A", "B", "C", "D"], "target": "ans"})
+    return path, data
+
+
+def test_a_null_or_absent_trailing_option_is_no_option(tmp_path: Path) -> None:
+    """Before: a null option column became an option reading "None" (a 3-option row in a 4-column table)."""
+    path, data = _options_task(tmp_path, [{"q": "一", "A": "甲", "B": "乙", "C": "丙", "D": None, "ans": "B"},
+                                          {"q": "二", "A": "甲", "B": "乙", "C": "", "D": "", "ans": "A"}], "nulls")
+    samples = Task.load(path).samples(data)
+    assert [s.choices for s in samples] == [("甲", "乙", "丙"), ("甲", "乙")]
+    assert [s.labels for s in samples] == [("A", "B", "C"), ("A", "B")]
+
+
+def test_an_empty_option_before_a_present_one_is_an_error(tmp_path: Path) -> None:
+    path, data = _options_task(tmp_path, [{"q": "一", "A": "甲", "B": None, "C": "丙", "D": "丁", "ans": "A"}], "hole")
+    with pytest.raises(HarnessError, match=r"task hole, subset .*row 0: option column 'B' is empty while a later option is not"):
+        Task.load(path).samples(data)
+
+
+def test_option_text_targets_match_options_cleaned_alike(tmp_path: Path) -> None:
+    """Before: an option with a trailing space never matched its (stripped) target text, so the file failed to load."""
+    path, data = _options_task(tmp_path, [{"q": "一", "A": "北京 ", "B": "上海", "C": "广州", "D": "深圳", "ans": "北京"}], "spaces")
+    (s,) = Task.load(path).samples(data)
+    assert s.target == 0 and s.choices[0] == "北京 "  # the prompt shows the option as the data has it
 
 
 # ---------------------------------------------------------------- streaming

@@ -268,3 +268,20 @@ def test_cli_build_errors_and_help(results: Path, tmp_path: Path, capsys: pytest
             main(argv)
         assert e.value.code == 0
         assert "usage:" in capsys.readouterr().out
+
+
+def test_cells_say_what_a_run_did_not_do_as_asked(tmp_path: Path) -> None:
+    """Items skipped as too long, given fewer shots or excluded by rule are shown beside the item count, in both
+    languages, on the task's and the model's page (and a skipped item's sample line does not break the build)."""
+    root = tmp_path / "results"
+    block = task_block(70, "likelihood")
+    block["context"] = {"limit": 256, "policy": "skip", "skipped": 3, "fewer_shots": 0, "budget_capped": 0,
+                        "excluded": {"multi_answer_in_likelihood_mode": {"count": 2, "ids": ["a", "b"]}}}
+    skipped = {**sample("ceval", 9, False), "prediction": None, "metrics": {}, "skipped": "prompt too long"}
+    write_run(root, "short-context", "2026-01-01", {"ceval": block}, [sample("ceval", 0, True), skipped])
+    out = tmp_path / "site"
+    build_site(root, out)
+    for page in (out / "tasks" / "ceval.html", out / "models" / f"{slug('short-context')}.html"):
+        html = page.read_text(encoding="utf-8")
+        assert "3 <span class=\"t\" lang=\"zh\">题超出上下文，已跳过</span>" in html
+        assert "too long for the context, skipped" in html and "2 <span class=\"t\" lang=\"zh\">题按规则排除" in html

@@ -108,10 +108,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_base_model: Path
 
 
 def test_preset_budget_reaches_the_requests(setup: Path, tiny_base_model: Path) -> None:
-    """Needs harness/dispatch.py to read the runner's per-task budgets: in Dispatcher.__init__
-    `self.max_new_tokens_per_task: list[int] | None = None`, and in _generate_requests
-    `max_new = self.max_new_tokens_per_task[ti] if self.max_new_tokens_per_task else (self.max_new_tokens or gen.max_new_tokens)`.
-    The recorded budgets (results) pass without it; the generated token counts (samples) need it."""
+    """The runner's per-task budgets reach the requests: recorded in the results and bounding the samples."""
     # a preset with a floor of 6: the task's 2 tokens become 6
     results, samples = _eval(setup, "tiny-floor")
     assert results["tasks"]["gen"]["max_new_tokens"] == 6

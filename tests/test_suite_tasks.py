@@ -35,10 +35,10 @@ EXPECTED_ITEMS = {
     "gaokao": 1781,  # GAOKAO-Bench Objective_Questions, 14 files
     # AGIEval v1 holds 2072 gaokao-* rows. gaokao-mathcloze (118 rows) is fill-in-the-blank with no options
     # (label null) and is not a subset of this choice task: 2072 - 118 = 1954 multiple-choice rows. Of those,
-    # 42 name several correct options and are skipped (multi_answer: skip): 35 in physics (30 two-letter and
-    # 5 three-letter lists) and 7 in mathqa ("AD", "ACD", "A B D", "A C", "B C D", "CD", "AC").
-    # 1954 - 42 = 1912. test_agieval_gaokao_count_derivation re-derives each step from the files.
-    "agieval_gaokao": 1912,
+    # 42 name several correct options and are kept as label sets (multi_answer: set): 35 in physics (30
+    # two-letter and 5 three-letter lists) and 7 in mathqa ("AD", "ACD", "A B D", "A C", "B C D", "CD", "AC").
+    # test_agieval_gaokao_count_derivation re-derives each step from the files.
+    "agieval_gaokao": 1954,
     # FewCLUE test_public
     "tnews": 2010,
     "iflytek": 1749,
@@ -65,7 +65,7 @@ EXPECTED_ITEMS = {
     "belle_eval": 1000,
     "mtbench_zh": 80,  # x 2 turns
 }
-EXPECTED_SKIPPED = {"agieval_gaokao": 42}  # every other task skips nothing
+EXPECTED_SKIPPED: dict[str, int] = {}  # no task skips rows (AGIEval-gaokao's 42 multi-answer rows are sets now)
 
 FEWCLUE_CLASSIFICATION = ["tnews", "iflytek", "csldcp", "eprstmt", "bustm", "fewclue_ocnli", "csl", "cluewsc"]
 NLI_CLASSES = {"entailment": "蕴含", "neutral": "中立", "contradiction": "矛盾"}
@@ -142,12 +142,13 @@ def test_agieval_gaokao_count_derivation(data_dir: Path, load: Callable[[str], L
     def multi(label: Any) -> bool:
         return len(label) > 1 if isinstance(label, list) else len(re.sub(r"[\s,]", "", label)) > 1
 
-    skipped = {k: sum(multi(r["label"]) for r in v) for k, v in rows.items() if k != "mathcloze"}
-    assert {k: n for k, n in skipped.items() if n} == {"physics": 35, "mathqa": 7}
+    multis = {k: sum(multi(r["label"]) for r in v) for k, v in rows.items() if k != "mathcloze"}
+    assert {k: n for k, n in multis.items() if n} == {"physics": 35, "mathqa": 7}
     loaded = load("agieval_gaokao")
-    assert 2072 - 118 - sum(skipped.values()) == len(loaded.samples) == 1912
+    assert 2072 - 118 == len(loaded.samples) == 1954
+    assert sum(s.is_multi_choice for s in loaded.samples) == sum(multis.values()) == 42
     per_subset = collections.Counter(s.meta["subset"] for s in loaded.samples)
-    assert per_subset == {k: len(v) - skipped[k] for k, v in rows.items() if k != "mathcloze"}
+    assert per_subset == {k: len(v) for k, v in rows.items() if k != "mathcloze"}
 
 
 def test_subset_counts(load: Callable[[str], Loaded]) -> None:
@@ -185,12 +186,16 @@ def test_targets_labels_and_choices_are_valid(load: Callable[[str], Loaded], nam
     for s in loaded.samples:
         assert s.question.strip(), s.sample_id
         if spec.answer_type == "choice":
-            assert 0 <= s.target < len(s.choices), s.sample_id
             assert len(s.labels) == len(s.choices) >= 2, s.sample_id
             assert len(set(s.labels)) == len(s.labels), s.sample_id
             assert all(isinstance(c, str) for c in s.choices), s.sample_id
             if not all(c.strip() for c in s.choices):
                 seen_empty.add(s.sample_id)
+            if s.is_multi_choice:  # a set of two or more of its own labels, in label order
+                assert spec.multi_answer == "set" and len(s.answers) >= 2, s.sample_id
+                assert list(s.answers) == sorted(set(s.answers), key=s.labels.index), s.sample_id
+                continue
+            assert 0 <= s.target < len(s.choices), s.sample_id
             assert s.answers == (s.labels[s.target],), s.sample_id
         elif name in PARTIAL_REFERENCE and s.raw["class"] in PARTIAL_REFERENCE[name]:
             assert s.target == -1 and len(s.answers) <= 1, s.sample_id  # 39 rewrite items do have one
@@ -390,6 +395,9 @@ def test_rendered_prompts(load: Callable[[str], Loaded], name: str, mode: str, s
         if mode == "likelihood":
             if spec.continuation == "{{ label }}":
                 assert r.continuations == s.labels
+            elif spec.continuation == "{{ label }}\n":  # numbered options end like the exemplars' answers
+                assert r.continuations == tuple(f"{label}\n" for label in s.labels)
+                assert any(len(label) > 1 for label in s.labels)
             elif spec.continuation == "{{ text }}":
                 assert r.continuations == s.choices
                 assert spec.classes is None or s.choices == tuple(spec.classes.values())

@@ -197,8 +197,25 @@ VALID_VARIANTS: list[tuple[str, Callable[[dict], None]]] = [
 
 @pytest.mark.parametrize("case,fn", VALID_VARIANTS, ids=[c[0] for c in VALID_VARIANTS])
 def test_valid_variant(tmp_path: Path, case: str, fn: Callable[[dict], None]) -> None:
-    spec = load_task_spec(write(tmp_path, mutate(fn)))
-    assert spec.name == mutate(fn)["name"]
+    data = mutate(fn)
+    spec = load_task_spec(write(tmp_path, data, f"{data['name']}.yaml"))
+    assert spec.name == data["name"]
+
+
+def test_name_must_match_the_file_name(tmp_path: Path) -> None:
+    """Tasks are found by file name: a task file naming itself differently would be listed under one name and
+    reported under another."""
+    path = write(tmp_path, mutate(lambda d: d.update(name="other")))
+    with pytest.raises(HarnessError, match=r"mini.yaml: field 'name': 'other' differs from the file name; rename"):
+        load_task_spec(path)
+
+
+def test_gaokao_answers_need_the_question_type_source(tmp_path: Path) -> None:
+    """Without a `type` per subset every GAOKAO item was scored as single choice (multi-answer partial credit lost)."""
+    data = mutate(lambda d: (d.update(answer_type="gaokao", mode="generate", modes=["generate"], metrics=["gaokao_score"]),
+                             _del(d, "fields.choices")))
+    with pytest.raises(HarnessError, match=r"field 'dataset.subsets_from': answer_type gaokao scores by question type"):
+        load_task_spec(write(tmp_path, data))
 
 
 def test_not_yaml(tmp_path: Path) -> None:

@@ -112,3 +112,28 @@ def test_vllm_model_judged_by_a_vllm_judge(tiny_models: dict[str, Path], data_di
     assert results["model"]["backend"] == "vllm" and results["judge"]["backend"] == "vllm"
     assert {k: t["score"] for k, t in results["tasks"].items()} == {"mtbench_zh": 10.0, "cvalues": 10.0}
     assert results["judge"]["unparsed_verdicts"] == {} and results["judge"]["requests"] == 6
+
+
+def test_context_policy_is_the_same_on_both_backends(data_dir: Path, tmp_path: Path) -> None:
+    """A 256-position model and 1-shot prompts that often do not fit: both backends skip the same items (measured
+    by the harness, not by the engine), lower the same generation budgets, and agree on everything they answer."""
+    import subprocess
+    import sys
+
+    model = tmp_path / "tiny-qwen2-256"
+    subprocess.run([sys.executable, "-m", "harness.cli", "tiny-model", "--arch", "qwen2", "--max-position-embeddings",
+                    "256", "-o", str(model)], check=True, capture_output=True)
+    for mode in ("likelihood", "generate"):
+        args = ["--model", str(model), "--tasks", "ceval", "--data-dir", str(data_dir), "--num-fewshot", "1",
+                "--mode", mode, "--no-cache", *COMMON]
+        hr, hf = run_eval(tmp_path / f"hf-{mode}", "--backend", "hf", *args)
+        vr, vl = run_eval(tmp_path / f"vllm-{mode}", "--backend", "vllm", "--enforce-eager", *args)
+        assert hr["tasks"]["ceval"]["context"] == vr["tasks"]["ceval"]["context"]
+        assert hr["tasks"]["ceval"]["context"]["skipped"] > 0
+        assert set(hf) == set(vl)
+        for key in hf:
+            assert ("skipped" in hf[key]) == ("skipped" in vl[key]), key
+            if "skipped" not in hf[key]:
+                assert vl[key]["prediction"] == hf[key]["prediction"], key
+                if mode == "generate":
+                    assert vl[key]["output"] == hf[key]["output"] and vl[key]["generated_tokens"] == hf[key]["generated_tokens"]

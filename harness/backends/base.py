@@ -15,6 +15,12 @@ from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest,
 
 class Backend(Protocol):
     name: str
+    tokenizer: Any  # the model's tokenizer (None: an API backend without a local one)
+
+    @property
+    def context_length(self) -> int | None:
+        """Tokens a sequence may hold; prompts are measured against it before they are sent (harness/context.py)."""
+        ...
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
         """Yield (index into requests, result) for every request, in any order."""

@@ -109,7 +109,9 @@ class HFBackend:
         self.torch_dtype = resolve_dtype(dtype, self.device)
         self.model_path = model
         kw: dict[str, Any] = dict(revision=revision, trust_remote_code=trust_remote_code)
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model, **kw)
+        from harness.chat import faithful_tokenizer
+
+        self.tokenizer = faithful_tokenizer(transformers.AutoTokenizer.from_pretrained(model, **kw), model, revision)
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -121,7 +123,6 @@ class HFBackend:
         gen_eos = self.model.generation_config.eos_token_id
         eos = gen_eos if isinstance(gen_eos, list) else [gen_eos]
         self.eos_ids = {i for i in eos + [self.tokenizer.eos_token_id] if i is not None}
-        self.truncated = 0
         self.one_pass = one_pass  # False forces one forward per option (for benchmarks and equivalence tests)
         self.shared_prefix = True  # False scores many-option requests as whole sequences (for equivalence tests)
 
@@ -154,10 +155,15 @@ class HFBackend:
             "batch_size": self.batch_size,
             "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
             "model_class": type(self.model).__name__,
-            "truncated_requests": self.truncated,
+            "tokenizer_repair": getattr(self.tokenizer, "faithful_repair", None),
             "one_pass_likelihood": self.one_pass,
             "shared_prefix_likelihood": self.shared_prefix,
         }
+
+    @property
+    def context_length(self) -> int:
+        """Tokens a sequence may hold (prompt + continuation or generation); the harness never sends more."""
+        return self.max_length
 
     def peak_memory_bytes(self) -> int | None:
         if self.device.type == "cuda":
@@ -169,8 +175,7 @@ class HFBackend:
         if self.one_pass and is_one_pass(ctx, wholes):
             return [_Job(ids=ctx, req=i, option=None, start=len(ctx), targets=[w[-1] for w in wholes])]
         jobs = [_Job(ids=whole, req=i, option=j, start=continuation_start(ctx, whole, i)) for j, whole in enumerate(wholes)]
-        longest = max(len(j.ids) for j in jobs)
-        if self.shared_prefix and len(jobs) >= SHARED_PREFIX_MIN_OPTIONS and longest <= self.max_length:
+        if self.shared_prefix and len(jobs) >= SHARED_PREFIX_MIN_OPTIONS:
             return _Shared(req=i, prefix=wholes[0][: min(j.start for j in jobs)], wholes=wholes, starts=[j.start for j in jobs])
         return jobs
 
@@ -188,6 +193,7 @@ class HFBackend:
         results: dict[int, LoglikelihoodResult] = {}
         encoded = encode_requests(self.tokenizer, requests)
         for i, r in enumerate(requests):
+            self._check_fits(i, *encoded[i])
             planned = self._plan(i, *encoded[i])
             if isinstance(planned, _Shared):
                 shared.append(planned)
@@ -257,18 +263,15 @@ class HFBackend:
         cost = Cost(prompt_tokens=forwarded, seconds=time.perf_counter() - start)
         return LoglikelihoodResult(logprobs, ntok, greedy, False, cost)
 
-    def _truncate(self, job: _Job) -> _Job:
-        excess = len(job.ids) - self.max_length
-        if excess <= 0:
-            return job
-        self.truncated += 1
-        if excess >= job.start:
-            raise HarnessError(f"likelihood request {job.req}: continuation longer than the model's {self.max_length} tokens")
-        return _Job(job.ids[excess:], job.req, job.option, job.start - excess, job.targets)
+    def _check_fits(self, i: int, ctx: list[int], wholes: list[list[int]]) -> None:
+        """Never truncate (that would score a different question): the harness measures prompts first and leaves
+        out what does not fit (harness/context.py), so this only stops a direct caller."""
+        longest = max([len(ctx) + 1, *(len(w) for w in wholes)])
+        if longest > self.max_length:
+            raise HarnessError(f"likelihood request {i}: {longest} tokens exceed the model's context of {self.max_length}")
 
     @torch.inference_mode()
     def _score_batch(self, jobs: list[_Job]) -> list[tuple[list[float], list[bool], int]]:
-        jobs = [self._truncate(j) for j in jobs]
         # positions scored, counted from the end: one-pass jobs read the last position only
         keep = max(1 if j.option is None else len(j.ids) - j.start + 1 for j in jobs)
         logits = self._forward_last(jobs, keep).float()
@@ -307,14 +310,24 @@ class HFBackend:
 
     # ---- generation ------------------------------------------------------------------------------------
     def generate(self, requests: Sequence[GenerateRequest]) -> Iterator[tuple[int, GenerateResult]]:
+        """Requests are grouped by their decoding settings and their own token budget: a request's budget is
+        min(max_new_tokens, context - its own prompt), never the room left by the longest prompt of its batch, so
+        what it generates does not depend on which requests share its batch."""
+        lengths: dict[int, int] = {}
+        for special in (True, False):
+            idx = [i for i, r in enumerate(requests) if r.add_special_tokens is special]
+            lengths.update((i, len(x)) for i, x in zip(idx, encode_batch(self.tokenizer, [requests[i].prompt for i in idx], special)))
         groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
-            groups.setdefault((r.max_new_tokens, r.temperature, r.stop, r.add_special_tokens, r.seed), []).append(i)
+            room = self.max_length - lengths[i]
+            if room < 1:
+                raise HarnessError(f"generation request {i}: a prompt of {lengths[i]} tokens leaves no room in the "
+                                   f"model's context of {self.max_length}")
+            budget = min(r.max_new_tokens, room)
+            groups.setdefault((budget, r.temperature, r.stop, r.add_special_tokens, r.seed), []).append(i)
         for key, idxs in groups.items():
-            ids = encode_batch(self.tokenizer, [requests[i].prompt for i in idxs], key[3])
-            lengths = {i: len(x) for i, x in zip(idxs, ids)}
             items = sorted(idxs, key=lambda i: -lengths[i])
-            run = lambda batch: self._generate_batch([requests[i] for i in batch])  # noqa: E731
+            run = lambda batch, budget=key[0]: self._generate_batch([requests[i] for i in batch], budget)  # noqa: E731
             for batch, seconds in self._batches(items, run):
                 total = sum(lengths[i] + res.cost.generated_tokens for i, res in batch) or 1
                 for i, res in batch:
@@ -323,14 +336,12 @@ class HFBackend:
                     yield i, res
 
     @torch.inference_mode()
-    def _generate_batch(self, reqs: list[GenerateRequest]) -> list[GenerateResult]:
+    def _generate_batch(self, reqs: list[GenerateRequest], budget: int) -> list[GenerateResult]:
+        """One batch sharing a budget; every row's prompt leaves room for it (see `generate`)."""
         r0 = reqs[0]
         enc = self.tokenizer([r.prompt for r in reqs], return_tensors="pt", padding=True, add_special_tokens=r0.add_special_tokens)
         enc = {k: v.to(self.device) for k, v in enc.items()}
-        room = self.max_length - enc["input_ids"].shape[1]
-        if room < 1:
-            raise HarnessError(f"a generation prompt of {enc['input_ids'].shape[1]} tokens leaves no room in the model's {self.max_length}")
-        kwargs: dict[str, Any] = dict(max_new_tokens=min(r0.max_new_tokens, room), pad_token_id=self.tokenizer.pad_token_id)
+        kwargs: dict[str, Any] = dict(max_new_tokens=budget, pad_token_id=self.tokenizer.pad_token_id)
         if r0.temperature > 0:
             torch.manual_seed(r0.seed)
             kwargs.update(do_sample=True, temperature=r0.temperature, top_p=1.0, top_k=0)

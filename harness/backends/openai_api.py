@@ -193,6 +193,11 @@ class OpenAIBackend:
             "seconds_note": "per-request seconds are shares of the time requests were in flight (they add up to it)",
         }
 
+    @property
+    def context_length(self) -> int | None:
+        """The server's max_model_len where it reports one; prompts are measured only with a local tokenizer."""
+        return self.max_model_len
+
     def peak_memory_bytes(self) -> int | None:
         return None  # the server's memory is not visible from here
 

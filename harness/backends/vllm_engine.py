@@ -104,7 +104,10 @@ class VLLMBackend:
                 f"--backend vllm: the engine did not start for {model}: {first} (see the log above; memory: "
                 "--gpu-memory-utilization, --max-model-len)"
             ) from None
-        self.tokenizer = self.llm.get_tokenizer()
+        from harness.chat import faithful_tokenizer
+
+        # prompts go to the engine as token ids from this tokenizer, so a mis-built one is replaced here too
+        self.tokenizer = faithful_tokenizer(self.llm.get_tokenizer(), model, revision)
         config = self.llm.llm_engine.model_config
         self.max_length = int(config.max_model_len)
         self.dtype = str(config.dtype).removeprefix("torch.")
@@ -127,6 +130,10 @@ class VLLMBackend:
             "max_model_len": self.max_length,
             **{k: v for k, v in self.options.items() if k != "dtype"},
         }
+
+    @property
+    def context_length(self) -> int:
+        return self.max_length
 
     def peak_memory_bytes(self) -> int | None:
         return None  # the engine reserves gpu_memory_utilization up front; recorded via describe()

@@ -36,6 +36,9 @@ class TaskScore:
     num_fewshot: int | None = None
     mode: str = ""
     judge: str | None = None  # the judge model that scored it (judged tasks), else None
+    # items the run did not ask as the task says (harness/context.py): (kind, count) for skipped (too long),
+    # fewer_shots, budget_capped and excluded (by rule, e.g. multi-answer items in likelihood mode)
+    not_as_asked: tuple[tuple[str, int], ...] = ()
 
     @property
     def column(self) -> str:
@@ -159,11 +162,19 @@ def latest_scores(runs: list[dict[str, Any]]) -> dict[str, dict[str, TaskScore]]
             s = TaskScore(name, str(t["version"]), t.get("prompt_hash", ""), float(t["score"]), t.get("score_stderr"),
                           int(t["n_samples"]), t.get("category", ""), run.get("finished_at", ""), run["_file"],
                           t.get("template_hash", ""), t.get("num_fewshot"), t.get("mode", ""),
-                          judge if t.get("answer_type") == "judged" else None)
+                          judge if t.get("answer_type") == "judged" else None, _not_as_asked(t.get("context")))
             current = best.setdefault(model, {}).get(s.column)
             if current is None or s.finished_at >= current.finished_at:
                 best[model][s.column] = s
     return best
+
+
+def _not_as_asked(ctx: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(ctx, dict):
+        return ()
+    excluded = sum(int(e.get("count") or 0) for e in (ctx.get("excluded") or {}).values() if isinstance(e, dict))
+    counts = [(k, int(ctx.get(k) or 0)) for k in ("skipped", "fewer_shots", "budget_capped")] + [("excluded", excluded)]
+    return tuple((k, n) for k, n in counts if n)
 
 
 def categories_from_runs(runs: list[dict[str, Any]]) -> list[Category]:
