@@ -83,6 +83,11 @@ def request_key(model: dict[str, Any], request: LoglikelihoodRequest | GenerateR
         body = {"kind": "gen", "prompt": request.prompt, "messages": [list(m) for m in request.messages],
                 "max_new_tokens": request.max_new_tokens, "stop": list(request.stop),
                 "temperature": request.temperature, "seed": request.seed, "special": request.add_special_tokens}
+        # only when set, so that keys of requests without them stay what they were
+        if request.top_p != 1.0 or request.top_k != 0:
+            body.update(top_p=request.top_p, top_k=request.top_k)
+        if request.template_kwargs:
+            body["template_kwargs"] = [list(kv) for kv in request.template_kwargs]
     return _digest({"schema": SCHEMA, "model": model, "request": body})
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import HarnessError
 
@@ -36,13 +36,62 @@ class PresetGeneration(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1)
 
 
+class ThinkingSpec(BaseModel):
+    """How a model thinks before it answers, and how the harness switches that (see harness/reasoning.py).
+
+    `mode`: hybrid (switchable: Qwen3, DeepSeek-V3.1/3.2, GLM-4.5/4.6, Hunyuan-A13B), always (DeepSeek-R1, QwQ,
+    Qwen3-*-Thinking-2507, Kimi-K2-Thinking, MiniMax-M2) or never (Qwen3-*-Instruct-2507, Kimi-K2-Instruct).
+    `default`: what `--thinking auto` means. A hybrid model is switched by `toggle`: a chat-template variable
+    (`flag`, e.g. Qwen3's enable_thinking, DeepSeek-V3.1's thinking) or a text switch appended to the user turn
+    (`switch_on` / `switch_off`, e.g. GLM's /nothink). `prefilled`: the template itself opens the think block
+    (`<think>\n` after the assistant tag), so the output starts inside it and only the end tag appears."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    mode: Literal["hybrid", "always", "never"]
+    default: Literal["on", "off"]
+    toggle: Literal["template_flag", "prompt_switch", "none"] = "none"
+    flag: str | None = None
+    switch_on: str | None = None
+    switch_off: str | None = None
+    start: str = "<think>"
+    end: str = "</think>"
+    prefilled: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ThinkingSpec":
+        if self.mode == "hybrid" and self.toggle == "none":
+            raise ValueError("a hybrid model needs a toggle (template_flag with flag, or prompt_switch)")
+        if self.toggle == "template_flag" and not self.flag:
+            raise ValueError("toggle template_flag needs flag (the chat-template variable, e.g. enable_thinking)")
+        if self.toggle == "prompt_switch" and self.switch_off is None:
+            raise ValueError("toggle prompt_switch needs switch_off (and switch_on, if the default is off)")
+        if self.mode != "hybrid" and self.default != ("on" if self.mode == "always" else "off"):
+            raise ValueError(f"mode {self.mode} thinks {'always' if self.mode == 'always' else 'never'}: default must say so")
+        return self
+
+
+class Decoding(BaseModel):
+    """The model card's recommended decoding for one mode; unset fields leave the task's own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    temperature: float | None = Field(None, ge=0.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=0)  # 0: off
+    max_new_tokens: int | None = Field(None, ge=1)
+
+
 class Preset(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     hub_id: str
     family: str
     type: Literal["chat", "base"]
-    params_b: float | None = None
+    params_b: float | None = None  # total parameters, billions
+    active_params_b: float | None = None  # activated per token (mixture-of-experts models)
+    context_length: int | None = None  # native context window, tokens
+    thinking: ThinkingSpec | None = None  # None: not a reasoning model (thinks never)
+    decoding: dict[Literal["thinking", "non_thinking"], Decoding] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)  # model cards / reports the figures come from
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     trust_remote_code: bool = False
     revision: str | None = None

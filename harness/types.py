@@ -66,6 +66,11 @@ class GenerateRequest:
     # endpoint applies the model's own chat template). Empty: `prompt` is raw text. When set, `prompt` holds
     # the same conversation rendered by the harness's chat template, for backends that take text.
     messages: tuple[tuple[str, str], ...] = ()
+    top_p: float = 1.0  # nucleus sampling (1.0: off); used only when temperature > 0
+    top_k: int = 0  # top-k sampling (0: off); used only when temperature > 0
+    # chat-template variables for backends that apply the template themselves (an OpenAI-compatible server's
+    # chat_template_kwargs), e.g. (("enable_thinking", False),); the harness's own rendering already used them
+    template_kwargs: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass
@@ -93,3 +98,6 @@ class GenerateResult:
     text: str  # the generated text, cut at the first stop string
     finish_reason: Literal["stop", "eos", "length"]
     cost: Cost = field(default_factory=Cost)
+    # reasoning the engine returned apart from the text (an OpenAI-compatible server's reasoning_content); None when
+    # it is inside `text` (think tags) or there is none: harness/reasoning.py splits the two either way
+    reasoning: str | None = None
