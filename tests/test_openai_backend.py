@@ -19,11 +19,16 @@ from harness.errors import HarnessError
 from harness.types import GenerateRequest, LoglikelihoodRequest
 
 MISSING = object()
+REASONING_KEYS = ("reasoning_content", "reasoning")
 
 
 class FakeServer:
     """A small OpenAI-compatible server: /v1/models, /v1/completions (echo + logprobs as vLLM returns them),
-    /v1/chat/completions, streaming as server-sent events. Every request is recorded."""
+    /v1/chat/completions, streaming as server-sent events. Every request is recorded. A reply may carry
+    `reasoning_content` and/or `reasoning` (a chat message's reasoning, streamed before the content as a reasoning
+    parser does) and `reasoning_tokens` (usage.completion_tokens_details); `ascii_json` escapes non-ASCII (lone
+    surrogates go out as \\udxxx escapes); `raw_stream`, when set, is streamed instead: dicts as `data:` events,
+    bytes as they are."""
 
     def __init__(self, models: tuple[tuple[str, str], ...] = (("tiny", "fake-engine"),), key: str | None = None) -> None:
         self.models = models
@@ -34,6 +39,8 @@ class FakeServer:
             "text": "好的", "finish_reason": "stop", "stop_reason": None}
         self.echo: Callable[[str | list[int]], dict[str, Any]] | None = None  # a hand-made echo answer per prompt
         self.delay = 0.0
+        self.ascii_json = False
+        self.raw_stream: list[dict[str, Any] | bytes] | None = None
         self.in_flight = 0
         self.max_in_flight = 0
         self.lock = threading.Lock()
@@ -64,7 +71,7 @@ class FakeServer:
                 pass
 
             def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                raw = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+                raw = json.dumps(payload, ensure_ascii=server.ascii_json).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(raw)))
@@ -125,6 +132,7 @@ class FakeServer:
                 choice: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": reply["finish_reason"]}
                 if "messages" in body:
                     choice["message"] = {"role": "assistant", "content": text}
+                    choice["message"].update({k: reply[k] for k in REASONING_KEYS if k in reply})
                 else:
                     choice["text"] = text
                 if reply.get("stop_reason", MISSING) is not MISSING:
@@ -135,7 +143,10 @@ class FakeServer:
 
             def _usage(self, reply: dict[str, Any]) -> dict[str, int]:
                 p, c = reply.get("prompt_tokens", 7), reply.get("completion_tokens", 3)
-                return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+                usage: dict[str, Any] = {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
+                if reply.get("reasoning_tokens") is not None:
+                    usage["completion_tokens_details"] = {"reasoning_tokens": reply["reasoning_tokens"]}
+                return usage
 
             def _complete(self, body: dict[str, Any], reply: dict[str, Any]) -> dict[str, Any]:
                 obj = "chat.completion" if "messages" in body else "text_completion"
@@ -150,13 +161,28 @@ class FakeServer:
                 chat = "messages" in body
 
                 def event(payload: dict[str, Any]) -> None:
-                    self.wfile.write(f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode("utf-8"))
+                    self.wfile.write(f"data: {json.dumps(payload, ensure_ascii=server.ascii_json)}\n\n".encode("utf-8"))
                     self.wfile.flush()
 
+                if server.raw_stream is not None:
+                    for item in server.raw_stream:
+                        if isinstance(item, bytes):
+                            self.wfile.write(item)
+                        else:
+                            event(item)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 text = reply["text"]
                 pieces = [text[k : k + 2] for k in range(0, len(text), 2)] or [""]
                 if chat:
                     event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+                    keys = [k for k in REASONING_KEYS if k in reply]  # both: the same text under both names
+                    thought = reply[keys[0]] if keys else ""
+                    for k in range(0, len(thought), 2):
+                        time.sleep(0.005)
+                        delta = {"content": None, **{key: thought[k : k + 2] for key in keys}}
+                        event({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
                 for n, piece in enumerate(pieces):
                     time.sleep(0.01)
                     last = n == len(pieces) - 1

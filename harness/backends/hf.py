@@ -324,7 +324,8 @@ class HFBackend:
                 raise HarnessError(f"generation request {i}: a prompt of {lengths[i]} tokens leaves no room in the "
                                    f"model's context of {self.max_length}")
             budget = min(r.max_new_tokens, room)
-            groups.setdefault((budget, r.temperature, r.stop, r.add_special_tokens, r.seed), []).append(i)
+            top = (r.top_p, r.top_k) if r.temperature > 0 else (1.0, 0)  # used only when sampling
+            groups.setdefault((budget, r.temperature, r.stop, r.add_special_tokens, r.seed, *top), []).append(i)
         for key, idxs in groups.items():
             items = sorted(idxs, key=lambda i: -lengths[i])
             run = lambda batch, budget=key[0]: self._generate_batch([requests[i] for i in batch], budget)  # noqa: E731
@@ -344,7 +345,7 @@ class HFBackend:
         kwargs: dict[str, Any] = dict(max_new_tokens=budget, pad_token_id=self.tokenizer.pad_token_id)
         if r0.temperature > 0:
             torch.manual_seed(r0.seed)
-            kwargs.update(do_sample=True, temperature=r0.temperature, top_p=1.0, top_k=0)
+            kwargs.update(do_sample=True, temperature=r0.temperature, top_p=r0.top_p, top_k=max(r0.top_k, 0))  # 0: off
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if r0.stop:

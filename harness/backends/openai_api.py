@@ -10,22 +10,35 @@ unreachable server or a refused key fails at once with one line, and the served 
 are retried with exponential backoff on 429, 5xx and connection errors (`Retry-After` is honoured).
 
 Generation. A request with `messages` goes to /chat/completions (the server applies the model's chat template);
-otherwise its prompt text goes to /completions. max_tokens, temperature, seed and stop strings are sent; up to
-`max_concurrency` requests are in flight at once and results are yielded as they complete. Responses are
+otherwise its prompt text goes to /completions. max_tokens, temperature, seed and stop strings are sent, and when
+sampling (temperature > 0) the request's top_p, and its top_k to a server that takes it (vLLM, SGLang: with their
+own value for "off"; another server gets top_k only when one is asked for, and a server that rejects the field is
+asked again without it, once for all). A chat request's `template_kwargs` (chat-template variables such as
+Qwen3's enable_thinking) go as `chat_template_kwargs`, as vLLM and SGLang take them. Up to `max_concurrency`
+requests are in flight at once and results are yielded as they complete. Responses are
 streamed (`stream: true`, `stream_options.include_usage`) so time to first token and time per output token are
 measured per request by the client: TTFT = from sending the request to the first chunk carrying generated
 output, TPOT = (last chunk - first chunk) / (generated tokens - 1). `Cost.seconds` is the request's share of the
 time requests were in flight (every moment split evenly over the requests in flight then), as the local backends
 give each request its share of a batch: the shares add up to the busy wall time, so per-task throughput is
-right although requests overlap. Token counts come from the server's `usage`.
+right although requests overlap. Token counts come from the server's `usage` (generated tokens include any
+reasoning tokens; `usage.completion_tokens_details.reasoning_tokens` is not kept apart).
+
+Reasoning. A server with a reasoning parser (vLLM --reasoning-parser, SGLang, the DeepSeek API) returns a chat
+reply's reasoning apart from its content, as `reasoning_content` or `reasoning` (newer vLLM, OpenRouter), in the
+message or, streamed, in each delta. It becomes GenerateResult.reasoning (None when the server sent none) and is
+never put in `text`. With reasoning apart, `text` is the server's content even where token ids came back: the ids
+cover the reasoning too. Text from a server is taken as it is, except that lone surrogates (which cannot be
+written as UTF-8) become U+FFFD and undecodable bytes are replaced.
 
 finish_reason. OpenAI servers say "stop" both for EOS and for a stop string. vLLM adds `stop_reason`: the matched
 stop string (-> "stop"), or a token id / null for EOS (-> "eos"). Without `stop_reason`, "stop" is reported only
 when a stop string is seen in the returned text (the client also cuts there), else "eos".
 
 vLLM extensions, sent only to a vLLM server (recognised by `owned_by: "vllm"` in /models; other servers may
-reject unknown fields): `top_p=1, top_k=0, min_p=0, repetition_penalty=1` (vLLM otherwise applies the model's
-generation_config defaults, e.g. Qwen's repetition penalty, where the in-process backends do not),
+reject unknown fields): `top_p, top_k` always (the request's when sampling, else 1 and 0, i.e. off),
+`min_p=0, repetition_penalty=1` (vLLM otherwise applies the model's generation_config defaults, e.g. Qwen's
+repetition penalty or top_k, where the in-process backends do not),
 `add_special_tokens=false` for prompts that already hold the chat template's special tokens, and, with a local
 tokenizer, `return_token_ids`: the generated ids are then decoded by the harness exactly as the transformers and
 vLLM backends decode them (an incomplete multi-byte character at the end shows the same way), and max_tokens is
@@ -63,6 +76,8 @@ from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRe
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TOP_K_OFF = {"vllm": 0, "sglang": -1}  # servers known to take top_k in the body, and their value for "off"
 _NO_LOGPROBS = "--backend openai: the server at {url} does not return prompt log-probabilities{why}; use --mode generate"
 
 
@@ -89,6 +104,7 @@ class _Reply:
     """One generation as the server returned it, before the harness decodes and classifies it."""
 
     text: str = ""
+    reasoning: str = ""  # reasoning_content / reasoning, returned apart from the text
     token_ids: list[int] = field(default_factory=list)
     finish_reason: str | None = None
     stop_reason: Any = None
@@ -170,6 +186,7 @@ class OpenAIBackend:
         self.server_models: list[str] | None = None
         self.server_engine: str | None = None
         self.max_model_len: int | None = None
+        self.send_top_k = True  # False once a server has rejected the field
         self._probe_models()
 
     # ---- identity --------------------------------------------------------------------------------------
@@ -243,8 +260,20 @@ class OpenAIBackend:
         body.update(max_tokens=max_tokens, temperature=r.temperature, seed=r.seed)
         if r.stop:
             body["stop"] = list(r.stop)
+        sampling = r.temperature > 0
+        if sampling:
+            body["top_p"] = r.top_p
+            off = _TOP_K_OFF.get(self.server_engine or "")
+            if off is not None:
+                body["top_k"] = r.top_k if r.top_k > 0 else off
+            elif r.top_k > 0 and self.send_top_k:
+                body["top_k"] = r.top_k
+        if r.messages and r.template_kwargs:
+            body["chat_template_kwargs"] = dict(r.template_kwargs)
         if self.is_vllm:
-            body.update(top_p=1.0, top_k=0, min_p=0.0, repetition_penalty=1.0)
+            if not sampling:
+                body.update(top_p=1.0, top_k=0)
+            body.update(min_p=0.0, repetition_penalty=1.0)
             if self.tokenizer is not None:
                 body["return_token_ids"] = True
             if not r.messages and not r.add_special_tokens:
@@ -255,6 +284,18 @@ class OpenAIBackend:
 
     def _post_generation(self, body: dict[str, Any], chat: bool) -> _Reply:
         path = "/chat/completions" if chat else "/completions"
+        if "top_k" in body and not self.send_top_k:
+            body = {k: v for k, v in body.items() if k != "top_k"}
+        try:
+            return self._post_generation_once(path, body, chat)
+        except _HTTPFailure as e:  # a server that does not take top_k: ask without it (and never send it again)
+            if "top_k" not in body or _TOP_K_OFF.get(self.server_engine or "") is not None or e.status not in (400, 422) \
+                    or "top_k" not in e.server_message.lower():
+                raise
+            self.send_top_k = False
+            return self._post_generation_once(path, {k: v for k, v in body.items() if k != "top_k"}, chat)
+
+    def _post_generation_once(self, path: str, body: dict[str, Any], chat: bool) -> _Reply:
         if body.get("stream"):
             try:
                 return self._with_retries(lambda: self._stream_once(path, body, chat), path)
@@ -270,7 +311,9 @@ class OpenAIBackend:
         if not choices:
             raise HarnessError(f"--backend openai: {self.display_url}{path} returned no choices")
         c = choices[0]
-        reply.text = ((c.get("message") or {}).get("content") if chat else c.get("text")) or ""
+        message = (c.get("message") or {}) if chat else {}
+        reply.text = _text(message.get("content") if chat else c.get("text"))
+        reply.reasoning = _reasoning(message)
         reply.token_ids = list(c.get("token_ids") or [])
         reply.finish_reason = c.get("finish_reason")
         reply.stop_reason = c.get("stop_reason")
@@ -299,11 +342,11 @@ class OpenAIBackend:
                     reply.usage = chunk["usage"]
                 for c in chunk.get("choices") or []:
                     delta = (c.get("delta") or {}) if chat else c
-                    piece = delta.get("content") if chat else delta.get("text")
+                    piece = _text(delta.get("content") if chat else delta.get("text"))
                     ids = c.get("token_ids") or []
-                    reasoning = (delta.get("reasoning_content") or delta.get("reasoning")) if chat else None
-                    if piece:
-                        reply.text += piece
+                    reasoning = _reasoning(delta) if chat else ""
+                    reply.text += piece
+                    reply.reasoning += reasoning
                     reply.token_ids.extend(ids)
                     if piece or ids or reasoning:
                         now = time.perf_counter()
@@ -322,11 +365,14 @@ class OpenAIBackend:
         return reply
 
     def _finish(self, r: GenerateRequest, reply: _Reply) -> GenerateResult:
-        """Decode (with a local tokenizer and the server's token ids) or take the server's text; classify the end."""
-        if self.tokenizer is not None and reply.token_ids:
+        """Decode (with a local tokenizer and the server's token ids) or take the server's text; classify the end.
+        Reasoning the server returned apart stays apart: the token ids then cover it too, so the text is the
+        server's content."""
+        reasoning = _clean(reply.reasoning) or None
+        if self.tokenizer is not None and reply.token_ids and reasoning is None:
             text, cut = decode_generation(self.tokenizer, reply.token_ids, r.stop)
         else:
-            text, cut = reply.text, False
+            text, cut = _clean(reply.text), False
             pos = min((text.find(s) for s in r.stop if s and s in text), default=-1)
             if pos >= 0:  # a server that ignored or truncated the stop list
                 text, cut = text[:pos], True
@@ -339,7 +385,8 @@ class OpenAIBackend:
         generated = reply.usage.get("completion_tokens")
         if generated is None:
             generated = len(reply.token_ids) if reply.token_ids else (
-                len(self.tokenizer.encode(text, add_special_tokens=False)) if self.tokenizer is not None else reply.chunks)
+                sum(len(self.tokenizer.encode(t, add_special_tokens=False)) for t in (reasoning or "", text))
+                if self.tokenizer is not None else reply.chunks)
         cost = Cost(
             prompt_tokens=int(reply.usage.get("prompt_tokens") or 0),
             generated_tokens=int(generated),
@@ -347,7 +394,7 @@ class OpenAIBackend:
             ttft_s=reply.ttft_s,
             tpot_s=reply.tpot_s,
         )
-        return GenerateResult(text=text, finish_reason=reason, cost=cost)
+        return GenerateResult(text=text, finish_reason=reason, cost=cost, reasoning=reasoning)
 
     # ---- likelihood ------------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
@@ -456,7 +503,7 @@ class OpenAIBackend:
         """Open one HTTP request; map failures to HarnessError (final) or _Retryable."""
         parts = urllib.parse.urlsplit(self.base_url)  # a query (e.g. an api-version) goes after the endpoint
         url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path + path, parts.query, ""))
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8") if body is not None else None
+        data = _clean(json.dumps(body, ensure_ascii=False)).encode("utf-8") if body is not None else None
         req = urllib.request.Request(url, data=data, method=method, headers=self._headers())
         try:
             return self._opener.open(req, timeout=timeout or self.timeout_s)
@@ -476,8 +523,8 @@ class OpenAIBackend:
             except (ConnectionError, http.client.HTTPException, socket.timeout, TimeoutError, OSError) as e:
                 raise _Retryable(f"--backend openai: {self.display_url}{path}: the connection broke ({_short(e)})") from None
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = json.loads(raw.decode("utf-8", "replace"))
+        except json.JSONDecodeError:
             raise HarnessError(f"--backend openai: {self.display_url}{path} did not answer JSON: {raw[:120]!r}") from None
         if isinstance(data, dict) and data.get("error") and not data.get("choices") and not data.get("data"):
             raise HarnessError(f"--backend openai: {self.display_url}{path} failed: {self._scrub(_error_text(data))}")
@@ -610,7 +657,7 @@ def _sse_events(resp: Any) -> Iterator[str]:
     """The data payloads of a server-sent event stream."""
     lines: list[str] = []
     for raw in resp:
-        line = raw.decode("utf-8").rstrip("\r\n")
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
         if not line:
             if lines:
                 yield "\n".join(lines)
@@ -624,6 +671,26 @@ def _sse_events(resp: Any) -> Iterator[str]:
             lines.append(line)
     if lines:
         yield "\n".join(lines)
+
+
+def _clean(text: str) -> str:
+    """Text that can be written as UTF-8: lone surrogates (a server's JSON may escape half a pair) become U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _text(value: Any) -> str:
+    """A content or text field: a string, or nothing (null, or a shape this client does not read)."""
+    return value if isinstance(value, str) else ""
+
+
+def _reasoning(message: dict[str, Any]) -> str:
+    """The reasoning in a message or a stream delta: `reasoning_content` (vLLM with a reasoning parser, SGLang,
+    the DeepSeek API) or `reasoning` (newer vLLM, OpenRouter); a server that sends both sends the same text."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _error_text(raw: Any) -> str:

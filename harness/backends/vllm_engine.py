@@ -226,8 +226,8 @@ class VLLMBackend:
                 self._vllm.SamplingParams(
                     max_tokens=min(r.max_new_tokens, room),
                     temperature=r.temperature,
-                    top_p=1.0,
-                    top_k=0 if r.temperature > 0 else -1,
+                    top_p=r.top_p if r.temperature > 0 else 1.0,
+                    top_k=max(r.top_k, 0) if r.temperature > 0 else -1,  # 0 / -1: off
                     seed=r.seed if r.temperature > 0 else None,
                     stop=list(r.stop) or None,
                     detokenize=bool(r.stop),  # vLLM needs text to match stop strings; our text is decoded below
