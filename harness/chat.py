@@ -13,6 +13,7 @@ class ChatFormatter:
 
     def __init__(self, tokenizer: Any, override: str | None = None, model_name: str = "") -> None:
         self.tokenizer = tokenizer
+        self.kwargs: dict[str, Any] = {}  # chat-template variables of the run (Qwen3's enable_thinking)
         self.template = override or getattr(tokenizer, "chat_template", None)
         if not self.template:
             raise HarnessError(
@@ -21,14 +22,16 @@ class ChatFormatter:
             )
         self.hash = hashlib.sha256(self.template.encode("utf-8")).hexdigest()[:16]
 
-    def __call__(self, messages: str | list[tuple[str, str]]) -> str:
-        """One user turn (a string), or a whole conversation as (role, content) pairs, ready for the answer."""
+    def __call__(self, messages: str | list[tuple[str, str]], **kwargs: Any) -> str:
+        """One user turn (a string), or a whole conversation as (role, content) pairs, ready for the answer.
+        `kwargs` are chat-template variables for this call (default: the run's, `self.kwargs`)."""
         turns = [("user", messages)] if isinstance(messages, str) else messages
         text = self.tokenizer.apply_chat_template(
             [{"role": r, "content": c} for r, c in turns],
             chat_template=self.template,
             tokenize=False,
             add_generation_prompt=True,
+            **(kwargs or self.kwargs),
         )
         return text if isinstance(text, str) else text[0]
 

@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--mode", choices=["likelihood", "generate"], default=None, help="likelihood: pick the most probable option; generate: answer then extract (default: each task's own)")
     ev.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto", help="wrap prompts in the model's chat template (auto: on for chat models)")
     ev.add_argument("--context-policy", choices=["skip", "fewer_shots"], default=None, help="a prompt longer than the model's context is never truncated: skip leaves the item out of the score (counted), fewer_shots drops exemplars until it fits (default: each task's own, skip)")
+    ev.add_argument("--thinking", choices=["auto", "on", "off"], default="auto", help="reasoning models: think before answering (auto: the preset's or chat template's default); the reasoning is kept apart from the answer either way")
+    ev.add_argument("--samples", type=_positive_int, default=None, help="generations per item: scores are the mean over them (avg@N) with their spread across samples (needs sampling: a temperature > 0)")
+    ev.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model card's for the mode, from the preset; else the task's, usually greedy)")
+    ev.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the model card's, else off)")
+    ev.add_argument("--top-k", type=_nonneg_int, default=None, help="top-k sampling, 0 off (default: the model card's, else off)")
     ev.add_argument("--max-new-tokens", type=_positive_int, default=None, help="generation length cap (default: each task's own)")
     ev.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of the model")
     ev.add_argument("--trust-remote-code", action="store_true", help="allow a model's own Python code from the hub to run on this machine")
@@ -204,6 +209,11 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         revision=args.revision,
         max_new_tokens=args.max_new_tokens,
         context_policy=args.context_policy,
+        thinking=args.thinking,
+        samples=args.samples,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=args.top_k,
         base_url=args.base_url,
         tokenizer=args.tokenizer,
         api_key_env=args.api_key_env,

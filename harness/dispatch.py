@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from harness.context import ContextFit, ContextTally
+from harness.decoding import GenSettings
+from harness.reasoning import Split, ThinkingPlan, ThinkTally, split_reasoning
 from harness.results import SampleWriter
 from harness.scoring import Scored, TaskTally, score_generation, score_likelihood
 from harness.tasks import PromptedSample, PromptHash, Task, _doc
@@ -70,8 +72,8 @@ class Dispatcher:
     """Builds requests for planned tasks, runs them round by round and scores each item when it completes."""
 
     def __init__(self, planned: list[Planned], chat: Chat | None, use_messages: bool, seed: int,
-                 max_new_tokens: list[int] | None, cache: Any = None, model_id: dict[str, Any] | None = None,
-                 context_policy: str | None = None) -> None:
+                 settings: list[GenSettings] | None, cache: Any = None, model_id: dict[str, Any] | None = None,
+                 context_policy: str | None = None, thinking: ThinkingPlan | None = None) -> None:
         self.planned = planned
         self.cache = cache  # harness.cache.ResponseCache, or None
         self.model_id = model_id or {}
@@ -79,9 +81,11 @@ class Dispatcher:
         self.chat = chat  # the harness's chat template (None: raw text, or an API backend that takes messages)
         self.use_messages = use_messages
         self.seed = seed
-        # each task's generation budget (the runner's: --max-new-tokens, else the task's raised to the preset's);
-        # None: the tasks' own
-        self.max_new_tokens = max_new_tokens
+        # each task's decoding (harness/decoding.py: flags, the model card's per-mode values, the task's); None: the
+        # tasks' own generation blocks
+        self.settings = settings
+        self.thinking = thinking  # None: the model does not think; answers are still freed of think tags
+        self.think = [ThinkTally() for _ in planned]  # what thinking cost, per task
         # what each task's results block needs; judged items join theirs in the judge pass
         self.tallies = [TaskTally(p.task.spec.metrics, p.task.spec.group_by) for p in planned]
         self.usage = [Usage() for _ in planned]
@@ -122,8 +126,9 @@ class Dispatcher:
         p = self.planned[ti]
         conv = self.conversations[(ti, si)]
         gen = p.task.spec.generation
-        max_new = self.max_new_tokens[ti] if self.max_new_tokens else gen.max_new_tokens
-        n = gen.samples
+        g = self.settings[ti] if self.settings else None
+        max_new = g.max_new_tokens if g else gen.max_new_tokens
+        n = g.samples if g else gen.samples
         if prompt_len is not None and self.fit.limit:
             room = self.fit.limit - prompt_len
             if room < 1:
@@ -134,9 +139,26 @@ class Dispatcher:
         if not conv.answers:
             self.live[(ti, si)].prompt = text  # what was sent, recorded per sample and hashed
         conv.results = [None] * n
-        return [GenerateRequest(text, max_new, tuple(gen.stop), gen.temperature, self.seed + j, self.chat is None,
-                                tuple(messages) if self.use_messages else ())
+        stop, temperature, top_p, top_k = (g.stop, g.temperature, g.top_p, g.top_k) if g else (
+            tuple(gen.stop), gen.temperature, 1.0, 0)
+        kwargs = tuple(sorted(self.thinking.template_kwargs.items())) if self.thinking and self.use_messages else ()
+        return [GenerateRequest(text, max_new, stop, temperature, self.seed + j, self.chat is None,
+                                tuple(messages) if self.use_messages else (), top_p, top_k, kwargs)
                 for j in range(n)]
+
+    def _user(self, text: str) -> str:
+        """A user turn as sent: with the model's thinking switch (/no_think) when it is switched by text."""
+        return self.thinking.user_turn(text) if self.thinking else text
+
+    def _split(self, ti: int, r: GenerateResult) -> Split:
+        """Reasoning apart from the answer; in thinking runs the task's stop strings cut the answer."""
+        sp = split_reasoning(r.text, r.reasoning, self.thinking)
+        g = self.settings[ti] if self.settings else None
+        if g and g.answer_stop and sp.finished:
+            cut = min((sp.answer.find(x) for x in g.answer_stop if x and x in sp.answer), default=-1)
+            if cut >= 0:
+                sp = Split(sp.reasoning, sp.answer[:cut], True)
+        return sp
 
     def _measure_prompt(self, text: str) -> int | None:
         return self.fit.prompt_lengths([text], self.chat is None)[0] if self.fit.active else None
@@ -147,7 +169,8 @@ class Dispatcher:
                 yield ti, si, ps
 
     def _ll_request(self, prompt: str, ps: PromptedSample) -> LoglikelihoodRequest:
-        return LoglikelihoodRequest(self._render([("user", prompt)]), ps.continuations, add_special_tokens=self.chat is None)
+        return LoglikelihoodRequest(self._render([("user", self._user(prompt))]), ps.continuations,
+                                    add_special_tokens=self.chat is None)
 
     def _fewer_shots(self, ti: int, ps: PromptedSample, fits: Callable[[PromptedSample], bool]) -> PromptedSample | None:
         """context_policy fewer_shots: the item re-rendered with exemplars dropped from the end until it fits."""
@@ -204,7 +227,7 @@ class Dispatcher:
         firsts = []
         for ti, si, ps in gen_items:
             self.live[(ti, si)] = ps
-            self.conversations[(ti, si)] = Conversation(turns_of(self.planned[ti], ps))
+            self.conversations[(ti, si)] = Conversation([self._user(t) for t in turns_of(self.planned[ti], ps)])
             firsts.append(self._conversation(ti, si))
         plens: list[int | None] = [None] * len(firsts)
         if limit:
@@ -213,12 +236,12 @@ class Dispatcher:
             reqs = self._generate_requests(ti, si, text, messages, n)
             if reqs is None:
                 def fits(c: PromptedSample, ti: int = ti, si: int = si) -> bool:
-                    self.conversations[(ti, si)].turns[0] = c.prompt
+                    self.conversations[(ti, si)].turns[0] = self._user(c.prompt)
                     return (self._measure_prompt(self._conversation(ti, si)[0]) or 0) < (limit or 0)
                 fitted = self._fewer_shots(ti, ps, fits)
                 if fitted is not None:
                     ps.shots = fitted.shots
-                    self.conversations[(ti, si)].turns[0] = fitted.prompt
+                    self.conversations[(ti, si)].turns[0] = self._user(fitted.prompt)
                     text, messages = self._conversation(ti, si)
                     reqs = self._generate_requests(ti, si, text, messages, self._measure_prompt(text))
             if reqs is None:
@@ -289,7 +312,7 @@ class Dispatcher:
                 if any(r is None for r in conv.results):
                     continue
                 if len(conv.answers) + 1 < len(conv.turns):  # the dialogue goes on
-                    conv.answers.append(conv.results[0].text)  # type: ignore[union-attr]
+                    conv.answers.append(self._split(ti, conv.results[0]).answer)  # type: ignore[arg-type]
                     text, messages = self._conversation(ti, si)
                     reqs = self._generate_requests(ti, si, text, messages, self._measure_prompt(text))
                     if reqs is None:  # the dialogue outgrew the context: the item cannot be finished
@@ -325,17 +348,34 @@ class Dispatcher:
         spec = p.task.spec
         conv = self.conversations.pop((ti, si))
         results = [r for r in conv.results if r is not None]
-        conv.answers.append(results[0].text)
+        # everything that scores sees the answer only; an unfinished thinking block leaves an empty answer
+        splits = [self._split(ti, r) for r in results]
+        answers = [GenerateResult(sp.answer, r.finish_reason, r.cost) for r, sp in zip(results, splits)]
+        conv.answers.append(splits[0].answer)
         if spec.answer_type == "execution":
-            s = self._execute_programs(p, ps, results)
+            s = self._execute_programs(p, ps, answers)
+            values = [float(x) for x in s.details.pop("passed_each")] if s.details else []
         elif spec.answer_type == "judged":
             # the line carries what the judge prompt needs, so the judge pass holds nothing per item
-            s = Scored(prediction=None, metrics={}, correct=False, output=results[0].text,
+            s = Scored(prediction=None, metrics={}, correct=False, output=splits[0].answer,
                        details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample)})
+            values = [0.0] * len(results)  # known only after the judge pass
         else:
-            s = score_generation(ps.sample, results[0], spec.metrics, spec.extractor, spec.answer_type, spec.numeric)
-        writer.write(sample_record(p, ps, s, results[0], results))
+            each = [score_generation(ps.sample, a, spec.metrics, spec.extractor, spec.answer_type, spec.numeric)
+                    for a in answers]
+            s = _mean_of(each)
+            values = [e.metrics[spec.metrics[0]] for e in each]
+            self.tallies[ti].add_draws(values)
+        self._count_thinking(ti, results, splits, values)
+        s.details = {**(s.details or {}), **_reasoning_details(splits, self.thinking)}
+        writer.write(sample_record(p, ps, s, answers[0], answers))
         self._done(ti, si, ps, s)
+
+    def _count_thinking(self, ti: int, results: list[GenerateResult], splits: list[Split], values: list[float]) -> None:
+        tok = self.fit.tokenizer
+        for r, sp, v in zip(results, splits, values):
+            n = len(tok.encode(sp.answer, add_special_tokens=False)) if tok is not None else None
+            self.think[ti].add(sp, n, r.cost.generated_tokens, r.cost.seconds, v)
 
     def _execute_programs(self, p: Planned, ps: PromptedSample, results: list[GenerateResult]) -> Scored:
         from harness.execution import pass_at_k, render_programs
@@ -352,7 +392,7 @@ class Dispatcher:
         passed = sum(r.passed for r in runs)
         metrics = {m: pass_at_k(len(runs), passed, int(m[5:])) for m in spec.metrics}
         details = {"execution": [{"status": r.status, "seconds": round(r.seconds, 3), "stdout": r.stdout[-500:],
-                                  "stderr": r.stderr[-1000:]} for r in runs]}
+                                  "stderr": r.stderr[-1000:]} for r in runs], "passed_each": [r.passed for r in runs]}
         return Scored(prediction=runs[0].status, metrics=metrics, correct=runs[0].passed, output=results[0].text,
                       details=details)
 
@@ -419,3 +459,24 @@ def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
 def _record_meta(p: Planned, sample: Sample) -> dict[str, Any]:
     keep = ("subset", "type", *p.task.spec.group_by)  # not the subset's long fields (e.g. its prompt prefix)
     return {k: v for k, v in sample.meta.items() if k in keep}
+
+
+def _mean_of(each: list[Scored]) -> Scored:
+    """One item's score over its generations (avg@N): every metric averaged; the first generation's prediction and
+    output stand for the item, the others are listed."""
+    first = each[0]
+    if len(each) == 1:
+        return first
+    metrics = {m: sum(e.metrics[m] for e in each) / len(each) for m in first.metrics}
+    return Scored(prediction=first.prediction, metrics=metrics, correct=first.correct, output=first.output,
+                  details={"predictions": [e.prediction for e in each], "correct_each": [e.correct for e in each]})
+
+
+def _reasoning_details(splits: list[Split], plan: ThinkingPlan | None) -> dict[str, Any]:
+    """What the samples line keeps of the reasoning: the text apart from the answer, and whether it closed."""
+    if not any(sp.reasoning for sp in splits) and (plan is None or not plan.enabled) and all(sp.finished for sp in splits):
+        return {}
+    out: dict[str, Any] = {"reasoning": splits[0].reasoning, "reasoning_finished": splits[0].finished}
+    if len(splits) > 1:
+        out["reasoning_finished_each"] = [sp.finished for sp in splits]
+    return out

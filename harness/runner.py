@@ -19,12 +19,13 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError
-from harness.models import (ModelRef, effective_max_new_tokens, resolve_commit, resolve_model,
-                            tokenizer_fingerprint, weights_fingerprint)
+from harness.models import ModelRef, resolve_commit, resolve_model, tokenizer_fingerprint, weights_fingerprint
 from harness.results import SCHEMA_VERSION, write_json_atomic
 from harness.scoring import TaskTally
 from harness.suites import Suite, aggregate_suite, load_suite
+from harness.decoding import DecodingFlags, settings_for
 from harness.dispatch import Dispatcher, Planned
+from harness.reasoning import ThinkingPlan, plan_thinking
 from harness.tasks import Task, resolve_task_files
 from harness.throughput import EnergyMeter, Usage, accelerator_info, process_peak_rss_bytes
 from harness.types import Mode
@@ -61,6 +62,11 @@ class EvalConfig:
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
     context_policy: str | None = None  # skip | fewer_shots for prompts longer than the context (default: each task's)
+    thinking: str = "auto"  # on | off | auto (the preset's or chat template's default), see harness/reasoning.py
+    samples: int | None = None  # generations per item (avg@N); default: each task's
+    temperature: float | None = None  # default: the model card's for the mode (preset), else the task's
+    top_p: float | None = None
+    top_k: int | None = None
     cache: str = "on"  # on: reuse and store responses; fresh: recompute, store; off: neither
     cache_dir: Path | None = None
     progress: bool = True
@@ -257,9 +263,12 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         from harness.cache import ResponseCache, default_cache_dir, model_identity
 
         cache = ResponseCache((cfg.cache_dir or default_cache_dir()) / "responses.sqlite", read=cfg.cache != "fresh")
-    budgets = _generation_budgets(cfg, planned, ref)
-    dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, budgets, cache,
-                            model_identity(opened.model_block) if cache else None, cfg.context_policy)
+    thinking = _thinking(cfg, opened, planned, notes)
+    flags = DecodingFlags(cfg.max_new_tokens, cfg.temperature, cfg.top_p, cfg.top_k, cfg.samples)
+    settings = [settings_for(p.task.spec.generation, ref.preset, thinking.enabled, flags, p.task.name,
+                             tuple(p.task.spec.metrics)) for p in planned]
+    dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, settings, cache,
+                            model_identity(opened.model_block) if cache else None, cfg.context_policy, thinking)
     energy = EnergyMeter(device)
     wall0 = time.perf_counter()
     dispatcher.run(backend, samples_path, cfg.progress)
@@ -282,8 +291,11 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
 
     tasks_out = {p.task.name: _task_result(p, t, u) for p, t, u in zip(planned, dispatcher.tallies, usage)}
-    for p, budget in zip(planned, budgets):
-        tasks_out[p.task.name]["max_new_tokens"] = budget if p.mode == "generate" else None
+    for p, g, th in zip(planned, settings, dispatcher.think):
+        generated = p.mode == "generate"
+        tasks_out[p.task.name]["max_new_tokens"] = g.max_new_tokens if generated else None
+        tasks_out[p.task.name]["decoding"] = g.report() if generated else None
+        tasks_out[p.task.name]["thinking"] = th.report() if generated else None
     for p, n, ctx in zip(planned, dispatcher.cached, dispatcher.context):
         tasks_out[p.task.name]["cached_requests"] = n
         tasks_out[p.task.name]["context"] = ctx.report()
@@ -310,6 +322,11 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             "max_new_tokens": cfg.max_new_tokens,
             "preset_generation": ref.preset.generation.model_dump() if ref.preset else None,
             "context_policy": cfg.context_policy,
+            "thinking": cfg.thinking,
+            "samples": cfg.samples,
+            "temperature": cfg.temperature,
+            "top_p": cfg.top_p,
+            "top_k": cfg.top_k,
         },
         "tasks": tasks_out,
         "suite": aggregate_suite(suite, tasks_out) if suite else None,
@@ -333,11 +350,28 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     return results, results_path
 
 
-def _generation_budgets(cfg: EvalConfig, planned: list[Planned], ref: ModelRef) -> list[int]:
-    """Each task's max_new_tokens in generate mode: --max-new-tokens when given, else the larger of the task's
-    generation.max_new_tokens and the model preset's (the least a chat model needs to explain and then answer)."""
-    return [effective_max_new_tokens(p.task.spec.generation.max_new_tokens, ref.preset, cfg.max_new_tokens)
-            for p in planned]
+def _thinking(cfg: EvalConfig, opened: Opened, planned: list[Planned], notes: list[str]) -> ThinkingPlan:
+    """Whether the run thinks (--thinking, the preset, the chat template), told to the chat formatter and recorded in
+    the model block. A thinking model's first token is not its answer, so likelihood scoring is never done with
+    thinking on: a task that can be generated is, with a note; one that cannot is refused."""
+    chat = opened.chat
+    render = (lambda kw: chat("你好", **kw)) if chat is not None else None
+    plan = plan_thinking(cfg.thinking, opened.ref.name, opened.ref.preset, render,
+                         getattr(chat, "template", None), server=opened.use_messages)
+    if chat is not None:
+        chat.kwargs = dict(plan.template_kwargs)
+    opened.model_block["thinking"] = plan.report()
+    if plan.enabled:
+        for p in planned:
+            if p.mode != "likelihood":
+                continue
+            if cfg.mode == "likelihood" or "generate" not in p.task.spec.modes:
+                raise HarnessError(f"--thinking: task {p.task.name} would be scored by likelihood, which reads a "
+                                   "thinking model's first token as its answer; use --mode generate or --thinking off")
+            p.mode = "generate"
+            notes.append(f"{p.task.name}: thinking is on, so it ran in generate mode (likelihood scoring needs the "
+                         "answer as the first token)")
+    return plan
 
 
 def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
@@ -355,6 +389,10 @@ def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
         metrics["judge_unparsed"] = tally.without_metrics
     elif p.mode == "generate":
         metrics["unextracted"] = tally.without_prediction
+    across = tally.across_samples()
+    if across is not None:  # several generations per item: avg@N and how much a sampled run's score moves
+        metrics[f"avg@{across['samples']}"] = across["mean"]
+        metrics["across_samples"] = across
     primary = per_metric[spec.metrics[0]]
     return {
         "name": spec.name,

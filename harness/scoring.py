@@ -244,6 +244,26 @@ class TaskTally:
         self.without_prediction = 0
         self.without_metrics = 0  # a judge verdict that could not be read: left out of the score, counted
         self.predictions: Counter[str] = Counter()  # only where predictions are a few statuses (execution tasks)
+        self.draws: list[Moments] = []  # several generations per item: the primary metric of the j-th of each
+
+    def add_draws(self, values: Sequence[float]) -> None:
+        if len(values) < 2:
+            return
+        while len(self.draws) < len(values):
+            self.draws.append(Moments())
+        for moments, v in zip(self.draws, values):
+            moments.add(v)
+
+    def across_samples(self) -> dict[str, Any] | None:
+        """With N generations per item: the task score (per-item mean) of each of the N runs, their mean (avg@N) and
+        the standard error across the N runs, sd/sqrt(N): how much a score moves from one sampled run to the next."""
+        if not self.draws:
+            return None
+        scores = [100 * m.mean_stderr()[0] for m in self.draws]
+        n = len(scores)
+        mean = sum(scores) / n
+        sd = math.sqrt(sum((x - mean) ** 2 for x in scores) / (n - 1)) if n > 1 else float("nan")
+        return {"samples": n, "per_sample": scores, "mean": mean, "stderr": sd / math.sqrt(n)}
 
     def add(self, sample: Sample, s: Scored, count_predictions: bool = False) -> None:
         self.add_values(sample.meta, s.metrics, sample.weight, s.prediction, count_predictions)

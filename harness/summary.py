@@ -34,6 +34,7 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
             for g, entry in groups[key].items():
                 table.add_row(f"  {g}", "", "", str(entry["n"]), _fmt(entry["score"]), _fmt(entry["micro_stderr"]))
     console.print(table)
+    _print_thinking(console, results)
     if results.get("suite"):
         _print_suite(console, results["suite"])
     for note in results.get("notes") or []:
@@ -55,6 +56,27 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
             f"unparsed {sum(judge['unparsed_verdicts'].values())}"
         )
     console.print(f"results: {results_path}\nsamples: {results['samples_file']}")
+
+
+def _print_thinking(console: Any, results: dict[str, Any]) -> None:
+    """What generating cost per task: reasoning vs answer tokens, time per item and tokens per correct answer."""
+    from rich.table import Table
+
+    rows = [(n, t["thinking"]) for n, t in results["tasks"].items() if t.get("thinking")]
+    plan = (results["model"].get("thinking") or {})
+    if not rows or not (plan.get("enabled") or any(th.get("with_reasoning") for _, th in rows)):
+        return
+    table = Table(title=f"thinking {'on' if plan.get('enabled') else 'off'}: what the answers cost")
+    for col in ("task", "think tok (p90)", "answer tok", "unfinished", "s/item", "tok/s", "tok/correct", "avg@N"):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    for name, th in rows:
+        r, a = th.get("reasoning_tokens"), th.get("answer_tokens")
+        across = results["tasks"][name]["metrics"].get("across_samples")
+        table.add_row(name, f"{_fmt(r['mean'], 0)} ({r['p90']})" if r else "-", _fmt(a["mean"], 0) if a else "-",
+                      f"{th['unfinished_reasoning']}/{th['generations']}", _fmt(th["seconds_per_item"]),
+                      _fmt(th["generated_tokens_per_s"], 1), _fmt(th["tokens_per_correct"], 0),
+                      f"{_fmt(across['mean'])}±{_fmt(across['stderr'])} N={across['samples']}" if across else "-")
+    console.print(table)
 
 
 def context_note(ctx: dict[str, Any] | None) -> str:

@@ -137,3 +137,29 @@ def test_context_policy_is_the_same_on_both_backends(data_dir: Path, tmp_path: P
                 assert vl[key]["prediction"] == hf[key]["prediction"], key
                 if mode == "generate":
                     assert vl[key]["output"] == hf[key]["output"] and vl[key]["generated_tokens"] == hf[key]["generated_tokens"]
+
+
+@pytest.mark.parametrize("thinking", ["on", "off"])
+def test_qwen3_thinking_agrees_with_transformers(thinking: str, data_dir: Path, tmp_path: Path) -> None:
+    """A tiny Qwen3 with the real tokenizer and chat template: with thinking on and off, both backends get the
+    template's own prompt and split reasoning from answer byte for byte the same."""
+    import subprocess
+    import sys
+
+    tokenizers = Path(__file__).resolve().parents[2] / "shared" / "tokenizers" / "qwen3"
+    model = tmp_path / "tiny-qwen3"
+    subprocess.run([sys.executable, "-m", "harness.cli", "tiny-model", "--arch", "qwen3", "--tokenizer", str(tokenizers),
+                    "-o", str(model)], check=True, capture_output=True)
+    args = ["--model", str(model), "--chat-template", "on", "--thinking", thinking, "--tasks", "ceval,gsm8k_zh",
+            "--data-dir", str(data_dir), "--no-cache", *COMMON]
+    hr, hf = run_eval(tmp_path / "hf", "--backend", "hf", *args)
+    vr, vl = run_eval(tmp_path / "vllm", "--backend", "vllm", "--enforce-eager", *args)
+    assert hr["model"]["thinking"] == vr["model"]["thinking"]
+    assert hr["model"]["thinking"]["template_kwargs"] == {"enable_thinking": thinking == "on"}
+    assert set(hf) == set(vl)
+    for key in hf:
+        assert vl[key]["prompt"] == hf[key]["prompt"]
+        for field in ("output", "reasoning", "reasoning_finished", "prediction", "generated_tokens"):
+            assert vl[key].get(field) == hf[key].get(field), (key, field)
+    for name in hr["tasks"]:
+        assert (vr["tasks"][name]["thinking"] or {}).get("reasoning_tokens") == (hr["tasks"][name]["thinking"] or {}).get("reasoning_tokens")
