@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--api-key-env", default=None, help="openai backend: NAME of the environment variable holding the API key (the key itself is never a flag)")
     ev.add_argument("--judge-model", default=None, help="judge for open-ended tasks (AlignBench, MT-Bench-zh, ...): preset, local folder, hub id, or served model name with --judge-backend openai")
     ev.add_argument("--judge-backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine for the judge")
+    ev.add_argument("--judge-sees-reasoning", action="store_true", help="show the judge each answer's reasoning (its think block) before the answer; by default judges see the answer only")
     ev.add_argument("--judge-base-url", default=None, help="judge on an OpenAI-compatible server: its URL")
     ev.add_argument("--judge-api-key-env", default=None, help="NAME of the environment variable holding the judge server's key")
     ev.add_argument("--tensor-parallel-size", type=_positive_int, default=1, help="vllm: GPUs to shard the model over")
@@ -221,6 +222,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         judge_backend=args.judge_backend,
         judge_base_url=args.judge_base_url,
         judge_api_key_env=args.judge_api_key_env,
+        judge_sees_reasoning=args.judge_sees_reasoning,
         cache="off" if args.no_cache else "fresh" if args.fresh else "on",
         cache_dir=args.cache_dir,
         progress=not args.no_progress and sys.stderr.isatty(),

@@ -57,6 +57,7 @@ class Conversation:
     turns: list[str]
     answers: list[str] = field(default_factory=list)
     results: list[GenerateResult | None] = field(default_factory=list)
+    reasonings: list[str] = field(default_factory=list)  # each answer's reasoning (a judge may be shown it)
 
 
 def turns_of(p: Planned, ps: PromptedSample) -> list[str]:
@@ -312,7 +313,9 @@ class Dispatcher:
                 if any(r is None for r in conv.results):
                     continue
                 if len(conv.answers) + 1 < len(conv.turns):  # the dialogue goes on
-                    conv.answers.append(self._split(ti, conv.results[0]).answer)  # type: ignore[arg-type]
+                    sp = self._split(ti, conv.results[0])  # type: ignore[arg-type]
+                    conv.answers.append(sp.answer)
+                    conv.reasonings.append(sp.reasoning)
                     text, messages = self._conversation(ti, si)
                     reqs = self._generate_requests(ti, si, text, messages, self._measure_prompt(text))
                     if reqs is None:  # the dialogue outgrew the context: the item cannot be finished
@@ -352,13 +355,15 @@ class Dispatcher:
         splits = [self._split(ti, r) for r in results]
         answers = [GenerateResult(sp.answer, r.finish_reason, r.cost) for r, sp in zip(results, splits)]
         conv.answers.append(splits[0].answer)
+        conv.reasonings.append(splits[0].reasoning)
         if spec.answer_type == "execution":
             s = self._execute_programs(p, ps, answers)
             values = [float(x) for x in s.details.pop("passed_each")] if s.details else []
         elif spec.answer_type == "judged":
             # the line carries what the judge prompt needs, so the judge pass holds nothing per item
             s = Scored(prediction=None, metrics={}, correct=False, output=splits[0].answer,
-                       details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample)})
+                       details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample),
+                                **({"reasonings": conv.reasonings} if any(conv.reasonings) else {})})
             values = [0.0] * len(results)  # known only after the judge pass
         else:
             each = [score_generation(ps.sample, a, spec.metrics, spec.extractor, spec.answer_type, spec.numeric)

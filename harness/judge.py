@@ -65,6 +65,11 @@ def build_prompts(p: Planned, doc: dict[str, Any], turns: list[str], answers: li
     return out
 
 
+def with_reasoning(answers: list[str], reasonings: list[str]) -> list[str]:
+    """Answers as a judge that may see the reasoning reads them: the think block, then the answer."""
+    return [f"<think>\n{r}\n</think>\n\n{a}" if r else a for a, r in zip(answers, [*reasonings, *[""] * len(answers)])]
+
+
 def check_templates(planned: list[Planned], data_dir: Path | None) -> None:
     """Render every judge prompt once with empty answers before any model runs: a broken rubric template or a
     missing side file fails in seconds, not after hours of generation."""
@@ -91,7 +96,7 @@ def item_score(values: list[float | None], scale: tuple[float, float], pass_at: 
 
 def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
               open_judge: Callable[[], Any], judge_path: Path, samples_path: Path, seed: int,
-              progress: bool, cache: Any = None) -> dict[str, Any]:
+              progress: bool, cache: Any = None, sees_reasoning: bool = False) -> dict[str, Any]:
     """Judge every pending line of the samples file, window by window; add each judged item to its task's tally
     (`tallies`, one per planned task); return the results file's `judge` block."""
     from tqdm import tqdm
@@ -113,6 +118,7 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
     opened = open_judge()
     load_seconds = time.perf_counter() - t0
     judge = _Judging(planned, tallies, contexts, opened, seed, cache)
+    judge.sees_reasoning = sees_reasoning
     wall0 = time.perf_counter()
     bar = tqdm(total=sum(planned[ti].n for ti in by_name.values()), desc="judge", unit="item", disable=not progress,
                dynamic_ncols=True, leave=False)
@@ -146,6 +152,7 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
         "cached_requests": judge.cached,
         "unparsed_verdicts": judge.unparsed,
         "judgements_file": judge_path.name,
+        "sees_reasoning": sees_reasoning,
         "throughput": {"model_load_seconds": round(load_seconds, 3), **judge.usage.report(wall_seconds=wall)},
     }
 
@@ -166,6 +173,7 @@ class _Judging:
         self.requests = 0
         self.cached = 0
         self.unparsed: dict[str, int] = {}
+        self.sees_reasoning = False  # --judge-sees-reasoning: each answer is shown after its think block
 
     def window(self, records: list[dict[str, Any]], by_name: dict[str, int], out: Any, writer: SampleWriter,
                bar: Any) -> None:
@@ -179,7 +187,10 @@ class _Judging:
             p = self.planned[ti]
             spec = p.task.spec.judge
             assert spec is not None
-            for turn, messages in build_prompts(p, rec["doc"], rec["turns"], rec["answers"], self.contexts[ti]):
+            answers = rec["answers"]
+            if self.sees_reasoning:
+                answers = with_reasoning(answers, rec.get("reasonings") or [])
+            for turn, messages in build_prompts(p, rec["doc"], rec["turns"], answers, self.contexts[ti]):
                 text = self.chat(messages) if self.chat is not None else "\n\n".join(c for _, c in messages)
                 requests.append(GenerateRequest(text, spec.max_new_tokens, (), 0.0, self.seed, self.chat is None,
                                                 tuple(messages) if self.use_messages else ()))

@@ -67,6 +67,7 @@ class EvalConfig:
     temperature: float | None = None  # default: the model card's for the mode (preset), else the task's
     top_p: float | None = None
     top_k: int | None = None
+    judge_sees_reasoning: bool = False  # show judges each answer's reasoning (default: the answer only)
     cache: str = "on"  # on: reuse and store responses; fresh: recompute, store; off: neither
     cache_dir: Path | None = None
     progress: bool = True
@@ -288,13 +289,13 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             planned, dispatcher.tallies, cfg.data_dir,
             open_judge or (lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
                                               cfg.judge_api_key_env, "--judge-model", judge_ref)),
-            out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache)
+            out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache, cfg.judge_sees_reasoning)
 
     tasks_out = {p.task.name: _task_result(p, t, u) for p, t, u in zip(planned, dispatcher.tallies, usage)}
     for p, g, th in zip(planned, settings, dispatcher.think):
         generated = p.mode == "generate"
         tasks_out[p.task.name]["max_new_tokens"] = g.max_new_tokens if generated else None
-        tasks_out[p.task.name]["decoding"] = g.report() if generated else None
+        tasks_out[p.task.name]["decoding"] = {**g.report(), "seeds": [cfg.seed + j for j in range(g.samples)]} if generated else None
         tasks_out[p.task.name]["thinking"] = th.report() if generated else None
     for p, n, ctx in zip(planned, dispatcher.cached, dispatcher.context):
         tasks_out[p.task.name]["cached_requests"] = n

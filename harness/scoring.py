@@ -245,6 +245,7 @@ class TaskTally:
         self.without_metrics = 0  # a judge verdict that could not be read: left out of the score, counted
         self.predictions: Counter[str] = Counter()  # only where predictions are a few statuses (execution tasks)
         self.draws: list[Moments] = []  # several generations per item: the primary metric of the j-th of each
+        self.any_right = Moments()  # ... and whether any of an item's generations was fully right (pass@N)
 
     def add_draws(self, values: Sequence[float]) -> None:
         if len(values) < 2:
@@ -253,6 +254,7 @@ class TaskTally:
             self.draws.append(Moments())
         for moments, v in zip(self.draws, values):
             moments.add(v)
+        self.any_right.add(1.0 if any(v >= 1.0 for v in values) else 0.0)
 
     def across_samples(self) -> dict[str, Any] | None:
         """With N generations per item: the task score (per-item mean) of each of the N runs, their mean (avg@N) and
@@ -263,7 +265,8 @@ class TaskTally:
         n = len(scores)
         mean = sum(scores) / n
         sd = math.sqrt(sum((x - mean) ** 2 for x in scores) / (n - 1)) if n > 1 else float("nan")
-        return {"samples": n, "per_sample": scores, "mean": mean, "stderr": sd / math.sqrt(n)}
+        return {"samples": n, "per_sample": scores, "mean": mean, "stderr": sd / math.sqrt(n),
+                f"pass@{n}": 100 * self.any_right.mean_stderr()[0]}
 
     def add(self, sample: Sample, s: Scored, count_predictions: bool = False) -> None:
         self.add_values(sample.meta, s.metrics, sample.weight, s.prediction, count_predictions)

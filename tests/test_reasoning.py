@@ -181,9 +181,20 @@ def test_qwen3_thinking_samples_and_accounting(tiny_qwen3: Path, data_dir: Path,
         across = t["metrics"]["across_samples"]
         assert across["per_sample"] == pytest.approx(per_draw)
         assert t["metrics"]["avg@2"] == pytest.approx(sum(per_draw) / 2)
+        assert across["pass@2"] == pytest.approx(100 * sum(any(s["correct_each"]) for s in mine) / len(mine))
         assert t["score"] == pytest.approx(100 * sum(s["metrics"]["accuracy"] for s in mine) / len(mine))
         th = t["thinking"]
         assert th["generations"] == 8 and th["generated_tokens"] == sum(s["generated_tokens"] for s in mine)
         assert th["reasoning_tokens"]["total"] + th["answer_tokens"]["total"] == th["generated_tokens"]
         assert t["decoding"] == {**t["decoding"], "temperature": 0.7, "top_p": 0.95, "top_k": 20, "samples": 2,
-                                 "stop": []}
+                                 "stop": [], "seeds": [1234, 1235]}
+
+
+def test_a_judge_sees_reasoning_only_when_told(servers, data_dir: Path, tmp_path: Path) -> None:
+    model, judge = servers
+    _run(["--backend", "openai", "--base-url", model.url, "--model", "tiny", "--tasks", "mtbench_zh", "--limit", "1",
+          "--data-dir", str(data_dir), "--judge-backend", "openai", "--judge-base-url", judge.url, "--judge-model",
+          "judge", "--judge-sees-reasoning"], tmp_path)
+    bodies = [json.dumps(b, ensure_ascii=False) for b in judge.posts("/v1/chat/completions")]
+    assert bodies and all("答案是：7？不对" in b for b in bodies)  # turn 1's reasoning, shown in its think block
+    assert any("第二轮的推理" in b for b in bodies)  # turn 2's, from reasoning_content
