@@ -225,3 +225,17 @@ def test_batch_encoding_equals_the_tokenizer_even_after_a_padded_call(backends: 
             got = encode_batch(tok, texts, special)
             assert tok.backend_tokenizer.padding == state  # restored
             assert got == [tok(t, add_special_tokens=special)["input_ids"] for t in texts], arch
+
+
+def test_stop_strings_match_generated_text_only(tiny_models: dict[str, Path]) -> None:
+    """transformers' stop_strings also matched across the end of the prompt (a prompt ending in "\n\n" stopped at
+    a generated "\n" for the stop "\n\n\n"), unlike vLLM: the harness's criterion reads generated tokens only."""
+    from harness.backends.hf import _StopInGenerated
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_models["qwen2"])
+    prompt = tok.encode("答案：\n\n", add_special_tokens=False)
+    stop = _StopInGenerated(tok, ["\n\n\n"], len(prompt))
+    one = torch.tensor([prompt + tok.encode("\n", add_special_tokens=False)])
+    three = torch.tensor([prompt + tok.encode("好\n\n\n", add_special_tokens=False)])
+    assert not bool(stop(one, None)[0]) and bool(stop(three, None)[0])

@@ -89,6 +89,23 @@ class _Shared:
     starts: list[int]  # index of each option's first scored token (>= len(prefix))
 
 
+class _StopInGenerated(transformers.StoppingCriteria):
+    """Stop a row once its generated text holds a stop string. transformers' own `stop_strings` also matches
+    across the end of the prompt (a prompt ending in "\n\n" and one generated "\n" met a "\n\n\n" stop at once),
+    which vLLM never does: only generated tokens are looked at here. A stop string that newly appears ends in the
+    latest token, so decoding the last few tokens (at least one character each, plus room for a character split
+    over several byte tokens) is enough."""
+
+    def __init__(self, tokenizer: Any, stops: Sequence[str], prompt_width: int) -> None:
+        self.tokenizer, self.stops, self.start = tokenizer, [x for x in stops if x], prompt_width
+        self.window = max((len(x) for x in self.stops), default=0) + 4
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        tails = input_ids[:, max(self.start, input_ids.shape[1] - self.window):].tolist()
+        texts = self.tokenizer.batch_decode(tails, skip_special_tokens=True)
+        return torch.tensor([any(x in t for x in self.stops) for t in texts], device=input_ids.device)
+
+
 class HFBackend:
     name = "hf"
 
@@ -349,7 +366,8 @@ class HFBackend:
         else:
             kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if r0.stop:
-            kwargs.update(stop_strings=list(r0.stop), tokenizer=self.tokenizer)
+            width = enc["input_ids"].shape[1]
+            kwargs["stopping_criteria"] = transformers.StoppingCriteriaList([_StopInGenerated(self.tokenizer, r0.stop, width)])
         out = self.model.generate(**enc, **kwargs)
         new = out[:, enc["input_ids"].shape[1] :].tolist()
         return [self._finish(row, r0.stop, kwargs["max_new_tokens"]) for row in new]
