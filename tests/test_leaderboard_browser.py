@@ -215,3 +215,107 @@ def test_judged_samples_show_dialogue_verdicts_and_score(site: Path, page: Any) 
     assert first.locator(".dialogue pre.turn").count() == 4  # two user turns, two answers
     assert first.locator(".field.judge-output pre").count() == 2 and "综合得分：1" in first.locator(".field.judge-output pre").first.inner_text()
     assert "⚖" in page.inner_text("table.data")  # the per-model table names the judge
+
+
+# ---------- thinking: a real tiny Qwen3 evaluated with thinking on and off ----------
+
+INJECTED_REASONING = '<img src=x onerror="window.__pwned = 3">让我想想</think>'
+
+
+@pytest.fixture(scope="module")
+def thinking_site(tiny_qwen3: Path, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real runs of one tiny Qwen3 (its real chat template: a hybrid thinker), --thinking on and off, built into
+    one site. The thinking run's first gsm8k_zh sample gets reasoning with markup in it, left unfinished."""
+    tmp = tmp_path_factory.mktemp("thinking-board")
+    results = tmp / "results"
+    for mode in ("on", "off"):
+        assert main(["eval", "--model", str(tiny_qwen3), "--chat-template", "on", "--thinking", mode, "--tasks",
+                     "gsm8k_zh,ceval", "--limit", "4", "--max-new-tokens", "16", "--data-dir", str(data_dir),
+                     "--output-dir", str(results), "--no-cache", "--no-progress"]) == 0
+    runs = [json.loads(p.read_text(encoding="utf-8")) for p in (results / "tiny-qwen3").glob("*.json")]
+    (on,) = [r for r in runs if r["model"]["thinking"]["enabled"]]
+    jsonl = results / "tiny-qwen3" / on["samples_file"]
+    lines = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
+    first = next(r for r in lines if r["task"] == "gsm8k_zh")
+    first.update(reasoning=INJECTED_REASONING, reasoning_finished=False)
+    jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+    out = tmp / "site"
+    assert main(["leaderboard", "build", str(results), "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def cost_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-computed thinking board of test_leaderboard_site (someone answered right, so the cost chart has points)."""
+    from test_leaderboard_site import write_thinking_results
+
+    from harness.leaderboard.site import build_site
+
+    tmp = tmp_path_factory.mktemp("cost-board")
+    out = tmp / "site"
+    build_site(write_thinking_results(tmp / "results"), out)
+    return out
+
+
+def test_thinking_entry_badge_filter_and_pages(thinking_site: Path, page: Any) -> None:
+    page.goto(_url(thinking_site, "index.html"))
+    assert _column(page, 2) == ["tiny-qwen3", "tiny-qwen3"]  # one model, two entries
+    assert page.locator("#ranking tbody tr .badge.thinking").count() == 1
+    page.select_option("#f-thinking", "on")
+    assert page.locator("#ranking tbody tr:not([hidden])").count() == 1
+    assert page.locator("#ranking tbody tr:not([hidden]) .badge.thinking").count() == 1 and "thinking=on" in page.url
+    page.select_option("#f-thinking", "off")
+    assert page.locator("#ranking tbody tr:not([hidden]) .badge.thinking").count() == 0
+    assert page.inner_text("#f-count") == "1 / 2"
+    page.click("#f-reset")
+    page.fill("#f-q", "思考")  # the search finds the badge's word too
+    assert page.locator("#ranking tbody tr:not([hidden])").count() == 1
+    page.click("#f-reset")
+    page.screenshot(path=str(SHOTS / "thinking-index-zh.png"), full_page=True)
+    page.click("#lang-switch")
+    assert page.inner_text("#ranking tbody .badge.thinking") == "thinking"
+    page.screenshot(path=str(SHOTS / "thinking-index-en.png"), full_page=True)
+    page.click("#ranking a[href*='--thinking']")
+    assert page.url.endswith("models/tiny-qwen3--thinking.html#lang=en")
+    assert page.inner_text("h1") == "tiny-qwen3 thinking"
+    facts = page.inner_text("section.thinking dl")
+    assert "thinking on" in facts and "on or off (hybrid)" in facts and '{"enable_thinking": true}' in facts
+    assert page.locator("table.decoding tbody tr").count() == 2 and page.locator("table.cost tbody tr").count() == 2
+    page.screenshot(path=str(SHOTS / "thinking-model-en.png"), full_page=True)
+    page.click("#lang-switch")
+    assert "开启思考" in page.inner_text("section.thinking dl")
+    page.screenshot(path=str(SHOTS / "thinking-model-zh.png"), full_page=True)
+    page.goto(_url(thinking_site, "efficiency.html"))
+    assert page.locator("#tpc-table tbody tr").count() == 2
+    page.screenshot(path=str(SHOTS / "thinking-efficiency-zh.png"), full_page=True)
+
+
+def test_reasoning_is_collapsed_escaped_and_marked_unfinished(thinking_site: Path, page: Any) -> None:
+    page.goto(_url(thinking_site, "tasks/gsm8k_zh.html") + "#model=tiny-qwen3--thinking&lang=en")
+    page.wait_for_selector("#s-list li.sample")
+    first = page.locator("#s-list li.sample").first
+    box = first.locator("details.field.reasoning")
+    assert box.count() == 1 and box.get_attribute("open") is None  # collapsed until asked for
+    assert not box.locator("pre").is_visible()
+    assert "Unfinished reasoning" in box.locator("summary").inner_text()
+    assert first.locator(".sample-head .badge.unfinished").inner_text() == "Unfinished reasoning"
+    box.locator("summary").click()
+    assert box.locator("pre").is_visible() and box.locator("pre").inner_text() == INJECTED_REASONING  # shown as text
+    assert page.evaluate("window.__pwned") is None and page.locator("#s-list img, #s-list script").count() == 0
+    # the reasoning sits apart from the answer, before it
+    order = first.evaluate("li => Array.from(li.children).map(c => c.className)")
+    assert order.index("field reasoning unfinished") < order.index("field output")
+    page.screenshot(path=str(SHOTS / "thinking-samples-en.png"), full_page=True)
+
+
+def test_tokens_per_correct_chart_links_entries(cost_site: Path, page: Any) -> None:
+    page.goto(_url(cost_site, "efficiency.html"))
+    chart = page.locator("#tokens-per-correct svg.scatter-chart")
+    assert chart.locator("circle").count() == 2 and chart.locator("circle.frontier").count() == 2
+    assert page.locator("#tpc-table tbody tr").count() == 2
+    page.screenshot(path=str(SHOTS / "cost-efficiency-zh.png"), full_page=True)
+    page.click("#lang-switch")
+    assert chart.locator(".tag .t[lang=en]").first.is_visible()
+    page.screenshot(path=str(SHOTS / "cost-efficiency-en.png"), full_page=True)
+    chart.locator("a[href*='--thinking'] circle").click()
+    assert "--thinking.html" in page.url and page.url.endswith("#lang=en")

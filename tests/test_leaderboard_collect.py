@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.leaderboard.collect import Category, build, categories_from_runs, latest_scores, load_results, rows, slug
+from harness.leaderboard.collect import (Category, Cost, build, categories_from_runs, entry_cost, latest_scores,
+                                        load_results, rows, slug, task_generation)
 
 CATS = {"knowledge": ["ceval", "cmmlu"], "reasoning": ["logiqa_zh"]}
 
@@ -52,10 +53,10 @@ def test_load_ignores_other_files(results: Path) -> None:
 
 
 def test_latest_run_per_model_task_and_version(results: Path) -> None:
-    best = latest_scores(load_results(results))
-    assert best["b-7b"]["ceval@v1"].score == 70  # the February run replaced January's
-    assert set(best["d-1b"]) == {"ceval@v2"}  # a new task version is a column of its own
-    assert "ceval@v2" not in best["a-7b"]
+    best = latest_scores(load_results(results))  # keyed by (model, thinking): these runs record no thinking
+    assert best[("b-7b", False)]["ceval@v1"].score == 70  # the February run replaced January's
+    assert set(best[("d-1b", False)]) == {"ceval@v2"}  # a new task version is a column of its own
+    assert "ceval@v2" not in best[("a-7b", False)]
 
 
 def test_ranks_ties_and_totals_by_hand(results: Path) -> None:
@@ -170,3 +171,79 @@ def test_slugs_are_file_safe_and_distinct() -> None:
     assert slug("Qwen/Qwen2.5-7B") != slug("qwen-qwen2.5-7b")
     assert slug("../../etc") .count("/") == 0 and not slug("../x").startswith(".")
     assert slug("<script>") .replace("-", "").isalnum()
+
+
+def write_thinking(folder: Path, model: str, when: str, thinking: object, tasks: dict[str, dict]) -> None:
+    """A results file whose model block records `thinking` (any value, garbage included) and full task blocks."""
+    data = {"schema_version": 1, "finished_at": when, "tasks": tasks,
+            "model": {"name": model, "family": "qwen3", "type": "chat", "thinking": thinking}}
+    path = folder / model / f"{when}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def gen_task(score: float, generations: int, generated: int, tokens_per_correct: object, reasoning: int | None,
+             unfinished: int, category: str = "reasoning", mode: str = "generate") -> dict:
+    th = {"generations": generations, "generated_tokens": generated, "tokens_per_correct": tokens_per_correct,
+          "unfinished_reasoning": unfinished, "with_reasoning": generations}
+    if reasoning is not None:
+        th["reasoning_tokens"] = {"total": reasoning, "mean": reasoning / generations, "p90": 1, "max": 1}
+    return {"score": score, "score_stderr": 1.0, "version": 1, "n_samples": generations, "category": category,
+            "mode": mode, "template_hash": "t", "thinking": th,
+            "decoding": {"max_new_tokens": 1024, "temperature": 0.6, "top_p": 0.95, "top_k": 20, "samples": 1,
+                         "stop": [], "answer_stop": ["\n\n"]}}
+
+
+def test_thinking_runs_are_entries_of_their_own(tmp_path: Path) -> None:
+    on = {"enabled": True, "mode": "hybrid", "template_kwargs": {"enable_thinking": True}}
+    write_thinking(tmp_path, "Qwen3-8B", "2026-01-01", {**on, "enabled": False}, {"cmath": gen_task(40, 10, 500, 125.0, 0, 0)})
+    write_thinking(tmp_path, "Qwen3-8B", "2026-01-02", on, {"cmath": gen_task(80, 10, 8000, 1000.0, 7000, 1)})
+    write_thinking(tmp_path, "Qwen3-8B", "2026-01-03", "garbage", {"ceval": gen_task(55, 4, 4, 2.0, None, 0, "knowledge", "likelihood")})
+    runs = load_results(tmp_path)
+    best = latest_scores(runs)
+    assert set(best) == {("Qwen3-8B", False), ("Qwen3-8B", True)}
+    # the newest run without thinking does not replace the thinking run's cmath, nor the other way round
+    assert best[("Qwen3-8B", True)]["cmath@v1"].score == 80 and best[("Qwen3-8B", False)]["cmath@v1"].score == 40
+    table = {r.key: r for r in rows(runs)}
+    on_row, off_row = table[("Qwen3-8B", True)], table[("Qwen3-8B", False)]
+    assert (on_row.total, off_row.total) == (80.0, pytest.approx((40 + 55) / 2))
+    assert (on_row.slug, off_row.slug) == (slug("Qwen3-8B") + "--thinking", slug("Qwen3-8B"))
+    assert [r["_file"] for r in off_row.runs] == [
+        "Qwen3-8B/2026-01-01.json", "Qwen3-8B/2026-01-03.json"]  # a malformed thinking field: taken as off
+    assert on_row.thinking_plan == {"enabled": True, "mode": "hybrid", "source": None, "tags": None, "prefilled": None,
+                                    "template_kwargs": '{"enable_thinking": true}', "switch": None}
+    # 8000 tokens, 8000 / 1000 = 8 right; 7000 reasoning tokens over 10 generations
+    assert on_row.cost == Cost(("cmath@v1",), 10, 8000.0, 8.0, 1000.0, 700.0, 1, False)
+    assert off_row.cost is not None and off_row.cost.tokens_per_correct == 125.0  # the likelihood task is not counted
+    g = on_row.generation["cmath@v1"]
+    assert g.decoding == {"max_new_tokens": 1024, "top_k": 20, "samples": 1, "temperature": 0.6, "top_p": 0.95,
+                          "stop": [], "answer_stop": ["\n\n"]}
+
+
+def test_a_model_named_like_a_thinking_slug_keeps_its_own_page(tmp_path: Path) -> None:
+    write_thinking(tmp_path, "m", "2026-01-01", {"enabled": True}, {"cmath": gen_task(10, 2, 20, 10.0, 5, 0)})
+    write_thinking(tmp_path, "m--thinking", "2026-01-01", None, {"cmath": gen_task(20, 2, 20, 10.0, 5, 0)})
+    slugs = {r.key: r.slug for r in rows(load_results(tmp_path))}
+    assert slugs[("m", True)] == "m--thinking"
+    assert slugs[("m--thinking", False)].startswith("m--thinking-") and len(set(slugs.values())) == 2
+
+
+@pytest.mark.parametrize(("th", "score", "correct", "how"), [
+    ({"generations": 4, "generated_tokens": 400, "tokens_per_correct": 200.0}, 50, 2.0, "tokens_per_correct"),
+    ({"generations": 4, "generated_tokens": 400, "tokens_per_correct": None}, 0, 0.0, "none_right"),
+    ({"generations": 4, "generated_tokens": 0, "tokens_per_correct": 0.0}, 75, 3.0, "score"),  # nothing to divide
+    ({"generations": 4, "generated_tokens": 400}, 25, 1.0, "score"),  # an older block without the field
+    ({"generations": 4, "generated_tokens": 400, "tokens_per_correct": "x"}, None, None, "unknown"),
+])
+def test_correct_answers_read_back_from_tokens_per_correct(th: dict, score: float | None, correct: float | None,
+                                                           how: str) -> None:
+    g = task_generation("t@v1", "t", {"thinking": th}, score)
+    assert (g.correct, g.correct_from) == (correct, how)
+
+
+def test_entry_cost_sums_tokens_and_answers_over_tasks() -> None:
+    a = task_generation("a@v1", "a", gen_task(50, 10, 3000, 600.0, 2000, 2), 50)  # 5 right
+    b = task_generation("b@v1", "b", gen_task(0, 6, 900, None, None, 0), 0)  # none right, reasoning not counted
+    cost = entry_cost([a, b])
+    assert cost == Cost(("a@v1", "b@v1"), 16, 3900.0, 5.0, 780.0, 200.0, 2, False)  # 3900 / 5; 2000 / 10 counted
+    assert entry_cost([b]).tokens_per_correct is None and entry_cost([]) is None

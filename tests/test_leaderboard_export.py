@@ -69,17 +69,20 @@ def board(tmp_path: Path) -> Leaderboard:
 
 def test_csv_header_rows_rounding_and_empty_cells(board: Leaderboard) -> None:
     table = list(csv.reader(io.StringIO(ranking_csv(board))))
-    assert table[0] == ["rank", "tied_with_previous", "model", "family", "type", "params", "total", "total_stderr",
-                        "knowledge", "reasoning", "generated_tok_s[2x H100 · vllm]", "generated_tok_s[H100 · hf]",
-                        "generated_tok_s[Xeon · hf]", "flags"]
+    assert table[0] == ["rank", "tied_with_previous", "model", "thinking", "family", "type", "params", "total",
+                        "total_stderr", "knowledge", "reasoning", "generated_tok_s[2x H100 · vllm]",
+                        "generated_tok_s[H100 · hf]", "generated_tok_s[Xeon · hf]", "tokens_per_correct",
+                        "reasoning_tokens_per_generation", "unfinished_reasoning", "flags"]
+    # these results record no thinking statistics: the cost cells are empty
     assert table[1:] == [
-        ["1", "False", "'+1", "qwen2", "chat", "", "90.0", "1.0", "90.0", "", "", "", "", ""],
-        ["2", "False", "Qwen2.5-7B", "qwen2", "chat", "7615616512", "58.35", "0.53", "75.06", "50.0", "", "100.0", "",
-         ""],
-        ["3", "False", "'=HYPERLINK(\"x\")", "'@fam", "chat", "", "43.33", "0.75", "70.0", "30.0", "12.5", "", "", ""],
-        ["4", "False", "'@SUM", "qwen2", "chat", "", "20.0", "1.0", "", "20.0", "", "10.0", "",
+        ["1", "False", "'+1", "False", "qwen2", "chat", "", "90.0", "1.0", "90.0", "", "", "", "", "", "", "", ""],
+        ["2", "False", "Qwen2.5-7B", "False", "qwen2", "chat", "7615616512", "58.35", "0.53", "75.06", "50.0", "",
+         "100.0", "", "", "", "", ""],
+        ["3", "False", "'=HYPERLINK(\"x\")", "False", "'@fam", "chat", "", "43.33", "0.75", "70.0", "30.0", "12.5", "",
+         "", "", "", "", ""],
+        ["4", "False", "'@SUM", "False", "qwen2", "chat", "", "20.0", "1.0", "", "20.0", "", "10.0", "", "", "", "",
          "cmath@v1: 50 items, fewer than the 100 of another model's run"],
-        ["", "False", "zz-failed", "qwen2", "chat", "", "", "", "", "", "", "", "", ""],
+        ["", "False", "zz-failed", "False", "qwen2", "chat", "", "", "", "", "", "", "", "", "", "", "", ""],
     ]
 
 

@@ -112,3 +112,31 @@ def test_compact_records_per_mode_and_partial_credit(tmp_path: Path) -> None:
         {"id": "q-2", **gen, "pred": "北京", "ok": True, "finish": "length"},  # 0/1 metrics: nothing to show
         {"id": "q-3", **gen, "pred": None, "ok": False, "finish": "stop"},
     ]
+
+
+def test_reasoning_apart_cut_and_unfinished(tmp_path: Path) -> None:
+    base = {"task": "cmath", "mode": "generate", "prompt": "问", "target": "1", "prediction": "1", "correct": True,
+            "metrics": {"acc": 1.0}, "output": "答案：1", "finish_reason": "stop"}
+    long = "想" * (samples.REASONING_CHARS + 5)
+    records = [
+        {**base, "sample_id": 0, "reasoning": "<b>先算</b>", "reasoning_finished": True},
+        {**base, "sample_id": 1, "reasoning": long, "reasoning_finished": True},
+        {**base, "sample_id": 2, "reasoning": "", "reasoning_finished": False, "output": "", "finish_reason": "length"},
+        {**base, "sample_id": 3, "reasoning": "ok", "reasoning_finished": True, "reasoning_finished_each": [True, False, False]},
+        {**base, "sample_id": 4, "reasoning": "", "reasoning_finished": True},  # thinking on, but nothing to show
+        {**base, "sample_id": 5, "reasoning": ["not", "text"], "reasoning_finished": "no", "reasoning_finished_each": 3},
+        {**base, "sample_id": 6, "metrics": {"acc": float("nan")}},  # a NaN from a sample line becomes null
+    ]
+    write_sample_files(records, tmp_path, "k")
+    items = call_args(tmp_path / "chunk-0.js")[1][2]
+    extra = [{k: v for k, v in x.items() if k in ("reasoning", "reasoning_chars", "unfinished", "unfinished_each")}
+             for x in items]
+    assert extra == [
+        {"reasoning": "<b>先算</b>"},
+        {"reasoning": "想" * samples.REASONING_CHARS, "reasoning_chars": samples.REASONING_CHARS + 5},
+        {"reasoning": "", "unfinished": True},
+        {"reasoning": "ok", "unfinished_each": [2, 3]},
+        {}, {}, {},
+    ]
+    assert items[6]["metrics"] == {"acc": None}
+    assert [json.loads(x)["sample_id"] for x in (tmp_path / "samples.jsonl").read_text(encoding="utf-8").splitlines()] == list(range(7))

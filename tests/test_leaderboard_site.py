@@ -40,7 +40,8 @@ def task_block(score: float, mode: str, legacy: bool = False) -> dict[str, Any]:
 
 
 def write_run(results: Path, model: str, when: str, tasks: dict[str, dict[str, Any]],
-              samples: list[dict[str, Any]] | None, params: int | None = None, legacy: bool = False) -> Path:
+              samples: list[dict[str, Any]] | None, params: int | None = None, legacy: bool = False,
+              thinking: Any = None) -> Path:
     run_id = f"{when.replace('-', '')}T000000Z-abcdef"
     folder = results / slug(model)
     folder.mkdir(parents=True, exist_ok=True)
@@ -48,7 +49,8 @@ def write_run(results: Path, model: str, when: str, tasks: dict[str, dict[str, A
         "schema_version": 1, "run_id": run_id, "finished_at": f"{when}T00:00:00+00:00",
         "model": {"name": model, "source": f"/models/{model}", "family": "qwen2", "type": "chat", "dtype": "bfloat16",
                   "backend": "hf", "engine": {"engine": "transformers", "engine_version": "4.0", "torch_version": "2.5"},
-                  "num_parameters": params, "chat_template_applied": True, "chat_template_hash": "ct1"},
+                  "num_parameters": params, "chat_template_applied": True, "chat_template_hash": "ct1",
+                  **({"thinking": thinking} if thinking is not None else {})},
         "harness": {"version": "0.1", "git_commit": "deadbeef"},
         "command": ["harness", "eval", "--model", model],
         "config": {"limit": 3},
@@ -285,3 +287,209 @@ def test_cells_say_what_a_run_did_not_do_as_asked(tmp_path: Path) -> None:
         html = page.read_text(encoding="utf-8")
         assert "3 <span class=\"t\" lang=\"zh\">题超出上下文，已跳过</span>" in html
         assert "too long for the context, skipped" in html and "2 <span class=\"t\" lang=\"zh\">题按规则排除" in html
+
+
+# ---------- thinking (reasoning) runs: their own entries, what their answers cost, reasoning in the samples ----------
+
+QWEN3 = "Qwen3-8B"
+XSS_REASONING = '<img src=x onerror="alert(1)">先想一想</think>'
+PLAN_ON = {"enabled": True, "mode": "hybrid", "source": "chat_template", "tags": ["<think>", "</think>"],
+           "prefilled": False, "template_kwargs": {"enable_thinking": True}, "switch": None}
+PLAN_OFF = {**PLAN_ON, "enabled": False, "template_kwargs": {"enable_thinking": False}}
+DECODING_ON = {"max_new_tokens": 32768, "temperature": 0.6, "top_p": 0.95, "top_k": 20, "samples": 2, "stop": [],
+               "answer_stop": ["\n\n问题："]}
+
+
+def thinking_block(score: float, mode: str, generations: int, generated: int, tokens_per_correct: float | None,
+                   reasoning: int, unfinished: int, decoding: dict[str, Any] | None = None) -> dict[str, Any]:
+    block = task_block(score, mode)
+    if mode == "generate":
+        block["thinking"] = {"generations": generations, "unfinished_reasoning": unfinished,
+                             "with_reasoning": generations if reasoning else 0, "generated_tokens": generated,
+                             "seconds": 10.0, "seconds_per_item": 10.0 / generations,
+                             "generated_tokens_per_s": generated / 10.0, "tokens_per_correct": tokens_per_correct,
+                             "reasoning_tokens": {"total": reasoning, "mean": reasoning / generations, "p90": 900, "max": 1000},
+                             "answer_tokens": {"total": generated - reasoning, "mean": (generated - reasoning) / generations,
+                                               "p90": 60, "max": 80},
+                             "reasoning_share": reasoning / generated}
+        block["decoding"] = decoding or {"max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "top_k": 0,
+                                         "samples": 1, "stop": ["\n\n问题："], "answer_stop": []}
+    return block
+
+
+def thinking_samples() -> list[dict[str, Any]]:
+    rows = [sample("cmath", 0, True, "答案：A"), sample("cmath", 1, False, ""), sample("ceval", 0, True, "A")]
+    rows[0].update(reasoning=XSS_REASONING, reasoning_finished=True)
+    rows[1].update(reasoning="想了很久，预算用完了", reasoning_finished=False, finish_reason="length")
+    rows[2].update(reasoning="选 A", reasoning_finished=True, reasoning_finished_each=[True, False])
+    return rows
+
+
+@pytest.fixture
+def thinking_results(tmp_path: Path) -> Path:
+    return write_thinking_results(tmp_path / "results")
+
+
+def write_thinking_results(root: Path) -> Path:
+    """Qwen3-8B without thinking (ceval by likelihood, cmath generated) and with thinking (both generated, 2 samples
+    per item), plus a model from before thinking was recorded. By hand:
+    thinking:     knowledge 90, reasoning 50 -> total 70; ceval 3000 tokens / (3000 / 600 = 5 right), cmath 6000 tokens /
+                  (6000 / 2000 = 3 right) -> 9000 / 8 = 1125 tokens per correct answer; reasoning (2700 + 5400) / 12
+                  generations = 675 per generation; unfinished 1 + 2 = 3
+    no thinking:  knowledge 70, reasoning 50 -> total 60; cmath 200 tokens / (200 / 100 = 2 right) = 100; reasoning 0"""
+    write_run(root, QWEN3, "2026-02-01", {"ceval": thinking_block(70, "likelihood", 0, 0, None, 0, 0),
+                                          "cmath": thinking_block(50, "generate", 4, 200, 100.0, 0, 0)},
+              suite_samples(), params=8_190_735_360, thinking=PLAN_OFF)
+    on = {"ceval": thinking_block(90, "generate", 6, 3000, 600.0, 2700, 1, DECODING_ON),
+          "cmath": thinking_block(50, "generate", 6, 6000, 2000.0, 5400, 2, DECODING_ON)}
+    on["ceval"]["category"] = "knowledge"  # generated here, still a knowledge task
+    on["ceval"]["metrics"] = {"accuracy": 90, "across_samples": {"samples": 2, "per_sample": [88.0, 92.0], "mean": 90.0,
+                                                                  "stderr": 2.0, "pass@2": 95.0}}
+    write_run(root, QWEN3, "2026-02-02", on, thinking_samples(), params=8_190_735_360, thinking=PLAN_ON)
+    write_run(root, "Qwen2.5-7B", "2026-01-01", {"ceval": task_block(70, "likelihood"), "cmath": task_block(30, "generate")},
+              suite_samples(), params=7_615_616_512)  # total 50
+    return root
+
+
+@pytest.fixture
+def thinking_site(thinking_results: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "site"
+    info = build_site(thinking_results, out)
+    assert (info["models"], info["runs"]) == (3, 3)
+    return out
+
+
+def ranking_rows(page: Path) -> list[str]:
+    return re.findall(r"<tr data-model=.*?</tr>", page.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def test_thinking_and_plain_runs_of_one_model_are_two_entries(thinking_site: Path) -> None:
+    data = json.loads((thinking_site / "data/ranking.json").read_text(encoding="utf-8"))
+    got = [(r["model"], r["thinking"], r["rank"], r["total"], r["slug"]) for r in data["rows"]]
+    assert got == [(QWEN3, True, 1, 70.0, slug(QWEN3) + "--thinking"), (QWEN3, False, 2, 60.0, slug(QWEN3)),
+                   ("Qwen2.5-7B", False, 3, 50.0, slug("Qwen2.5-7B"))]
+    by = {(r["model"], r["thinking"]): r for r in data["rows"]}
+    # never mixed: each entry has its own run's scores (the thinking run's ceval is generated, 90; the other's 70)
+    assert by[(QWEN3, True)]["tasks"]["ceval@v1"]["score"] == 90 and by[(QWEN3, True)]["tasks"]["ceval@v1"]["mode"] == "generate"
+    assert by[(QWEN3, False)]["tasks"]["ceval@v1"]["score"] == 70 and by[(QWEN3, False)]["tasks"]["ceval@v1"]["mode"] == "likelihood"
+    assert by[("Qwen2.5-7B", False)]["thinking_plan"] is None  # older results: no thinking, as before
+    for rel in (f"models/{slug(QWEN3)}.html", f"models/{slug(QWEN3)}--thinking.html", f"models/{slug('Qwen2.5-7B')}.html"):
+        assert (thinking_site / rel).is_file(), rel
+    assert broken_links(thinking_site) == []
+    rows = ranking_rows(thinking_site / "index.html")
+    assert len(rows) == 3
+    badged = [r for r in rows if 'class="badge thinking"' in r]
+    assert len(badged) == 1 and f'href="models/{slug(QWEN3)}--thinking.html"' in badged[0]
+    assert 'data-thinking="on"' in badged[0] and '>思考</span>' in badged[0] and '>thinking</span>' in badged[0]
+    index = (thinking_site / "index.html").read_text(encoding="utf-8")
+    assert 'id="f-thinking"' in index  # the filter, with both options in both languages
+    assert 'value="on" data-zh="开启思考" data-en="thinking on"' in index
+    csv_lines = (thinking_site / "data/ranking.csv").read_text(encoding="utf-8").splitlines()
+    assert csv_lines[0].startswith("rank,tied_with_previous,model,thinking,")
+    assert csv_lines[1].startswith("1,False,Qwen3-8B,True,") and csv_lines[2].startswith("2,False,Qwen3-8B,False,")
+
+
+def test_tokens_per_correct_table_by_hand(thinking_site: Path) -> None:
+    data = json.loads((thinking_site / "data/ranking.json").read_text(encoding="utf-8"))
+    by = {(r["model"], r["thinking"]): r for r in data["rows"]}
+    on, off = by[(QWEN3, True)]["cost"], by[(QWEN3, False)]["cost"]
+    assert (on["generated_tokens"], on["correct"], on["tokens_per_correct"]) == (9000, 8, 1125.0)
+    assert (on["reasoning_per_generation"], on["unfinished"], on["generations"]) == (675.0, 3, 12)
+    assert (off["generated_tokens"], off["correct"], off["tokens_per_correct"]) == (200, 2, 100.0)
+    assert (off["reasoning_per_generation"], off["unfinished"], off["columns"]) == (0.0, 0, ["cmath@v1"])
+    assert by[("Qwen2.5-7B", False)]["cost"] is None  # no thinking statistics recorded
+    html = (thinking_site / "efficiency.html").read_text(encoding="utf-8")
+    table = html[html.index('id="tpc-table"'):]
+    cells = {m.group(1): m.group(2) for m in re.finditer(r'<tr data-slug="([^"]+)">(.*?)</tr>', table, re.DOTALL)}
+    assert list(cells) == [slug(QWEN3), slug(QWEN3) + "--thinking"]  # cheapest first
+    assert '<td class="num tpc-value">100.0</td>' in cells[slug(QWEN3)]
+    thinking_row = cells[slug(QWEN3) + "--thinking"]
+    assert '<td class="num tpc-value">1,125.0</td>' in thinking_row and "675.0" in thinking_row
+    assert '<td class="num warn">3</td>' in thinking_row and "9,000" in thinking_row and "8.00" in thinking_row
+    # the chart: score against tokens per correct answer, both entries on the frontier (cheaper vs better)
+    svg = html[html.index('id="tokens-per-correct"'):]
+    svg = svg[svg.index("<svg"):svg.index("</svg>") + 6]
+    assert svg.count("<circle") == 2 and svg.count('class="point frontier"') == 2
+    assert "Qwen3-8B (思考/thinking): 70.0 (1125.0 tokens/correct)" in svg
+    assert "tokens per correct answer" in html and "每答对一题的生成 token" in html  # the definition, both languages
+    assert "generations × score / 100" in html and "生成次数 × 得分 / 100" in html
+
+
+def test_model_page_says_mode_plan_and_decoding(thinking_site: Path) -> None:
+    page = (thinking_site / f"models/{slug(QWEN3)}--thinking.html").read_text(encoding="utf-8")
+    assert '<h1 class="model-name">Qwen3-8B <span class="badge thinking"' in page
+    assert "thinking on: the model reasons first" in page and "开启思考" in page
+    assert "on or off (hybrid)" in page and "<code>&lt;think&gt;</code>" in page
+    assert "<code>{&#34;enable_thinking&#34;: true}</code>" in page
+    decoding = page[page.index('class="data decoding"'):page.index("</table>", page.index('class="data decoding"'))]
+    assert decoding.count("<tr>") == 3  # the head and the two generated tasks
+    for cell in ('<td class="num">32768</td>', '<td class="num">0.60</td>', '<td class="num">0.95</td>',
+                 '<td class="num">20</td>', '<td class="num">2</td>', '<code class="stop">&#34;\\n\\n问题：&#34;</code>'):
+        assert cell in decoding, cell
+    cost = page[page.index('class="data cost"'):]
+    assert "avg@2 90.0 <small>±2.0</small><br>pass@2 95.0" in cost and '<td class="num">600.0</td>' in cost
+    assert '<td class="num">450.0 / 900</td>' in cost  # ceval reasoning tokens: 2700 / 6 generations, p90
+    plain = (thinking_site / f"models/{slug(QWEN3)}.html").read_text(encoding="utf-8")
+    assert 'class="badge thinking"' not in plain.split("<main>")[1].split("</h1>")[0]
+    assert "<code>{&#34;enable_thinking&#34;: false}</code>" in plain
+    old = (thinking_site / f"models/{slug('Qwen2.5-7B')}.html").read_text(encoding="utf-8")
+    assert "The results files do not record thinking (an older harness): taken as off." in old
+
+
+def test_reasoning_is_apart_escaped_and_marked_unfinished_in_sample_files(thinking_site: Path) -> None:
+    for page in thinking_site.rglob("*.html"):
+        assert "<img src=x" not in page.read_text(encoding="utf-8"), page
+    folder = thinking_site / "data/samples/cmath/v1" / (slug(QWEN3) + "--thinking")
+    raw = (folder / "chunk-0.js").read_text(encoding="utf-8")
+    assert "<" not in re.sub(r'"(?:[^"\\]|\\.)*"', '""', raw)  # the markup only inside JSON strings
+    items = json.loads("[" + raw.removeprefix("HarnessSamples.add(").removesuffix(");\n") + "]")[2]
+    assert [(s["reasoning"], s.get("unfinished"), s["output"]) for s in items] == [
+        (XSS_REASONING, None, "答案：A"), ("想了很久，预算用完了", True, "")]
+    ceval = json.loads("[" + (thinking_site / "data/samples/ceval/v1" / (slug(QWEN3) + "--thinking") / "chunk-0.js")
+                       .read_text(encoding="utf-8").removeprefix("HarnessSamples.add(").removesuffix(");\n") + "]")[2]
+    assert ceval[0]["unfinished_each"] == [1, 2]
+    plain = (thinking_site / "data/samples/cmath/v1" / slug(QWEN3) / "chunk-0.js").read_text(encoding="utf-8")
+    assert '"reasoning"' not in plain  # the run without thinking has none
+    task = (thinking_site / "tasks/cmath.html").read_text(encoding="utf-8")
+    assert f'data-slug="{slug(QWEN3)}--thinking"' in task and 'data-en="Qwen3-8B (thinking) · v1 (1/2)"' in task
+    strings = json.loads(re.search(r'id="script-strings">(.*?)</script>', task).group(1))
+    assert strings["reasoning"] == ["思考过程", "Reasoning"] and strings["unfinished"] == ["思考未完成", "Unfinished reasoning"]
+
+
+@pytest.mark.parametrize("garbage", [
+    {"model_thinking": "yes"}, {"model_thinking": {"enabled": "true", "mode": 5, "tags": "x", "template_kwargs": []}},
+    {"task_thinking": "lots"}, {"task_thinking": {"generations": float("nan"), "generated_tokens": "many",
+                                                  "tokens_per_correct": float("inf"), "reasoning_tokens": "x",
+                                                  "reasoning_share": 7, "unfinished_reasoning": -1}},
+    {"task_thinking": {"generations": 4, "generated_tokens": 100, "tokens_per_correct": 0}},
+    {"decoding": "greedy"}, {"decoding": {"temperature": float("nan"), "stop": "x", "top_k": 1.5}},
+    {"across": "x"}, {"across": {"samples": 2, "mean": float("nan")}}, {"score": float("nan")},
+    {"samples": {"reasoning": 5, "reasoning_finished": "no", "reasoning_finished_each": "x", "metrics": {"acc": float("nan")}}},
+])
+def test_garbage_in_thinking_fields_still_builds(tmp_path: Path, garbage: dict[str, Any]) -> None:
+    root = tmp_path / "results"
+    block = thinking_block(50, "generate", 4, 200, 100.0, 100, 1)
+    if "task_thinking" in garbage:
+        block["thinking"] = garbage["task_thinking"]
+    if "decoding" in garbage:
+        block["decoding"] = garbage["decoding"]
+    if "across" in garbage:
+        block["metrics"] = {"acc": 50, "across_samples": garbage["across"]}
+    if "score" in garbage:
+        block["score"] = garbage["score"]
+    rows = [sample("cmath", 0, True, "答案：A"), {**sample("cmath", 1, False, "B"), **garbage.get("samples", {})}]
+    write_run(root, "m", "2026-01-01", {"cmath": block, "ceval": task_block(40, "likelihood")}, rows,
+              thinking=garbage.get("model_thinking", PLAN_ON))
+    out = tmp_path / "site"
+    build_site(root, out)
+    assert broken_links(out) == []
+    data = json.loads((out / "data/ranking.json").read_text(encoding="utf-8"),
+                      parse_constant=lambda c: pytest.fail(f"{c} in ranking.json"))
+    (row,) = data["rows"]
+    assert row["thinking"] is (garbage.get("model_thinking", PLAN_ON) == PLAN_ON)  # only enabled: true is thinking
+    if "score" in garbage:
+        assert "cmath@v1" not in row["tasks"]  # a NaN score is no score
+    if garbage.get("task_thinking", {}) == {"generations": 4, "generated_tokens": 100, "tokens_per_correct": 0}:
+        assert row["cost"]["correct"] == 2.0 and row["cost"]["estimated"]  # 4 x 50 / 100: read from the score
+    for page in ("index.html", "efficiency.html", f"models/{row['slug']}.html", "tasks/cmath.html"):
+        assert (out / page).is_file()

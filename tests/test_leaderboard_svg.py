@@ -135,3 +135,24 @@ def test_empty_inputs() -> None:
         empty = by_class(root, "text", "empty")[0]
         assert {t.get("lang"): t.text for t in empty} == {"zh": "暂无数据", "en": "No data"}
         assert not list(root.iter(f"{NS}rect")) and not list(root.iter(f"{NS}circle"))
+
+
+def test_pareto_frontier_when_lower_x_is_better_by_hand() -> None:
+    # x is a cost (tokens per correct answer): fewer tokens and more points win
+    pts = [Point("cheap", 100, 40), Point("good", 2000, 80), Point("mid", 500, 60), Point("waste", 3000, 70),
+           Point("worse", 600, 50)]
+    assert xy(pareto_frontier(pts, lower_x_better=True)) == [(100, 40), (500, 60), (2000, 80)]
+    assert xy(pareto_frontier([Point("a", 10, 50), Point("b", 10, 40), Point("c", 8, 50)], lower_x_better=True)) == [(8, 50)]
+
+
+def test_cost_chart_frontier_unit_and_bilingual_tag() -> None:
+    pts = [Point("Qwen3-8B", 1125, 70, href="models/q--thinking.html", tag_zh="思考", tag_en="thinking"),
+           Point("Qwen3-8B", 100, 60, href="models/q.html"), Point("waste", 5000, 50)]
+    root = parse(scatter_chart(pts, x_unit="tokens/correct", lower_x_better=True, **AXES))
+    hover = sorted(c.find(f"{NS}title").text for c in by_class(root, "circle", "frontier"))
+    assert hover == ["Qwen3-8B (思考/thinking): 70.0 (1125.0 tokens/correct)", "Qwen3-8B: 60.0 (100.0 tokens/correct)"]
+    labels = by_class(root, "text", "label")
+    assert [el.text for el in labels] == ["Qwen3-8B ", "Qwen3-8B", "waste"]  # a space, then the tag
+    tag = labels[0].find(f"{NS}tspan")
+    assert tag.get("class") == "tag" and [(s.get("lang"), s.text) for s in tag] == [("zh", "思考"), ("en", "thinking")]
+    assert labels[1].find(f"{NS}tspan") is None

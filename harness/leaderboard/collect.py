@@ -6,6 +6,12 @@ own, never mixed into the old one. Within a column, a cell whose setup (prompt t
 differs from the column's newest run, or that covers fewer items, is flagged, and so is a category mean that
 uses an older task version than another model's. Ranks use standard competition ranking ("1, 2, 2, 4"), and a
 row whose total is within the combined standard error of the row above is marked as a statistical tie.
+
+A model evaluated with thinking on (`model.thinking.enabled` in the results, harness/reasoning.py) is an entry of
+its own, apart from the same model without thinking: rows are keyed by (model name, thinking), so the two never
+share a score, a rank, a page or a sample set. Results without the field are entries without thinking, as before.
+Every thinking-era field (`model.thinking`, `tasks.<name>.thinking`, `.decoding`, `.metrics.across_samples`) is
+read defensively: a missing or malformed one (a string where a dict belongs, NaN) is left out, never an error.
 """
 
 from __future__ import annotations
@@ -87,12 +93,58 @@ class Category:
     weight: float = 1.0
 
 
+@dataclass(frozen=True)
+class TaskGeneration:
+    """How one generate-mode task of an entry was decoded and what its generations cost (from the run behind the
+    shown score); any field the results file lacks, or holds garbage in, is None."""
+
+    column: str
+    task: str
+    decoding: dict[str, Any] | None  # max_new_tokens, temperature, top_p, top_k, samples, stop, answer_stop
+    generations: int | None
+    generated_tokens: float | None
+    correct: float | None  # correct answers (the primary metric summed over generations), see _correct()
+    correct_from: str  # tokens_per_correct | none_right | score | unknown: how `correct` was obtained
+    tokens_per_correct: float | None
+    unfinished: int | None
+    with_reasoning: int | None
+    reasoning_total: float | None
+    reasoning_mean: float | None
+    reasoning_p90: float | None
+    answer_mean: float | None
+    answer_p90: float | None
+    reasoning_share: float | None
+    seconds_per_item: float | None
+    tokens_per_s: float | None
+    across: dict[str, Any] | None  # metrics.across_samples: samples, mean, stderr, pass_at (pass@N), per_sample
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What an entry's right answers cost, over the generate-mode tasks behind its total (the newest version of
+    each task) whose results record `thinking` statistics.
+
+    tokens_per_correct = sum of generated tokens / sum of correct answers over those tasks (None when nothing was
+    right); reasoning_per_generation = sum of reasoning tokens / generations over the tasks that counted them
+    (every sampled answer is one generation); unfinished = generations whose thinking never closed."""
+
+    columns: tuple[str, ...]
+    generations: int
+    generated_tokens: float
+    correct: float
+    tokens_per_correct: float | None
+    reasoning_per_generation: float | None
+    unfinished: int
+    estimated: bool  # some task's correct count came from its score (its tokens_per_correct was unusable)
+
+
 @dataclass
 class ModelRow:
     model: str
     family: str | None
     type: str | None
     params: int | None = None
+    thinking: bool = False  # an entry of runs made with thinking on (model.thinking.enabled)
     accelerators: set[str] = field(default_factory=set)
     scores: dict[str, TaskScore] = field(default_factory=dict)  # column -> latest score
     categories: dict[str, float] = field(default_factory=dict)
@@ -106,10 +158,24 @@ class ModelRow:
     flags: list[str] = field(default_factory=list)
     throughput: dict[str, Throughput] = field(default_factory=dict)  # Throughput.key -> latest
     runs: list[dict[str, Any]] = field(default_factory=list)  # every results file of the model, oldest first
+    generation: dict[str, TaskGeneration] = field(default_factory=dict)  # column -> decoding and cost (generate mode)
+    cost: Cost | None = None
+    thinking_plan: dict[str, Any] | None = None  # model.thinking of the newest run that records it, cleaned
+
+    @property
+    def key(self) -> tuple[str, bool]:
+        return (self.model, self.thinking)
 
     @property
     def slug(self) -> str:
-        return slug(self.model)
+        """The model's slug; a thinking entry's ends in "--thinking" (a model whose own name already ends so gets
+        a hash, so the two never share a page)."""
+        base = slug(self.model)
+        if self.thinking:
+            return f"{base}--thinking"
+        if base.endswith("--thinking"):
+            return f"{base}-{hashlib.sha1(self.model.encode('utf-8')).hexdigest()[:6]}"
+        return base
 
 
 @dataclass
@@ -142,7 +208,11 @@ def load_results(folder: Path) -> list[dict[str, Any]]:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             continue
-        if isinstance(data, dict) and "schema_version" in data and "tasks" in data and "model" in data:
+        if (isinstance(data, dict) and "schema_version" in data and isinstance(data.get("tasks"), dict)
+                and isinstance(data.get("model"), dict) and isinstance(data["model"].get("name"), str)):
+            data["tasks"] = {k: v for k, v in data["tasks"].items() if isinstance(v, dict)}
+            if not isinstance(data.get("finished_at"), str):
+                data["finished_at"] = ""
             data["_file"] = str(path.relative_to(folder))
             data["_path"] = str(path)
             runs.append(data)
@@ -150,23 +220,154 @@ def load_results(folder: Path) -> list[dict[str, Any]]:
     return runs
 
 
-def latest_scores(runs: list[dict[str, Any]]) -> dict[str, dict[str, TaskScore]]:
-    """model -> column -> the score of the latest run of that column."""
-    best: dict[str, dict[str, TaskScore]] = {}
+def number(value: Any) -> float | None:
+    """A finite number from a results file, else None (a string, NaN, infinity, a bool or nothing)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return float(value) if math.isfinite(value) else None
+    except OverflowError:  # an integer too large for a float
+        return None
+
+
+def count(value: Any) -> int | None:
+    """A non-negative whole count, else None."""
+    v = number(value)
+    return int(v) if v is not None and v >= 0 and v == int(v) else None
+
+
+def thinking_on(model: Any) -> bool:
+    """Whether a run's model block says it ran with thinking on; absent or malformed: off (results from before
+    thinking was recorded)."""
+    th = model.get("thinking") if isinstance(model, dict) else None
+    return isinstance(th, dict) and th.get("enabled") is True
+
+
+def entry_key(run: dict[str, Any]) -> tuple[str, bool]:
+    """The leaderboard entry a run belongs to: (model name, thinking on)."""
+    return (run["model"]["name"], thinking_on(run["model"]))
+
+
+def latest_scores(runs: list[dict[str, Any]]) -> dict[tuple[str, bool], dict[str, TaskScore]]:
+    """(model, thinking) -> column -> the score of the latest run of that column. A task block that cannot be read
+    (no version, a score that is not a finite number) is skipped."""
+    best: dict[tuple[str, bool], dict[str, TaskScore]] = {}
     for run in runs:
-        model = run["model"]["name"]
-        judge = ((run.get("judge") or {}).get("model") or {}).get("name")
+        key = entry_key(run)
+        judge = ((run.get("judge") or {}).get("model") or {}).get("name") if isinstance(run.get("judge"), dict) else None
         for name, t in run["tasks"].items():
-            if t.get("score") is None:
+            score = number(t.get("score"))
+            if score is None or t.get("version") is None or count(t.get("n_samples")) is None:
                 continue
-            s = TaskScore(name, str(t["version"]), t.get("prompt_hash", ""), float(t["score"]), t.get("score_stderr"),
+            s = TaskScore(name, str(t["version"]), t.get("prompt_hash", ""), score, number(t.get("score_stderr")),
                           int(t["n_samples"]), t.get("category", ""), run.get("finished_at", ""), run["_file"],
                           t.get("template_hash", ""), t.get("num_fewshot"), t.get("mode", ""),
                           judge if t.get("answer_type") == "judged" else None, _not_as_asked(t.get("context")))
-            current = best.setdefault(model, {}).get(s.column)
+            current = best.setdefault(key, {}).get(s.column)
             if current is None or s.finished_at >= current.finished_at:
-                best[model][s.column] = s
+                best[key][s.column] = s
     return best
+
+
+def thinking_plan(model: Any) -> dict[str, Any] | None:
+    """model.thinking as the model page shows it: only well-formed fields (None when absent or not a dict)."""
+    th = model.get("thinking") if isinstance(model, dict) else None
+    if not isinstance(th, dict):
+        return None
+    tags = th.get("tags")
+    kwargs = th.get("template_kwargs")
+    return {
+        "enabled": th.get("enabled") is True,
+        "mode": th.get("mode") if isinstance(th.get("mode"), str) else None,
+        "source": th.get("source") if isinstance(th.get("source"), str) else None,
+        "tags": [str(x) for x in tags] if isinstance(tags, list) and all(isinstance(x, str) for x in tags) else None,
+        "prefilled": th.get("prefilled") if isinstance(th.get("prefilled"), bool) else None,
+        "template_kwargs": (json.dumps(kwargs, ensure_ascii=False, sort_keys=True, default=str)
+                            if isinstance(kwargs, dict) and kwargs else None),
+        "switch": th.get("switch") if isinstance(th.get("switch"), str) and th.get("switch") else None,
+    }
+
+
+def decoding(block: Any) -> dict[str, Any] | None:
+    """tasks.<name>.decoding, cleaned: numbers that are numbers, stop strings that are lists of strings."""
+    if not isinstance(block, dict):
+        return None
+    out: dict[str, Any] = {}
+    for k in ("max_new_tokens", "top_k", "samples"):
+        out[k] = count(block.get(k))
+    for k in ("temperature", "top_p"):
+        out[k] = number(block.get(k))
+    for k in ("stop", "answer_stop"):
+        v = block.get(k)
+        out[k] = [x for x in v if isinstance(x, str)] if isinstance(v, list) else None
+    return out if any(v is not None for v in out.values()) else None
+
+
+def _stat(block: Any, key: str) -> float | None:
+    return number(block.get(key)) if isinstance(block, dict) else None
+
+
+def _correct(th: dict[str, Any], generated: float | None, generations: int | None,
+             score: float | None) -> tuple[float | None, str]:
+    """Correct answers of one task: the harness counts them (the primary metric summed over generations) and
+    records generated_tokens / that count as tokens_per_correct, so count = generated_tokens / tokens_per_correct;
+    tokens_per_correct null means nothing was right (0). Where that cannot be read back (no tokens generated, the
+    field missing or garbage) the count is estimated as generations x score / 100."""
+    tpc = number(th.get("tokens_per_correct"))
+    if tpc is not None and tpc > 0 and generated is not None:
+        return generated / tpc, "tokens_per_correct"
+    if "tokens_per_correct" in th and th["tokens_per_correct"] is None and generations is not None:
+        return 0.0, "none_right"
+    if generations is not None and score is not None:
+        return generations * min(max(score, 0.0), 100.0) / 100.0, "score"
+    return None, "unknown"
+
+
+def task_generation(column: str, task: str, t: dict[str, Any], score: float | None) -> TaskGeneration:
+    th = t.get("thinking") if isinstance(t.get("thinking"), dict) else {}
+    generated = number(th.get("generated_tokens"))
+    generated = generated if generated is not None and generated >= 0 else None
+    generations = count(th.get("generations"))
+    correct, how = _correct(th, generated, generations, score) if th else (None, "unknown")
+    reasoning, answer = th.get("reasoning_tokens"), th.get("answer_tokens")
+    metrics = t.get("metrics") if isinstance(t.get("metrics"), dict) else {}
+    across = metrics.get("across_samples")
+    if isinstance(across, dict) and count(across.get("samples")) and number(across.get("mean")) is not None:
+        per = across.get("per_sample")
+        n = count(across.get("samples"))
+        across = {"samples": n, "mean": number(across.get("mean")), "stderr": number(across.get("stderr")),
+                  "pass_at": number(across.get(f"pass@{n}")),  # an item right in any of its N generations
+                  "per_sample": [number(x) for x in per] if isinstance(per, list) else []}
+    else:
+        across = None
+    share = number(th.get("reasoning_share"))
+    return TaskGeneration(
+        column=column, task=task, decoding=decoding(t.get("decoding")), generations=generations,
+        generated_tokens=generated, correct=correct, correct_from=how,
+        tokens_per_correct=number(th.get("tokens_per_correct")), unfinished=count(th.get("unfinished_reasoning")),
+        with_reasoning=count(th.get("with_reasoning")), reasoning_total=_stat(reasoning, "total"),
+        reasoning_mean=_stat(reasoning, "mean"), reasoning_p90=_stat(reasoning, "p90"),
+        answer_mean=_stat(answer, "mean"), answer_p90=_stat(answer, "p90"),
+        reasoning_share=share if share is not None and 0 <= share <= 1 else None,
+        seconds_per_item=number(th.get("seconds_per_item")), tokens_per_s=number(th.get("generated_tokens_per_s")),
+        across=across)
+
+
+def entry_cost(gens: list[TaskGeneration]) -> Cost | None:
+    """Cost over tasks whose generated tokens, generations and correct answers are all known (see Cost)."""
+    used = [g for g in gens if g.generated_tokens is not None and g.generations and g.correct is not None]
+    if not used:
+        return None
+    generated = sum(g.generated_tokens or 0.0 for g in used)
+    correct = sum(g.correct or 0.0 for g in used)
+    counted = [g for g in used if g.reasoning_total is not None]
+    counted_gens = sum(g.generations or 0 for g in counted)
+    return Cost(
+        columns=tuple(g.column for g in used), generations=sum(g.generations or 0 for g in used),
+        generated_tokens=generated, correct=correct,
+        tokens_per_correct=generated / correct if correct > 0 else None,
+        reasoning_per_generation=sum(g.reasoning_total or 0.0 for g in counted) / counted_gens if counted_gens else None,
+        unfinished=sum(g.unfinished or 0 for g in used), estimated=any(g.correct_from == "score" for g in used))
 
 
 def _not_as_asked(ctx: Any) -> tuple[tuple[str, int], ...]:
@@ -190,7 +391,7 @@ def categories_from_runs(runs: list[dict[str, Any]]) -> list[Category]:
                     cat["tasks"].append(t)
     for run in runs:
         for name, t in run["tasks"].items():
-            key = t.get("category") or "other"
+            key = t.get("category") if isinstance(t.get("category"), str) and t.get("category") else "other"
             cat = found.setdefault(key, {"zh": key, "en": key, "tasks": [], "weight": 1.0})
             if name not in cat["tasks"]:
                 cat["tasks"].append(name)
@@ -201,31 +402,35 @@ def _version_key(v: str) -> tuple[int, Any]:
     return (0, int(v)) if v.isdigit() else (1, v)
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _throughput(run: dict[str, Any]) -> Throughput | None:
-    tp = run.get("throughput") or {}
-    acc = tp.get("accelerator") or {}
+    tp = _dict(run.get("throughput"))
+    acc = _dict(tp.get("accelerator"))
     if not acc:
         return None
-    count = acc.get("count") or 1
+    n_acc = count(acc.get("count")) or 1
     name = str(acc.get("name") or acc.get("kind") or "?")
-    label = f"{count}x {name}" if acc.get("kind") == "cuda" and count > 1 else name
+    label = f"{n_acc}x {name}" if acc.get("kind") == "cuda" and n_acc > 1 else name
     gen_tokens = gen_seconds = 0.0
     for t in run["tasks"].values():
         if t.get("mode") == "generate":
-            gen_tokens += (t.get("throughput") or {}).get("generated_tokens") or 0
-            gen_seconds += (t.get("throughput") or {}).get("seconds") or 0.0
+            gen_tokens += number(_dict(t.get("throughput")).get("generated_tokens")) or 0
+            gen_seconds += number(_dict(t.get("throughput")).get("seconds")) or 0.0
     model = run["model"]
-    engine = model.get("engine") or {}
+    engine = _dict(model.get("engine"))
     return Throughput(
         accelerator=label, kind=str(acc.get("kind") or ""), backend=str(model.get("backend") or "?"),
         engine=f"{engine.get('engine', '?')} {engine.get('engine_version', '')}".strip(),
         dtype=str(model.get("dtype") or ""), batch_size=tp.get("batch_size"),
-        prompt_tokens_per_s=tp.get("prompt_tokens_per_s"),
+        prompt_tokens_per_s=number(tp.get("prompt_tokens_per_s")),
         generated_tokens_per_s=gen_tokens / gen_seconds if gen_seconds > 0 else None,
-        samples_per_s=tp.get("samples_per_s"), peak_memory_bytes=tp.get("peak_memory_bytes"),
+        samples_per_s=number(tp.get("samples_per_s")), peak_memory_bytes=count(tp.get("peak_memory_bytes")),
         peak_memory_kind=str(tp.get("peak_memory_kind") or ""),
-        ttft_p50_s=(tp.get("ttft_s") or {}).get("p50"), tpot_p50_s=(tp.get("tpot_s") or {}).get("p50"),
-        energy_joules=tp.get("energy_joules"), samples=int(tp.get("samples") or 0),
+        ttft_p50_s=number(_dict(tp.get("ttft_s")).get("p50")), tpot_p50_s=number(_dict(tp.get("tpot_s")).get("p50")),
+        energy_joules=number(tp.get("energy_joules")), samples=count(tp.get("samples")) or 0,
         finished_at=run.get("finished_at", ""), run_file=run["_file"],
     )
 
@@ -256,20 +461,27 @@ def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, lis
             if s.task not in current_version or _version_key(s.version) > _version_key(current_version[s.task]):
                 current_version[s.task] = s.version
 
-    out: dict[str, ModelRow] = {}
+    out: dict[tuple[str, bool], ModelRow] = {}
     for run in runs:
         m = run["model"]
-        row = out.setdefault(m["name"], ModelRow(m["name"], m.get("family"), m.get("type")))
+        key = entry_key(run)
+        row = out.setdefault(key, ModelRow(m["name"], m.get("family"), m.get("type"), thinking=key[1]))
         row.family, row.type = m.get("family") or row.family, m.get("type") or row.type
         row.params = m.get("num_parameters") or row.params
+        row.thinking_plan = thinking_plan(m) or row.thinking_plan  # runs are oldest first: the newest wins
         row.runs.append(run)
         tp = _throughput(run)
         if tp is not None:
             row.accelerators.add(f"{tp.kind}:{tp.accelerator}")
             row.throughput[tp.key] = tp  # runs are oldest first: the latest wins
 
-    for model, row in out.items():
-        row.scores = dict(sorted(scores.get(model, {}).items()))
+    for key, row in out.items():
+        row.scores = dict(sorted(scores.get(key, {}).items()))
+        by_file = {r["_file"]: r for r in row.runs}
+        for col, s in row.scores.items():
+            t = by_file[s.run_file]["tasks"].get(s.task, {})
+            if s.mode == "generate" and (isinstance(t.get("thinking"), dict) or isinstance(t.get("decoding"), dict)):
+                row.generation[col] = task_generation(col, s.task, t, s.score)
         for col, s in row.scores.items():
             ref = newest[col]
             if s.setup != ref.setup:
@@ -284,6 +496,7 @@ def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, lis
         for s in row.scores.values():  # the model's newest version of each task
             if s.task not in by_task or _version_key(s.version) > _version_key(by_task[s.task].version):
                 by_task[s.task] = s
+        row.cost = entry_cost([row.generation[s.column] for s in by_task.values() if s.column in row.generation])
         for s in by_task.values():
             if s.version != current_version[s.task]:
                 row.flags.append(f"{s.task}: scored on v{s.version}; the newest version on this board is "
@@ -324,7 +537,7 @@ def _task_info(runs: list[dict[str, Any]], cats: list[Category]) -> dict[str, di
             i = info.setdefault(name, {"name": name, "versions": {}})
             i.update({k: t[k] for k in ("description", "source", "license", "template", "category", "primary_metric",
                                         "answer_type") if t.get(k) is not None})
-            i["versions"][str(t["version"])] = {"template_hash": t.get("template_hash"), "template": t.get("template")}
+            i["versions"][str(t.get("version", "?"))] = {"template_hash": t.get("template_hash"), "template": t.get("template")}
             c = cat_of.get(name)
             if c:
                 i["category_zh"], i["category_en"] = c.zh, c.en
@@ -334,7 +547,7 @@ def _task_info(runs: list[dict[str, Any]], cats: list[Category]) -> dict[str, di
 def rank(table: list[ModelRow]) -> list[ModelRow]:
     """Sort by total (missing totals last, then by name for a stable order) and assign competition ranks; mark
     a row tied with the one above when their totals differ by less than the combined standard error."""
-    table.sort(key=lambda r: (r.total is None, -(r.total or 0.0), r.model))
+    table.sort(key=lambda r: (r.total is None, -(r.total or 0.0), r.model, r.thinking))
     for i, row in enumerate(table):
         if row.total is None:
             continue

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from harness.leaderboard.collect import Leaderboard, ModelRow
+from harness.leaderboard.samples import json_safe
 
 
 def row_record(row: ModelRow, board: Leaderboard) -> dict[str, Any]:
@@ -17,6 +18,8 @@ def row_record(row: ModelRow, board: Leaderboard) -> dict[str, Any]:
         "rank": row.rank,
         "tied_with_previous": row.tied_with_previous,
         "model": row.model,
+        "thinking": row.thinking,
+        "slug": row.slug,
         "family": row.family,
         "type": row.type,
         "params": row.params,
@@ -31,6 +34,9 @@ def row_record(row: ModelRow, board: Leaderboard) -> dict[str, Any]:
                         "finished_at": s.finished_at, "results_file": s.run_file}
                   for col, s in row.scores.items()},
         "throughput": {k: asdict(tp) for k, tp in row.throughput.items()},
+        "thinking_plan": row.thinking_plan,
+        "generation": {col: asdict(g) for col, g in row.generation.items()},
+        "cost": asdict(row.cost) if row.cost else None,
         "flags": row.flags,
     }
 
@@ -42,7 +48,7 @@ def ranking_json(board: Leaderboard, built_at: str) -> str:
                        for c in board.categories],
         "rows": [row_record(r, board) for r in board.rows],
     }
-    return json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False) + "\n"
+    return json.dumps(json_safe(data), ensure_ascii=False, indent=1, allow_nan=False) + "\n"
 
 
 def _cell(value: Any) -> Any:
@@ -57,18 +63,22 @@ def _num(value: float | None, digits: int = 2) -> Any:
 
 
 def ranking_csv(board: Leaderboard) -> str:
-    head = ["rank", "tied_with_previous", "model", "family", "type", "params", "total", "total_stderr"]
+    head = ["rank", "tied_with_previous", "model", "thinking", "family", "type", "params", "total", "total_stderr"]
     head += [c.key for c in board.categories]
     head += [f"generated_tok_s[{k}]" for k in board.throughput_keys]
-    head += ["flags"]
+    head += ["tokens_per_correct", "reasoning_tokens_per_generation", "unfinished_reasoning", "flags"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head)
     for r in board.rows:
-        line = [r.rank, r.tied_with_previous, r.model, r.family, r.type, r.params, _num(r.total), _num(r.total_stderr)]
+        line = [r.rank, r.tied_with_previous, r.model, r.thinking, r.family, r.type, r.params, _num(r.total),
+                _num(r.total_stderr)]
         line += [_num(r.categories.get(c.key)) for c in board.categories]
         line += [_num(r.throughput[k].generated_tokens_per_s, 1) if k in r.throughput else None
                  for k in board.throughput_keys]
+        cost = r.cost
+        line += [_num(cost.tokens_per_correct, 1) if cost else None,
+                 _num(cost.reasoning_per_generation, 1) if cost else None, cost.unfinished if cost else None]
         line += [" | ".join(r.flags)]
         w.writerow([_cell(v) for v in line])
     return buf.getvalue()

@@ -143,6 +143,98 @@ STRINGS: dict[str, tuple[str, str]] = {
     "older_template": ("该版本较早的模板", "this version's template"),
     "no_template": ("结果文件未记录模板。", "The results files do not record the template."),
     "params_unknown": ("未知", "unknown"),
+    # thinking (reasoning) entries
+    "thinking_badge": ("思考", "thinking"),
+    "thinking_badge_help": ("开启思考（推理）的运行：与同一模型不思考的运行分列为两个条目，分数互不混合。",
+                            "Run with thinking (reasoning) on: a separate entry from the same model without thinking; "
+                            "their scores are never mixed."),
+    "thinking_filter": ("思考", "Thinking"),
+    "thinking_filter_on": ("开启思考", "thinking on"),
+    "thinking_filter_off": ("未开启思考", "thinking off"),
+    "thinking_title": ("思考模式", "Thinking"),
+    "thinking_state": ("本条目", "This entry"),
+    "thinking_on": ("开启思考：模型先推理再作答，只对答案评分", "thinking on: the model reasons first; only the answer is scored"),
+    "thinking_off": ("未开启思考", "thinking off"),
+    "thinking_not_recorded": ("结果文件未记录思考设置（较早版本的评测工具），按未开启处理。",
+                              "The results files do not record thinking (an older harness): taken as off."),
+    "thinking_mode": ("模型的思考能力", "The model thinks"),
+    "thinking_mode_hybrid": ("可开可关（混合）", "on or off (hybrid)"),
+    "thinking_mode_always": ("总是思考", "always"),
+    "thinking_mode_never": ("从不思考", "never"),
+    "thinking_mode_unknown": ("未知", "unknown"),
+    "thinking_source": ("判断依据", "Learnt from"),
+    "thinking_tags": ("思考标记", "Think tags"),
+    "thinking_prefilled": ("模板预填开头标记", "Template pre-fills the opening tag"),
+    "thinking_kwargs": ("对话模板变量", "Chat-template variables"),
+    "thinking_switch": ("每轮追加的开关文本", "Switch text on each user turn"),
+    "on_short": ("开启", "on"),
+    "off_short": ("未开启", "off"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "thinking_run": ("思考", "Thinking"),
+    "decoding_title": ("解码设置", "Decoding"),
+    "decoding_help": ("各生成类任务实际使用的解码参数，取自给出该分数的运行。停止串作用于答案（开启思考时不截断思考过程）。",
+                      "The decoding each generate-mode task ran with, from the run behind its score. Answer stop "
+                      "strings cut the answer only, never the reasoning."),
+    "max_new_tokens": ("最大生成 token", "Max new tokens"),
+    "temperature": ("温度", "Temperature"),
+    "top_p": ("top-p", "Top-p"),
+    "top_k": ("top-k", "Top-k"),
+    "samples_per_item": ("每题生成数", "Samples per item"),
+    "stop": ("停止串", "Stop strings"),
+    "answer_stop": ("答案停止串", "Answer stop strings"),
+    "cost_title": ("生成开销", "What generation cost"),
+    "cost_help": ("每个生成类任务：生成次数（每题每次采样算一次）、含思考过程的生成、思考未完成（预算耗尽时思考未结束，判错）的生成、"
+                  "思考与答案的 token 数（均值 / p90）、思考 token 占比、每次生成耗时、生成速度，以及每答对一题的生成 token 数。",
+                  "Per generate-mode task: generations (each sampled answer of each item counts once), generations "
+                  "with reasoning, generations whose thinking never closed (the budget ran out; scored wrong), "
+                  "reasoning and answer tokens (mean / p90), the reasoning share of tokens, seconds per generation, "
+                  "generated tokens per second and generated tokens per correct answer."),
+    "generations": ("生成次数", "Generations"),
+    "with_reasoning": ("含思考", "With reasoning"),
+    "unfinished": ("思考未完成", "Unfinished reasoning"),
+    "reasoning_tokens": ("思考 token", "Reasoning tokens"),
+    "answer_tokens": ("答案 token", "Answer tokens"),
+    "mean_p90": ("均值 / p90", "mean / p90"),
+    "reasoning_share": ("思考占比", "Reasoning share"),
+    "sec_per_gen": ("秒/次生成", "s / generation"),
+    "across_samples": ("多次采样", "Across samples"),
+    "across_help": ("每题生成多次时：各次采样运行的得分均值（avg@N）± 其间的标准误；pass@N 为 N 次中至少一次答对的题所占比例。",
+                    "With several generations per item: the mean of the sampled runs' scores (avg@N) ± the standard "
+                    "error across them; pass@N is the share of items right in at least one of the N."),
+    "tpc": ("每答对一题的生成 token", "Generated tokens per correct answer"),
+    "tpc_short": ("token/答对", "tokens / correct"),
+    "tpc_title": ("每答对一题的 token 数", "Tokens per correct answer"),
+    "tpc_help": ("每个条目一行，统计构成其总分的生成类任务（每个任务取最新版本）：每答对一题的生成 token 数 = 这些任务生成的 token 总数 ÷ "
+                 "答对总数。答对数为各任务主指标在所有生成上的总和（部分得分按比例计），由结果文件按“生成 token 数 ÷ 每答对 token 数”还原；"
+                 "结果文件给不出时按“生成次数 × 得分 / 100”估计（标 ~）。平均思考 token = 思考 token 总数 ÷ 生成次数（每题每次采样算一次）。"
+                 "似然方式评分的任务不生成，不计入。图中横轴为每答对一题的 token 数（对数，越左越省），纵轴为总分；连线为帕累托前沿："
+                 "没有其他条目同时更省且更好。没有答对任何题的条目不在图中。",
+                 "One row per entry, over the generate-mode tasks behind its total (the newest version of each task): "
+                 "generated tokens per correct answer = all tokens those tasks generated ÷ all correct answers. "
+                 "Correct answers are each task's primary metric summed over its generations (partial credit counts "
+                 "in part), read back from the results as generated tokens ÷ tokens per correct; where the results "
+                 "cannot give it, estimated as generations × score / 100 (marked ~). Mean reasoning tokens = all "
+                 "reasoning tokens ÷ generations (each sampled answer of each item counts once). Likelihood-scored "
+                 "tasks generate nothing and are not counted. The chart puts tokens per correct answer across (log "
+                 "scale; further left is cheaper) and the total score up; the line is the Pareto frontier: no other "
+                 "entry is both cheaper and better. Entries with no correct answer are not drawn."),
+    "gen_tasks": ("生成类任务", "Generate-mode tasks"),
+    "correct_answers": ("答对数", "Correct answers"),
+    "generated_tokens": ("生成 token 数", "Generated tokens"),
+    "reasoning_per_gen": ("平均思考 token/次生成", "Mean reasoning tokens per generation"),
+    "no_correct": ("无答对", "none right"),
+    "no_tpc": ("还没有记录了生成统计（thinking 字段）的生成类任务结果。",
+               "No generate-mode task result records generation statistics (the thinking field) yet."),
+    "tpc_chart_title": ("质量与每答对 token 数", "Quality versus tokens per correct answer"),
+    "tpc_axis": ("每答对一题的生成 token（对数）", "generated tokens per correct answer (log)"),
+    "not_in_chart": ("未画入图中（无答对或无总分）", "Not in the chart (nothing right, or no total)"),
+    "no_stats": ("结果文件未记录生成统计（较早版本或只有似然方式任务），不在表中",
+                 "Not in the table: their results record no generation statistics (an older harness, or "
+                 "likelihood-scored tasks only)"),
+    "reasoning": ("思考过程", "Reasoning"),
+    "reasoning_cut": ("以下截断；完整内容见 JSONL 下载", "cut here; the JSONL download has all of it"),
+    "chars": ("字符", "characters"),
     "noscript": ("未启用 JavaScript：排序、筛选和语言切换不可用，表格与图表照常显示。",
                  "JavaScript is off: sorting, filtering and the language switch are unavailable; tables and "
                  "charts still show."),
@@ -150,7 +242,8 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 # strings the browser scripts build elements from (everything else is rendered at build time)
 SCRIPT_KEYS = ("prompt", "output", "option_logprobs", "prediction", "target", "right", "wrong", "loading",
-               "no_samples", "page", "finish", "items", "verdicts", "judge_output", "dialogue", "execution", "score")
+               "no_samples", "page", "finish", "items", "verdicts", "judge_output", "dialogue", "execution", "score",
+               "reasoning", "unfinished", "reasoning_cut", "chars")
 
 
 def t(key: str) -> Markup:

@@ -9,15 +9,33 @@ the browser script puts it into the page with `textContent` only.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 CHUNK = 200
+REASONING_CHARS = 16_000  # reasoning shown per item in the browser; the JSONL download keeps all of it
+
+
+def json_safe(obj: Any) -> Any:
+    """`obj` with every NaN or infinity replaced by None (JSON has neither)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
 
 
 def _js_literal(obj: Any) -> str:
-    """JSON as a JavaScript literal; U+2028/9 are escaped for older engines that reject them in strings."""
-    return json.dumps(obj, ensure_ascii=False, allow_nan=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    """JSON as a JavaScript literal; U+2028/9 are escaped for older engines that reject them in strings. A NaN
+    from a sample line becomes null rather than failing the build."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = json.dumps(json_safe(obj), ensure_ascii=False, allow_nan=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def read_samples_by_task(samples_path: Path) -> dict[str, list[dict[str, Any]]]:
@@ -43,6 +61,7 @@ def _compact(rec: dict[str, Any]) -> dict[str, Any]:
     if rec.get("mode") == "generate":
         out["output"] = rec.get("output", "")
         out["finish"] = rec.get("finish_reason")
+        out.update(_reasoning(rec))
     elif isinstance(rec.get("logprobs"), dict):
         out["logprobs"] = rec["logprobs"]
     if rec.get("judge"):  # judged: the dialogue, and what the judge said
@@ -56,6 +75,25 @@ def _compact(rec: dict[str, Any]) -> dict[str, Any]:
     metrics = rec.get("metrics") or {}
     if any(v not in (0.0, 1.0) for v in metrics.values() if isinstance(v, (int, float))):
         out["metrics"] = metrics  # partial credit (F1, GAOKAO points): worth showing
+    return out
+
+
+def _reasoning(rec: dict[str, Any]) -> dict[str, Any]:
+    """A thinking model's reasoning, kept apart from the answer (cut at REASONING_CHARS, with the full length), and
+    whether it never closed (the budget ran out: no answer). With several generations per item, how many of them
+    did not finish. Anything malformed is left out."""
+    out: dict[str, Any] = {}
+    text = rec.get("reasoning")
+    finished = rec.get("reasoning_finished")
+    if isinstance(text, str) and (text or finished is False):
+        out["reasoning"] = text[:REASONING_CHARS]
+        if len(text) > REASONING_CHARS:
+            out["reasoning_chars"] = len(text)
+    if finished is False:
+        out["unfinished"] = True
+    each = rec.get("reasoning_finished_each")
+    if isinstance(each, list) and len(each) > 1 and all(isinstance(x, bool) for x in each) and not all(each):
+        out["unfinished_each"] = [each.count(False), len(each)]
     return out
 
 

@@ -57,26 +57,43 @@ def fmt_bytes(n: int | None) -> str:
 def _env() -> Environment:
     env = Environment(loader=FileSystemLoader(SITE_SOURCES / "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(t=i18n.t, pair=i18n.pair, attrs=i18n.attrs, option=i18n.option, size_buckets=SIZE_BUCKETS)
-    env.filters.update(when=lambda iso: str(iso)[:16].replace("T", " "), num=fmt_num, params=fmt_params, bytes=fmt_bytes, slug=slug, size_bucket=size_bucket,
+    env.globals.update(t=i18n.t, pair=i18n.pair, attrs=i18n.attrs, option=i18n.option, size_buckets=SIZE_BUCKETS,
+                       thinking_badge=lambda: Markup(f'<span class="badge thinking" {i18n.attrs("title", "thinking_badge_help")}>'
+                                                     f'{i18n.t("thinking_badge")}</span>'))
+    env.filters.update(jsontext=lambda v: json.dumps(v, ensure_ascii=False, default=str),  # escaped by autoescape
+                       when=lambda iso: str(iso)[:16].replace("T", " "), num=fmt_num, params=fmt_params, bytes=fmt_bytes, slug=slug, size_bucket=size_bucket,
                        shell=lambda argv: shlex.join(str(a) for a in argv) if isinstance(argv, list) else str(argv))
     return env
 
 
+def entry_names(row: ModelRow) -> tuple[str, str]:
+    """An entry's name as plain text in both languages: a thinking entry carries the tag ("Qwen3-8B（思考）")."""
+    if not row.thinking:
+        return row.model, row.model
+    zh, en = i18n.STRINGS["thinking_badge"]
+    return f"{row.model}（{zh}）", f"{row.model} ({en})"
+
+
+def _tag(row: ModelRow) -> dict[str, str]:
+    zh, en = i18n.STRINGS["thinking_badge"]
+    return {"tag_zh": zh, "tag_en": en} if row.thinking else {}
+
+
 def _category_chart(row: ModelRow, board: Leaderboard) -> Markup:
     bars = [svg.Bar(c.zh, c.en, row.categories.get(c.key), row.category_stderr.get(c.key)) for c in board.categories]
-    return Markup(svg.bar_chart(bars, title_zh=f"{row.model} 各能力得分", title_en=f"{row.model}: score per capability"))
+    zh, en = entry_names(row)
+    return Markup(svg.bar_chart(bars, title_zh=f"{zh} 各能力得分", title_en=f"{en}: score per capability"))
 
 
 def _task_chart(task: str, entries: list[tuple[ModelRow, TaskScore]]) -> Markup:
-    bars = [svg.Bar(r.model, r.model, s.score, s.stderr) for r, s in entries]
+    bars = [svg.Bar(*entry_names(r), s.score, s.stderr) for r, s in entries]
     return Markup(svg.bar_chart(bars, title_zh=f"{task} 各模型得分", title_en=f"{task}: score per model"))
 
 
 def _efficiency_charts(board: Leaderboard) -> list[dict[str, Any]]:
     charts = []
     for key in board.throughput_keys:
-        points = [svg.Point(r.model, r.throughput[key].generated_tokens_per_s, r.total, f"models/{r.slug}.html")
+        points = [svg.Point(r.model, r.throughput[key].generated_tokens_per_s, r.total, f"models/{r.slug}.html", **_tag(r))
                   for r in board.rows
                   if key in r.throughput and r.total is not None and (r.throughput[key].generated_tokens_per_s or 0) > 0]
         if not points:
@@ -85,6 +102,24 @@ def _efficiency_charts(board: Leaderboard) -> list[dict[str, Any]]:
                                   title_zh=f"{key}：质量与速度", title_en=f"{key}: quality versus speed")
         charts.append({"key": key, "svg": Markup(chart), "frontier": svg.pareto_frontier(points), "points": points})
     return charts
+
+
+def _tokens_per_correct(board: Leaderboard) -> dict[str, Any]:
+    """The efficiency page's tokens-per-correct-answer view: every entry with a Cost (cheapest first, entries with
+    nothing right last) and, for those with a total and a right answer, total score against tokens per correct
+    answer on a log axis, frontier towards fewer tokens and more points."""
+    rows = sorted((r for r in board.rows if r.cost is not None),
+                  key=lambda r: (r.cost.tokens_per_correct is None, r.cost.tokens_per_correct or 0.0, r.model, r.thinking))
+    points = [svg.Point(r.model, r.cost.tokens_per_correct, r.total, f"models/{r.slug}.html", **_tag(r))
+              for r in rows if r.cost.tokens_per_correct is not None and r.total is not None]
+    x_zh, x_en = i18n.STRINGS["tpc_axis"]
+    title_zh, title_en = i18n.STRINGS["tpc_chart_title"]
+    chart = svg.scatter_chart(points, x_zh=x_zh, x_en=x_en, y_zh="总分", y_en="total score", title_zh=title_zh,
+                              title_en=title_en, x_unit="tokens/correct", lower_x_better=True) if points else None
+    return {"rows": rows, "svg": Markup(chart) if chart else None,
+            "frontier": svg.pareto_frontier(points, lower_x_better=True),
+            "left_out": [r for r in rows if r.cost.tokens_per_correct is None or r.total is None],
+            "no_stats": [r for r in board.rows if r.cost is None]}
 
 
 def _contributing_runs(row: ModelRow) -> list[dict[str, Any]]:
@@ -132,14 +167,17 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
                     continue
                 rel = f"data/samples/{slug(s.task)}/v{slug(s.version)}/{row.slug}"
                 m = write_sample_files(records, out_dir / rel, f"{s.task}|{s.version}|{row.slug}", samples_limit)
-                sample_sets.setdefault(s.task, []).append({"model": row.model, "slug": row.slug, "column": col,
+                zh, en = entry_names(row)
+                sample_sets.setdefault(s.task, []).append({"model": row.model, "name_zh": zh, "name_en": en,
+                                                           "thinking": row.thinking, "slug": row.slug, "column": col,
                                                            "version": s.version, "dir": rel, "n": m["n"],
                                                            "right": m["ok"].count("1")})
 
     pages = {
         "index.html": env.get_template("index.html").render(root="", page="index", **common),
         "efficiency.html": env.get_template("efficiency.html").render(root="", page="efficiency",
-                                                                       charts=_efficiency_charts(board), **common),
+                                                                       charts=_efficiency_charts(board),
+                                                                       tpc=_tokens_per_correct(board), **common),
         "tasks.html": env.get_template("tasks.html").render(  # not tasks/index.html: a task may be named index
             root="", page="tasks", task_models={t: sum(any(s.task == t for s in r.scores.values()) for r in board.rows)
                                                    for t in board.tasks}, **common),
@@ -149,7 +187,8 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
             root="../", page="model", row=row, chart=_category_chart(row, board), runs=_contributing_runs(row), **common)
     for task, info in board.tasks.items():
         entries = sorted(((r, s) for r in board.rows for s in r.scores.values() if s.task == task),
-                         key=lambda e: (-int(e[1].version) if e[1].version.isdigit() else 0, -e[1].score, e[0].model))
+                         key=lambda e: (-int(e[1].version) if e[1].version.isdigit() else 0, -e[1].score, e[0].model,
+                                        e[0].thinking))
         strings = {k: i18n.STRINGS[k] for k in i18n.SCRIPT_KEYS}
         pages[f"tasks/{slug(task)}.html"] = env.get_template("task.html").render(
             root="../", page="task", task=info, entries=entries, chart=_task_chart(task, entries),

@@ -28,9 +28,11 @@ class Bar:
 @dataclass(frozen=True)
 class Point:
     label: str  # model name (untrusted text)
-    x: float  # generated tokens per second
+    x: float  # generated tokens per second (or tokens per correct answer)
     y: float  # quality score 0-100
     href: str | None = None  # relative URL that the point and its label link to
+    tag_zh: str = ""  # a bilingual tag after the label (a thinking entry's "思考" / "thinking")
+    tag_en: str = ""
 
 
 def _e(text: str) -> str:
@@ -106,14 +108,20 @@ def bar_chart(bars: list[Bar], *, title_zh: str, title_en: str, max_value: float
     return _svg("bar-chart", top + len(bars) * row_h + 10, title_zh, title_en, body)
 
 
-def pareto_frontier(points: list[Point]) -> list[Point]:
+def pareto_frontier(points: list[Point], lower_x_better: bool = False) -> list[Point]:
     """Points not dominated by any other (higher-or-equal x AND y, one strictly higher), sorted by x ascending:
-    the models worth considering for a given speed. Identical (x, y) pairs are kept once (the first)."""
+    the models worth considering for a given speed. Identical (x, y) pairs are kept once (the first). With
+    lower_x_better (x is a cost, e.g. tokens per correct answer) a point is dominated by one with lower-or-equal x
+    and higher-or-equal y."""
     unique: dict[tuple[float, float], Point] = {}
     for p in points:
         unique.setdefault((p.x, p.y), p)
+
+    def at_least_as_good(q: Point, p: Point) -> bool:
+        return (q.x <= p.x if lower_x_better else q.x >= p.x) and q.y >= p.y
+
     front = [p for p in unique.values()
-             if not any(q.x >= p.x and q.y >= p.y and (q.x > p.x or q.y > p.y) for q in unique.values())]
+             if not any(at_least_as_good(q, p) and (q.x != p.x or q.y != p.y) for q in unique.values())]
     return sorted(front, key=lambda p: (p.x, -p.y))
 
 
@@ -140,9 +148,10 @@ def _linear_range(lo: float, hi: float) -> tuple[float, float, float]:
 
 
 def scatter_chart(points: list[Point], *, x_zh: str, x_en: str, y_zh: str, y_en: str, title_zh: str, title_en: str,
-                  log_x: bool = True) -> str:
+                  log_x: bool = True, x_unit: str = "tok/s", lower_x_better: bool = False) -> str:
     """Score against throughput, Pareto frontier highlighted and joined. x is log10 when log_x and every x > 0
-    (throughput spans decades, CPU to GPU), else linear; y stays 0..100 so all charts compare at a glance."""
+    (throughput spans decades, CPU to GPU), else linear; y stays 0..100 so all charts compare at a glance.
+    `x_unit` follows x in a point's hover text; `lower_x_better` when x is a cost (see pareto_frontier)."""
     if not points:
         return _empty("scatter-chart", title_zh, title_en)
     height, left, right, top, bottom = 400.0, 56.0, WIDTH - 24.0, 36.0, 400.0 - 48.0
@@ -179,7 +188,7 @@ def scatter_chart(points: list[Point], *, x_zh: str, x_en: str, y_zh: str, y_en:
     body.append(f'<text class="axis-title" x="16" y="{_f(cy)}" text-anchor="middle" '
                 f'transform="rotate(-90 16 {_f(cy)})">{_bi(y_zh, y_en)}</text>')
 
-    front = pareto_frontier(points)
+    front = pareto_frontier(points, lower_x_better)
     on_front = {(p.x, p.y) for p in front}
     line = " ".join(f"{_f(sx(p.x))},{_f(sy(p.y))}" for p in front)
     body.append(f'<polyline class="frontier-line" points="{line}" fill="none" stroke="#d62728"/>')
@@ -189,9 +198,12 @@ def scatter_chart(points: list[Point], *, x_zh: str, x_en: str, y_zh: str, y_en:
         cls, fill = ("point frontier", "#d62728") if frontier else ("point", "#888")
         near_right = x > left + 0.75 * (right - left)  # put the label on the side with room
         lx, anchor = (x - 6, "end") if near_right else (x + 6, "start")
+        name = f"{p.label} ({p.tag_zh}/{p.tag_en})" if p.tag_zh or p.tag_en else p.label
+        tag = f' <tspan class="tag" fill="#6f42c1">{_bi(p.tag_zh, p.tag_en)}</tspan>' if p.tag_zh or p.tag_en else ""
         mark = (f'<circle class="{cls}" cx="{_f(x)}" cy="{_f(y)}" r="4" fill="{fill}">'
-                f'<title>{_e(p.label)}: {p.y:.1f} ({p.x:.1f} tok/s)</title></circle>'
-                f'<text class="label" pointer-events="none" x="{_f(lx)}" y="{_f(y - 6)}" text-anchor="{anchor}">{_e(p.label)}</text>')
+                f'<title>{_e(name)}: {p.y:.1f} ({p.x:.1f} {_e(x_unit)})</title></circle>'
+                f'<text class="label" pointer-events="none" x="{_f(lx)}" y="{_f(y - 6)}" text-anchor="{anchor}">'
+                f'{_e(p.label)}{tag}</text>')
         href = p.href if p.href and urlsplit(p.href).scheme in ("", "http", "https") else None
         body.append(f'<a href="{_e(href)}">{mark}</a>' if href else f"<g>{mark}</g>")
     return _svg("scatter-chart", height, title_zh, title_en, body)

@@ -113,7 +113,8 @@
     });
 
     var form = document.getElementById("filters");
-    var fields = { q: "f-q", family: "f-family", size: "f-size", type: "f-type", acc: "f-acc" };
+    var fields = { q: "f-q", family: "f-family", size: "f-size", type: "f-type", acc: "f-acc", thinking: "f-thinking" };
+    Object.keys(fields).forEach(function (k) { if (!document.getElementById(fields[k])) delete fields[k]; });  /* no thinking entries: no such filter */
     form.hidden = false;
     function syncFields() {  /* state -> form; an unknown select value (stale link) is dropped */
       Object.keys(fields).forEach(function (k) {
@@ -142,11 +143,13 @@
       var q = (state.q || "").trim().toLowerCase();
       var shown = 0;
       rows.forEach(function (r) {
-        var ok = (!q || (r.dataset.model + " " + r.dataset.family).toLowerCase().indexOf(q) >= 0) &&
+        var words = r.dataset.model + " " + r.dataset.family + (r.dataset.thinking === "on" ? " thinking 思考" : "");
+        var ok = (!q || words.toLowerCase().indexOf(q) >= 0) &&
           (!state.family || r.dataset.family === state.family) &&
           (!state.size || r.dataset.size === state.size) &&
           (!state.type || r.dataset.type === state.type) &&
-          (!state.acc || r.dataset.acc.split("\n").indexOf(state.acc) >= 0);
+          (!state.acc || r.dataset.acc.split("\n").indexOf(state.acc) >= 0) &&
+          (!fields.thinking || !state.thinking || r.dataset.thinking === state.thinking);
         r.hidden = !ok;
         if (ok) shown++;
       });
@@ -277,6 +280,26 @@
       return box;
     }
 
+    function reasoning(s) {  /* the reasoning apart from the answer, collapsed until asked for */
+      var box = el("details", "field reasoning" + (s.unfinished ? " unfinished" : ""));
+      var sum = el("summary");
+      sum.appendChild(tt("reasoning"));
+      var n = s.reasoning_chars || s.reasoning.length;
+      sum.appendChild(document.createTextNode(" (" + n + " "));
+      sum.appendChild(tt("chars"));
+      sum.appendChild(document.createTextNode(")"));
+      if (s.unfinished) { sum.appendChild(document.createTextNode(" · ")); sum.appendChild(tt("unfinished")); }
+      box.appendChild(sum);
+      box.appendChild(el("pre", null, s.reasoning === "" ? "–" : s.reasoning));
+      if (s.reasoning_chars) {
+        var cut = el("p", "cut");
+        cut.appendChild(document.createTextNode("… "));
+        cut.appendChild(tt("reasoning_cut"));
+        box.appendChild(cut);
+      }
+      return box;
+    }
+
     function render(s, i) {
       var li = el("li", "sample " + (s.ok ? "ok" : "bad"));
       li.value = i + 1;
@@ -291,8 +314,15 @@
       }
       head.appendChild(badge);
       if (s.finish) { var f = el("small", "finish"); f.appendChild(tt("finish")); f.appendChild(document.createTextNode(": " + s.finish)); head.appendChild(f); }
+      if (s.unfinished || s.unfinished_each) {  /* thinking never closed: the budget ran out, no answer */
+        var u = el("span", "badge unfinished");
+        u.appendChild(tt("unfinished"));
+        if (s.unfinished_each) u.appendChild(document.createTextNode(" " + s.unfinished_each[0] + "/" + s.unfinished_each[1]));
+        head.appendChild(u);
+      }
       li.appendChild(head);
       li.appendChild(field("prompt", s.prompt, "prompt"));
+      if (typeof s.reasoning === "string") li.appendChild(reasoning(s));
       if (s.dialogue) {  /* multi-turn: every user turn with the model's answer */
         var dl = el("div", "field dialogue");
         var dh = el("h4");
