@@ -161,7 +161,12 @@ class ThinkTally:
         if answer_tokens is None:
             self.counted = False
             return
-        answer_tokens = min(answer_tokens, generated) if generated else answer_tokens
+        # the answer's tokens are counted; the rest of the generation (the reasoning with its tags) is reasoning,
+        # but only where there was reasoning: text that decodes to nothing is not thinking
+        if split.reasoning or not split.finished:
+            answer_tokens = min(answer_tokens, generated) if generated else answer_tokens
+        else:
+            answer_tokens = max(answer_tokens, generated)
         for table, n in ((self.answer, answer_tokens), (self.reasoning, max(0, generated - answer_tokens))):
             table[n] = table.get(n, 0) + 1
 

@@ -84,6 +84,8 @@ def test_tally_counts_tokens_and_unfinished() -> None:
     assert r["unfinished_reasoning"] == 1 and r["generated_tokens"] == 300
     assert r["reasoning_tokens"]["total"] == 290 and r["answer_tokens"]["total"] == 10
     assert r["reasoning_tokens"]["p90"] == 200 and r["tokens_per_correct"] == 300.0
+    t.add(Split("", "", True), 0, 24, 1.0, 0.0)  # tokens that decode to nothing (special tokens) are not thinking
+    assert t.report()["reasoning_tokens"]["total"] == 290 and t.report()["answer_tokens"]["total"] == 34
 
 
 # ---- end to end through a scripted OpenAI-compatible server -----------------------------------------------------
