@@ -30,6 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from harness.contain import clean, clean_result
 from harness.errors import HarnessError
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
@@ -45,7 +46,10 @@ def default_cache_dir() -> Path:
 
 
 def _digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    # surrogatepass: the same bytes as strict UTF-8 for every valid text (keys do not change), and a prompt holding
+    # a lone surrogate still gets a key instead of stopping the run
+    text = json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def model_identity(model_block: dict[str, Any]) -> dict[str, Any]:
@@ -92,11 +96,13 @@ def request_key(model: dict[str, Any], request: LoglikelihoodRequest | GenerateR
 
 
 def _encode(result: LoglikelihoodResult | GenerateResult) -> str:
-    return json.dumps(asdict(result), ensure_ascii=False, allow_nan=False)
+    """The stored form: text that UTF-8 cannot hold (a lone surrogate) is stored with U+FFFD in its place; an
+    infinite or NaN log-probability as JSON's -Infinity/NaN, which `_decode` reads back as it was."""
+    return json.dumps(asdict(clean_result(result)), ensure_ascii=False, allow_nan=True)
 
 
 def _decode(kind: str, text: str) -> LoglikelihoodResult | GenerateResult:
-    d = json.loads(text)
+    d = clean(json.loads(text))  # a row written by an older harness may hold an escaped lone surrogate
     cost = Cost(**d.pop("cost"))
     return LoglikelihoodResult(**d, cost=cost) if kind == "ll" else GenerateResult(**d, cost=cost)
 
@@ -107,7 +113,7 @@ class ResponseCache:
     def __init__(self, path: Path, read: bool = True, write: bool = True) -> None:
         self.path = path
         self.read, self.write = read, write
-        self.hits = self.misses = self.corrupt = 0
+        self.hits = self.misses = self.corrupt = self.unstorable = 0
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,10 +155,10 @@ class ResponseCache:
             return None
         stored_kind, value, checksum = row
         try:
-            if stored_kind != kind or hashlib.sha256(value.encode("utf-8")).hexdigest() != checksum:
+            if stored_kind != kind or hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest() != checksum:
                 raise ValueError("checksum")
             result = _decode(kind, value)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             self.corrupt += 1  # a damaged row: recompute it (and overwrite it when it completes)
             self.misses += 1
             return None
@@ -162,7 +168,11 @@ class ResponseCache:
     def put(self, key: str, kind: str, result: LoglikelihoodResult | GenerateResult) -> None:
         if not self.write:
             return
-        value = _encode(result)
+        try:
+            value = _encode(result)
+        except (TypeError, ValueError):  # a value json cannot hold: the answer is used, just not kept
+            self.unstorable += 1
+            return
         checksum = hashlib.sha256(value.encode("utf-8")).hexdigest()
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO responses (key, kind, value, checksum) VALUES (?, ?, ?, ?)",
@@ -170,7 +180,7 @@ class ResponseCache:
 
     def stats(self) -> dict[str, Any]:
         return {"path": str(self.path), "read": self.read, "write": self.write, "hits": self.hits,
-                "misses": self.misses, "corrupt_entries": self.corrupt}
+                "misses": self.misses, "corrupt_entries": self.corrupt, "unstorable": self.unstorable}
 
     def close(self) -> None:
         with self._lock:

@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "leaderboard":
             return _leaderboard(args)
     except HarnessError as e:
-        print(f"error: {e}", file=sys.stderr)
+        from harness.contain import printable
+
+        print(f"error: {printable(str(e))}", file=sys.stderr)  # a data value's escape codes or newlines stay text
         return 2
     except KeyboardInterrupt:
         print("interrupted: samples finished so far are in the .samples.jsonl file", file=sys.stderr)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from harness.contain import clean
 from harness.errors import HarnessError
 from harness.taskspec import DatasetSpec, TaskSpec
 
@@ -48,7 +49,7 @@ class SplitSource:
         for row in self.read(subset):
             done = self.finish(row)
             if done is not None:
-                yield done
+                yield clean(done)  # a JSON "\ud800" escape is text UTF-8 cannot hold: U+FFFD from here on
 
     def load(self) -> TaskData:
         """Every row in memory (the few-shot split: small, and indexed by position)."""
@@ -120,18 +121,40 @@ def _kind(value: Any) -> str:
     return {dict: "JSON object", list: "JSON list", str: "string"}.get(type(value), type(value).__name__)
 
 
-def _subset_files(pattern: str, data_dir: Path, subsets: list[str] | None) -> dict[str, Path]:
-    """Map subset name -> file. Declared subsets fill {subset}; undeclared ones are discovered by glob."""
+def inside(root: Path, relative: str | Path, where: str, field: str, what: str = "the data dir") -> Path:
+    """`root / relative`, refused with a one-line error naming the field unless it stays inside `root` once every
+    symlink is resolved (an absolute path, a `..`, or a link out of the folder would read any file)."""
+    path = root / relative
+    real_root, real = root.resolve(), path.resolve()
+    if real != real_root and real_root not in real.parents:
+        raise HarnessError(f"{where}: field '{field}': {relative} resolves to {real}, outside {what} {root}; "
+                           f"data files must live inside it (no absolute paths, '..' or links out of it)")
+    return path
+
+
+def _subset_name_ok(name: str) -> bool:
+    """A subset name that can fill {subset} in a path: one plain path segment."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0")
+
+
+def _subset_files(pattern: str, data_dir: Path, subsets: list[str] | None, where: str = "",
+                  field: str = "dataset.eval") -> dict[str, Path]:
+    """Map subset name -> file. Declared subsets fill {subset}; undeclared ones are discovered by glob. Every file
+    must stay inside the data dir once symlinks are resolved; a declared name must be one plain path segment."""
     if "{subset}" not in pattern:
-        return {SINGLE: data_dir / pattern}
+        return {SINGLE: inside(data_dir, pattern, where, field)}
     if subsets is not None:
-        return {s: data_dir / pattern.replace("{subset}", s) for s in subsets}
+        for s in subsets:
+            if not _subset_name_ok(s):
+                raise HarnessError(f"{where}: field 'subsets': subset name {s!r} cannot fill {{subset}} in {field} "
+                                   f"'{pattern}': a subset name is one plain path segment (no '/', '\\' or '..')")
+        return {s: inside(data_dir, pattern.replace("{subset}", s), where, field) for s in subsets}
     regex = re.compile("^" + re.escape(pattern).replace(re.escape("{subset}"), "(?P<subset>.+)") + "$")
     found = {}
     for path in sorted(data_dir.glob(pattern.replace("{subset}", "*"))):
         m = regex.match(path.relative_to(data_dir).as_posix())
         if m:
-            found[m.group("subset")] = path
+            found[m.group("subset")] = inside(data_dir, path.relative_to(data_dir), where, f"{field} (found {m.group('subset')!r})")
     return found
 
 
@@ -300,7 +323,7 @@ def load_subset_meta(spec: TaskSpec, data_dir: Path | None) -> dict[str, dict[st
     src = spec.dataset.subsets_from
     if src is None or data_dir is None:
         return {}
-    path = data_dir / src.path
+    path = inside(data_dir, src.path, f"task {spec.name}", "dataset.subsets_from.path")
     if not path.is_file():
         raise HarnessError(f"task {spec.name}: dataset.subsets_from.path: {path} not found; the path is relative to "
                            f"the data dir (--data-dir {data_dir})")
@@ -322,7 +345,7 @@ def load_subset_meta(spec: TaskSpec, data_dir: Path | None) -> dict[str, dict[st
             raise HarnessError(f"{where}: dataset.subsets_from.key '{src.key}': record {i} has no such field ({have}); "
                                f"set it to the field holding the subset name")
         out[str(r[src.key])] = r
-    return out
+    return clean(out)
 
 
 def _csv_header(path: Path, sep: str, where: str = "") -> list[str]:
@@ -349,6 +372,9 @@ def _hub_reader(spec: TaskSpec, split_kind: str, subsets: list[str] | None) -> t
     if split is None:
         raise HarnessError(f"task {spec.name}: dataset.hub has no {split_kind}_split")
     loaded = {}
+    if os.path.exists(hub.path):  # `datasets` would read a local folder of that name instead of the hub's copy
+        raise HarnessError(f"task {spec.name}: field 'dataset.hub.path': {hub.path!r} names a local path, not a hub "
+                           f"dataset; put local files under the data dir (dataset.eval)")
     for subset in subsets or [SINGLE]:
         name = hub.name.replace("{subset}", subset) if hub.name else None
         loaded[subset] = datasets.load_dataset(hub.path, name, split=split)
@@ -380,7 +406,8 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
     rules = spec.dataset.exclude
     looked = ""
     if pattern and data_dir is not None:
-        files = _subset_files(pattern, data_dir, subsets)
+        files = _subset_files(pattern, data_dir, subsets, f"task {spec.name}",
+                              "dataset.eval" if split_kind == "eval" else "dataset.fewshot")
         missing = [p for p in files.values() if not p.is_file()]
         if files and not missing:
             # hashed and checked first: a file that is not UTF-8, or a CSV without its header, fails here in one line
@@ -390,7 +417,7 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
             read = _local_reader(spec.dataset, files, spec.name)
             join = None
             if spec.dataset.join:
-                join_path = data_dir / spec.dataset.join.path
+                join_path = inside(data_dir, spec.dataset.join.path, where, "dataset.join.path")
                 if join_path.is_file():
                     hashes[spec.dataset.join.path] = _check_text_file(join_path, where)
                 join = _joiner(join_path, spec.dataset.join.key, spec.dataset.join.fields, spec.name)

@@ -11,13 +11,16 @@ completes; judged items are written as pending and scored by the judge pass (har
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from harness.contain import clean_result, clean_text, printable
 from harness.context import ContextFit, ContextTally
 from harness.decoding import GenSettings
+from harness.errors import HarnessError
 from harness.reasoning import Split, ThinkingPlan, ThinkTally, split_reasoning
 from harness.results import SampleWriter
 from harness.scoring import Scored, TaskTally, score_generation, score_likelihood
@@ -26,6 +29,7 @@ from harness.throughput import Usage
 from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode, Sample
 
 Chat = Callable[[list[tuple[str, str]]], str]
+log = logging.getLogger(__name__)
 
 # Items in flight at once. Large enough that the backend still sorts and batches well (the transformers backend
 # sorts likelihood requests 4,096 at a time anyway) and vLLM's scheduler stays full; small enough that prompts,
@@ -79,6 +83,7 @@ class Dispatcher:
         self.cache = cache  # harness.cache.ResponseCache, or None
         self.model_id = model_id or {}
         self.cached = [0 for _ in planned]  # requests per task answered from the cache
+        self.failed = [0 for _ in planned]  # items per task whose scoring broke: recorded with the reason, scored 0
         self.chat = chat  # the harness's chat template (None: raw text, or an API backend that takes messages)
         self.use_messages = use_messages
         self.seed = seed
@@ -298,7 +303,12 @@ class Dispatcher:
             for idx, res, hit in through_cache(self.cache, self.model_id, "ll", backend.loglikelihood, ll):
                 ti, si = ll_keys[idx]
                 p, ps = self.planned[ti], self.live.pop((ti, si))
-                s = score_likelihood(ps.sample, res, p.task.spec.metrics)
+                try:
+                    s = score_likelihood(ps.sample, res, p.task.spec.metrics)
+                except HarnessError:
+                    raise
+                except Exception as e:  # one item that breaks its scorer is recorded as failed; the run goes on
+                    s = self._failed(ti, ps, e)
                 self._count(ti, res.cost, hit)
                 writer.write(sample_record(p, ps, s, res))
                 self._done(ti, si, ps, s)
@@ -351,30 +361,53 @@ class Dispatcher:
         spec = p.task.spec
         conv = self.conversations.pop((ti, si))
         results = [r for r in conv.results if r is not None]
-        # everything that scores sees the answer only; an unfinished thinking block leaves an empty answer
-        splits = [self._split(ti, r) for r in results]
-        answers = [GenerateResult(sp.answer, r.finish_reason, r.cost) for r, sp in zip(results, splits)]
-        conv.answers.append(splits[0].answer)
-        conv.reasonings.append(splits[0].reasoning)
-        if spec.answer_type == "execution":
-            s = self._execute_programs(p, ps, answers)
-            values = [float(x) for x in s.details.pop("passed_each")] if s.details else []
-        elif spec.answer_type == "judged":
-            # the line carries what the judge prompt needs, so the judge pass holds nothing per item
-            s = Scored(prediction=None, metrics={}, correct=False, output=splits[0].answer,
-                       details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample),
-                                **({"reasonings": conv.reasonings} if any(conv.reasonings) else {})})
-            values = [0.0] * len(results)  # known only after the judge pass
-        else:
-            each = [score_generation(ps.sample, a, spec.metrics, spec.extractor, spec.answer_type, spec.numeric)
-                    for a in answers]
-            s = _mean_of(each)
-            values = [e.metrics[spec.metrics[0]] for e in each]
+        try:
+            # everything that scores sees the answer only; an unfinished thinking block leaves an empty answer
+            splits = [self._split(ti, r) for r in results]
+            answers = [GenerateResult(sp.answer, r.finish_reason, r.cost) for r, sp in zip(results, splits)]
+            conv.answers.append(splits[0].answer)
+            conv.reasonings.append(splits[0].reasoning)
+            if spec.answer_type == "execution":
+                s = self._execute_programs(p, ps, answers)
+                values = [float(x) for x in s.details.pop("passed_each")] if s.details else []
+            elif spec.answer_type == "judged":
+                # the line carries what the judge prompt needs, so the judge pass holds nothing per item
+                s = Scored(prediction=None, metrics={}, correct=False, output=splits[0].answer,
+                           details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample),
+                                    **({"reasonings": conv.reasonings} if any(conv.reasonings) else {})})
+                values = [0.0] * len(results)  # known only after the judge pass
+            else:
+                each = [score_generation(ps.sample, a, spec.metrics, spec.extractor, spec.answer_type, spec.numeric)
+                        for a in answers]
+                s = _mean_of(each)
+                values = [e.metrics[spec.metrics[0]] for e in each]
+            self._count_thinking(ti, results, splits, values)
+            s.details = {**(s.details or {}), **_reasoning_details(splits, self.thinking)}
+        except HarnessError:
+            raise
+        except Exception as e:  # the item broke its scorer, the sandbox call or the reasoning split: recorded, scored 0
+            answers = results
+            values = [0.0] * len(results)
+            s = self._failed(ti, ps, e, results[0].text if results else None)
+            if spec.answer_type == "judged":  # never judged: it counts 0 in its task's score, as any failed item
+                self.tallies[ti].add(ps.sample, s)
+        if spec.answer_type not in ("execution", "judged"):
             self.tallies[ti].add_draws(values)
-        self._count_thinking(ti, results, splits, values)
-        s.details = {**(s.details or {}), **_reasoning_details(splits, self.thinking)}
         writer.write(sample_record(p, ps, s, answers[0], answers))
         self._done(ti, si, ps, s)
+
+    def _failed(self, ti: int, ps: PromptedSample, e: Exception, output: str | None = None) -> Scored:
+        """An item whose scoring raised: its line says why ("error": "ValueError: ..."), every metric is 0 (a
+        model never gains by breaking a scorer), and its task counts it (tasks.<name>.failed_items)."""
+        spec = self.planned[ti].task.spec
+        first = (str(e).strip().splitlines() or [""])[0]
+        reason = clean_text(f"{type(e).__name__}: {first}"[:500])
+        self.failed[ti] += 1
+        if self.failed[ti] == 1:
+            log.warning("task %s: item %s could not be scored (%s); recorded as failed, the run goes on",
+                        spec.name, printable(ps.sample.sample_id), printable(reason))
+        return Scored(prediction="error" if spec.answer_type == "execution" else None,
+                      metrics={m: 0.0 for m in spec.metrics}, correct=False, output=output, details={"error": reason})
 
     def _count_thinking(self, ti: int, results: list[GenerateResult], splits: list[Split], values: list[float]) -> None:
         tok = self.fit.tokenizer
@@ -408,7 +441,7 @@ def through_cache(cache: Any, model_id: dict[str, Any], kind: str, call: Callabl
     each stored the moment it arrives (so a killed run loses at most the requests in flight)."""
     if cache is None:
         for idx, res in call(requests):
-            yield idx, res, False
+            yield idx, clean_result(res), False  # text UTF-8 cannot hold (a lone surrogate) stops here
         return
     from harness.cache import request_key
 
@@ -423,6 +456,7 @@ def through_cache(cache: Any, model_id: dict[str, Any], kind: str, call: Callabl
     if todo:
         for j, res in call([requests[i] for i in todo]):
             i = todo[j]
+            res = clean_result(res)
             cache.put(keys[i], kind, res)
             yield i, res, False
 

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.data import sha256_file
+from harness.data import _check_text_file, inside, sha256_file
 from harness.dispatch import Planned
 from harness.errors import HarnessError
-from harness.results import SampleWriter, write_atomic
+from harness.results import SampleWriter, dumps_line, write_atomic
 from harness.tasks import _doc
 from harness.throughput import Usage
 from harness.types import GenerateRequest
@@ -31,9 +31,10 @@ def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dic
     ctx: dict[str, Any] = {}
     hashes: dict[str, str] = {}
     for name, rel in p.task.spec.judge.context.items():
-        path = (data_dir / rel) if data_dir else None
+        path = inside(data_dir, rel, f"task {p.task.name}", f"judge.context.{name}") if data_dir else None
         if path is None or not path.is_file():
             raise HarnessError(f"task {p.task.name}: judge.context '{name}': {rel} not found under the data dir")
+        _check_text_file(path, f"task {p.task.name}")  # not UTF-8: one line naming the file and line
         text = path.read_text(encoding="utf-8")
         try:
             ctx[name] = json.loads(text)
@@ -212,7 +213,7 @@ class _Judging:
         for rec, per_turn in zip(records, verdicts):
             ti = by_name[rec["task"]]
             self._finish(ti, rec, per_turn)
-            out.write(json.dumps(rec, ensure_ascii=False, allow_nan=False) + "\n")
+            out.write(dumps_line(rec) + "\n")
             bar.update(1)
 
     def _finish(self, ti: int, rec: dict[str, Any], per_turn: dict[int | None, tuple[float | None, str]]) -> None:

@@ -11,18 +11,51 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from harness.contain import clean_text
+
 SCHEMA_VERSION = 1
 
 
 def _clean(obj: Any) -> Any:
-    """JSON has no NaN: write null instead so every parser reads the file."""
+    """JSON has no NaN: write null instead so every parser reads the file. Text with a lone surrogate (which UTF-8
+    cannot hold) gets U+FFFD in its place, so one poisoned sample never stops a writer (harness/contain.py)."""
+    if isinstance(obj, str):
+        return clean_text(obj)
     if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
         return None
     if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {clean_text(str(k)): _clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_clean(v) for v in obj]
     return obj
+
+
+def _plain(obj: Any) -> Any:
+    """What json cannot write on its own (a numpy number, a set, a Path): its plain value, else its text, so that
+    an odd value in one record never loses the record."""
+    item = getattr(obj, "item", None)
+    if callable(item):
+        try:
+            value = item()
+            if isinstance(value, (int, float, str, bool)) or value is None:
+                return _clean(value)
+        except (TypeError, ValueError):
+            pass
+    if isinstance(obj, (set, frozenset)):
+        return _clean(sorted(obj, key=repr))
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    return clean_text(str(obj))
+
+
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def dumps_line(record: dict[str, Any]) -> str:
+    """One JSON line of a record, as every samples-like file holds them. JSON escapes the control characters;
+    the three other characters that str.splitlines() breaks at (U+0085, U+2028, U+2029), which JSON leaves as
+    they are, are escaped too, so a model's text can never split a line for any reader."""
+    return json.dumps(_clean(record), ensure_ascii=False, allow_nan=False, default=_plain).translate(_LINE_BREAKS)
 
 
 def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
@@ -31,7 +64,8 @@ def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # errors="replace": a caller's text that UTF-8 cannot hold becomes "?" instead of losing the whole file
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -44,7 +78,7 @@ def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     def dump(f: TextIO) -> None:
-        json.dump(_clean(data), f, ensure_ascii=False, indent=2, allow_nan=False)
+        json.dump(_clean(data), f, ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
         f.write("\n")
 
     write_atomic(path, dump)
@@ -56,10 +90,16 @@ class SampleWriter:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._f: TextIO = open(path, "a", encoding="utf-8")
+        self._f: TextIO = open(path, "a", encoding="utf-8", errors="replace")
 
     def write(self, record: dict[str, Any]) -> None:
-        self._f.write(json.dumps(_clean(record), ensure_ascii=False, allow_nan=False) + "\n")
+        try:
+            line = dumps_line(record)
+        except (TypeError, ValueError, RecursionError) as e:  # e.g. a value that refers to itself: keep the item
+            keep = {k: record.get(k) for k in ("task", "sample_id", "mode") if isinstance(record.get(k), (str, int))}
+            line = dumps_line({**keep, "correct": False, "metrics": {},
+                               "error": f"record could not be written: {type(e).__name__}: {str(e)[:200]}"})
+        self._f.write(line + "\n")
         self._f.flush()
 
     def close(self) -> None:

@@ -297,9 +297,10 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         tasks_out[p.task.name]["max_new_tokens"] = g.max_new_tokens if generated else None
         tasks_out[p.task.name]["decoding"] = {**g.report(), "seeds": [cfg.seed + j for j in range(g.samples)]} if generated else None
         tasks_out[p.task.name]["thinking"] = th.report() if generated else None
-    for p, n, ctx in zip(planned, dispatcher.cached, dispatcher.context):
+    for p, n, ctx, nf in zip(planned, dispatcher.cached, dispatcher.context, dispatcher.failed):
         tasks_out[p.task.name]["cached_requests"] = n
         tasks_out[p.task.name]["context"] = ctx.report()
+        tasks_out[p.task.name]["failed_items"] = nf  # scoring broke on these: each line says why; scored 0
     total = Usage()
     for u in usage:
         total.merge(u)

@@ -452,9 +452,10 @@ class PromptHash:
         self._h = hashlib.sha256()
 
     def add(self, p: PromptedSample) -> None:
-        self._h.update(p.prompt.encode("utf-8"))
+        # surrogatepass: the bytes of strict UTF-8 for any valid text, and no crash on a lone surrogate
+        self._h.update(p.prompt.encode("utf-8", "surrogatepass"))
         for c in p.continuations:
-            self._h.update(b"\x00" + c.encode("utf-8"))
+            self._h.update(b"\x00" + c.encode("utf-8", "surrogatepass"))
         self._h.update(b"\x01")
 
     def hexdigest(self) -> str:

@@ -25,6 +25,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _data_relative(v: str | None) -> str | None:
+    """A path under the data dir: relative and without '..' (symlinks are checked when the file is opened)."""
+    if v is not None and (v.startswith(("/", "\\")) or ".." in Path(v).parts or Path(v).is_absolute()):
+        raise ValueError("must be a path relative to the data dir, without '..'")
+    return v
+
+
 class HubSpec(_Strict):
     """Where the same data lives on the Hugging Face hub, used when the local files are absent."""
 
@@ -42,6 +49,11 @@ class JoinSpec(_Strict):
     # (not "on": YAML 1.1 reads a key named on as the boolean true)
     fields: list[str] | None = None  # which fields to copy (default: all)
 
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        return _data_relative(v) or v
+
 
 class SubsetsFromSpec(_Strict):
     """Subset metadata read from a data file (GAOKAO-Bench's per-subject prompt and question type)."""
@@ -49,6 +61,11 @@ class SubsetsFromSpec(_Strict):
     path: str
     records: str | None = None  # key of the list inside the JSON document
     key: str  # the field holding the subset name
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        return _data_relative(v) or v
 
 
 class RepairSpec(_Strict):
@@ -79,9 +96,7 @@ class DatasetSpec(_Strict):
     @field_validator("eval", "fewshot")
     @classmethod
     def _relative(cls, v: str | None) -> str | None:
-        if v is not None and (v.startswith("/") or ".." in Path(v).parts):
-            raise ValueError("must be a path relative to the data dir, without '..'")
-        return v
+        return _data_relative(v)
 
     @model_validator(mode="after")
     def _lines_need_columns(self) -> "DatasetSpec":
@@ -141,6 +156,13 @@ class JudgeSpec(_Strict):
     per_turn: bool = False  # multi-turn: one verdict per turn (MT-Bench), else one for the whole dialogue
     max_new_tokens: int = Field(1024, ge=1)
     context: dict[str, str] = Field(default_factory=dict)  # name -> JSON/JSONL file under the data dir: `ctx.name`
+
+    @field_validator("context")
+    @classmethod
+    def _relative(cls, v: dict[str, str]) -> dict[str, str]:
+        for path in v.values():
+            _data_relative(path)
+        return v
 
 
 class SubsetMeta(BaseModel):
@@ -247,7 +269,7 @@ def _one_line(err: ValidationError) -> str:
     if not first["loc"]:  # a cross-field check: its message names the field itself
         return f"{first['msg'].removeprefix('Value error, ')}{more}"
     where = ".".join(str(p) for p in first["loc"])
-    return f"field '{where}': {first['msg']}{more}"
+    return f"field '{where}': {first['msg'].removeprefix('Value error, ')}{more}"
 
 
 def load_task_spec(path: Path) -> TaskSpec:
@@ -260,6 +282,9 @@ def load_task_spec(path: Path) -> TaskSpec:
         raise HarnessError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
     except OSError as e:
         raise HarnessError(f"{path}: cannot read task file: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise HarnessError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start:e.start + 1].hex()} at offset {e.start}); "
+                           f"save the task file as UTF-8") from None
     if not isinstance(data, dict):
         raise HarnessError(f"{path}: a task file must be a YAML mapping of fields (name, version, dataset, ...)")
     for key in ("subsets", "classes"):  # kept in a file of their own beside the task
@@ -284,6 +309,8 @@ def _load_side_file(sub_path: Path, task_path: Path, field: str) -> Any:
         return yaml.safe_load(sub_path.read_text(encoding="utf-8"))
     except OSError as e:
         raise HarnessError(f"{task_path}: field '{field}': cannot read {sub_path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise HarnessError(f"{task_path}: field '{field}': {sub_path} is not UTF-8 text; save it as UTF-8") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
