@@ -175,7 +175,7 @@ def run_ray(cfg: EvalConfig, models: list[str], address: str | None, shards: int
 def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list[str]) -> tuple[dict[str, Any], Path]:
     """One results file and one samples file from a model's shard runs, as a single local run writes them."""
     from harness.suites import aggregate_suite, load_suite
-    from harness.throughput import Latencies, Usage
+    from harness.throughput import Latencies, Usage, run_figures
 
     runs = [s["results"] for s in shards]
     first = runs[0]
@@ -208,8 +208,17 @@ def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list
     throughput.update(total.report(wall_seconds=seconds))
     throughput["model_load_seconds"] = max(r["throughput"]["model_load_seconds"] for r in runs)
     throughput["peak_memory_bytes"] = max((r["throughput"]["peak_memory_bytes"] or 0) for r in runs) or None
-    throughput["energy_joules"] = sum(r["throughput"]["energy_joules"] or 0 for r in runs) or None
+    energies = [r["throughput"].get("energy_joules") for r in runs]  # a sum over some workers is not the run's
+    throughput["energy_joules"] = None if any(e is None for e in energies) else sum(energies)
+    throughput["energy_devices"] = sum(r["throughput"].get("energy_devices") or 0 for r in runs) if None not in energies else 0
+    if None in energies:
+        throughput["energy_method"] = None
+        throughput["energy_note"] = f"not measured on {energies.count(None)} of {len(runs)} workers"
     throughput["seconds_are"] = "summed over workers"
+    # the rates, as a single run defines them (harness.throughput.run_figures), from the merged task blocks;
+    # accelerator.count is each worker's, so per-accelerator rates are per device of a worker
+    throughput.update(run_figures(tasks, seconds, int((throughput.get("accelerator") or {}).get("count") or 1),
+                                  throughput["energy_joules"]))
     results = {
         **first,
         "run_id": run_id,

@@ -27,7 +27,8 @@ from harness.decoding import DecodingFlags, settings_for
 from harness.dispatch import Dispatcher, Planned
 from harness.reasoning import ThinkingPlan, plan_thinking
 from harness.tasks import Task, resolve_task_files
-from harness.throughput import EnergyMeter, Usage, accelerator_info, process_peak_rss_bytes
+from harness.throughput import (EnergyMeter, Usage, accelerator_info, devices_used, parallel_sizes, per_accelerator,
+                                process_peak_rss_bytes, run_figures)
 from harness.types import Mode
 
 
@@ -270,7 +271,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
                              tuple(p.task.spec.metrics)) for p in planned]
     dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, settings, cache,
                             model_identity(opened.model_block) if cache else None, cfg.context_policy, thinking)
-    energy = EnergyMeter(device)
+    used = devices_used(describe) if device != "remote" else []  # every device: TP x PP x DP, a device_map
+    energy = EnergyMeter(used or device)
     wall0 = time.perf_counter()
     dispatcher.run(backend, samples_path, cfg.progress)
     wall = time.perf_counter() - wall0
@@ -304,6 +306,11 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     total = Usage()
     for u in usage:
         total.merge(u)
+    accelerator = (accelerator_info(device, used, parallel_sizes(describe)) if device != "remote"
+                   else {"kind": "remote", "name": str(describe.get("base_url")), "count": 1})
+    n_devices = int(accelerator.get("count") or 1)
+    for t in tasks_out.values():
+        t["throughput"]["per_accelerator"] = per_accelerator(t["throughput"], n_devices)
     results = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -338,9 +345,10 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
             "batch_size": batch_size,
             "peak_memory_bytes": peak if peak is not None else process_peak_rss_bytes(),
             "peak_memory_kind": "accelerator_allocated" if peak is not None else "process_rss",
-            "energy_joules": joules,
-            "accelerator": accelerator_info(device) if device != "remote" else {"kind": "remote", "name": str(describe.get("base_url")), "count": 1},
-            **total.report(wall_seconds=wall),
+            **energy.report(joules),  # energy_joules summed over every device used, energy_method, energy_devices
+            "accelerator": accelerator,
+            **total.report(wall_seconds=wall),  # counts, wall seconds, latencies; the rates follow (one definition)
+            **run_figures(tasks_out, wall, n_devices, joules),
         },
         "samples_file": samples_path.name,
         "sandbox": dispatcher.sandbox_isolation,

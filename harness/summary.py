@@ -39,23 +39,49 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
         _print_suite(console, results["suite"])
     for note in results.get("notes") or []:
         console.print(f"note: {note}")
-    tp = results["throughput"]
-    acc = tp["accelerator"]
-    console.print(
-        f"{acc['kind']} {acc['name']} x{acc['count']}: {tp['samples']} samples in {tp['seconds']:.1f}s "
-        f"(+{tp['model_load_seconds']:.1f}s load) | prompt {_fmt(tp['prompt_tokens_per_s'], 0)} tok/s | "
-        f"generated {_fmt(tp['generated_tokens_per_s'], 1)} tok/s | {_fmt(tp['samples_per_s'])} samples/s | "
-        f"peak memory {tp['peak_memory_bytes'] / 2**30:.2f} GiB"
-    )
+    console.print(throughput_line(results["throughput"]), markup=False, highlight=False)
     judge = results.get("judge")
     if judge:
         jt = judge["throughput"]
         console.print(
             f"judge {judge['model']['name']} ({judge['backend']}): {judge['requests']} verdicts in {jt['seconds']:.1f}s "
-            f"(+{jt['model_load_seconds']:.1f}s load) | generated {_fmt(jt['generated_tokens_per_s'], 1)} tok/s | "
+            f"(+{jt['model_load_seconds']:.1f}s load) | wall: generated {_fmt(jt['generated_tokens_per_s'], 1)} tok/s | "  # judge.py: over the judge pass's wall time
             f"unparsed {sum(judge['unparsed_verdicts'].values())}"
         )
     console.print(f"results: {results_path}\nsamples: {results['samples_file']}")
+
+
+def throughput_line(tp: dict[str, Any]) -> str:
+    """The run's cost in one line, with the results' names: `generated_tokens_per_s` is decoding speed over the
+    generate-mode requests' time only; `wall` rates are over the whole request phase; per accelerator is divided
+    by the devices used. A run answered all or mostly from the response cache says it measured nothing."""
+    acc = tp.get("accelerator") or {}
+    n = acc.get("count") or 1
+    par = acc.get("parallel") or {}
+    layout = (" (" + ", ".join(f"{k} parallel {v}" for k, v in par.items() if v > 1) + ")") if par else ""
+    head = f"{acc.get('kind', '?')} {acc.get('name', '?')} x{n}{layout}"
+    cached = tp.get("cached_requests") or 0
+    done = (f"{tp.get('computed_requests', tp.get('samples', 0))} requests computed"
+            + (f", {cached} from the cache" if cached else "") + f" in {tp.get('seconds', 0):.1f}s"
+            + f" (+{tp.get('model_load_seconds', 0):.1f}s load)")
+    if tp.get("measured") is False:
+        return (f"{head}: {done} | throughput not measured: {tp.get('measured_note', 'answers from the cache')}; "
+                "the leaderboard keeps the last run that measured it")
+    per = tp.get("per_accelerator") or {}
+    gen = f"generated {_fmt(tp.get('generated_tokens_per_s'), 1)} tok/s over {_fmt(tp.get('generate_seconds'), 1)}s of generation"
+    if n > 1:
+        gen += f" ({_fmt(per.get('generated_tokens_per_s'), 1)} per accelerator)"
+    wall = (f"wall: generated {_fmt(tp.get('wall_generated_tokens_per_s'), 1)} tok/s, "
+            f"prompt {_fmt(tp.get('wall_prompt_tokens_per_s'), 0)} tok/s, {_fmt(tp.get('wall_samples_per_s'))} requests/s")
+    peak = tp.get("peak_memory_bytes")
+    parts = [f"{head}: {done}", gen, f"prompt {_fmt(tp.get('prompt_tokens_per_s'), 0)} tok/s", wall,
+             f"peak memory {peak / 2**30:.2f} GiB" if isinstance(peak, (int, float)) else "peak memory -"]
+    joules = tp.get("energy_joules")
+    if joules is not None:
+        jpt = tp.get("joules_per_generated_token")
+        parts.append(f"energy {joules / 1000:.2f} kJ over {tp.get('energy_devices') or n} device(s)"
+                     + (f", {jpt:.3g} J/generated token" if jpt is not None else ""))
+    return " | ".join(parts)
 
 
 def _print_thinking(console: Any, results: dict[str, Any]) -> None:

@@ -33,6 +33,7 @@ import transformers
 
 from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests, is_one_pass
 from harness.errors import HarnessError
+from harness.throughput import model_devices
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -168,6 +169,7 @@ class HFBackend:
             "engine_version": transformers.__version__,
             "torch_version": torch.__version__,
             "device": str(self.device),
+            "devices": model_devices(self.model, self.device),  # all of them, for a model split over several
             "dtype": str(self.torch_dtype).removeprefix("torch."),
             "batch_size": self.batch_size,
             "attn_implementation": getattr(self.model.config, "_attn_implementation", None),

@@ -129,7 +129,20 @@ class VLLMBackend:
             "batch_size": "scheduled by vLLM",
             "max_model_len": self.max_length,
             **{k: v for k, v in self.options.items() if k != "dtype"},
+            **self._parallel(),
         }
+
+    def _parallel(self) -> dict[str, int]:
+        """The engine's parallel sizes as it runs (tensor, pipeline, prefill-context, data): one device per worker,
+        so the results count every device the run used (harness.throughput.devices_used)."""
+        config = getattr(getattr(getattr(self.llm, "llm_engine", None), "vllm_config", None), "parallel_config", None)
+        out = {}
+        for key in ("tensor_parallel_size", "pipeline_parallel_size", "prefill_context_parallel_size",
+                    "data_parallel_size"):
+            value = getattr(config, key, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+                out[key] = value
+        return out
 
     @property
     def context_length(self) -> int:

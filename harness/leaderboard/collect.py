@@ -7,6 +7,10 @@ differs from the column's newest run, or that covers fewer items, is flagged, an
 uses an older task version than another model's. Ranks use standard competition ranking ("1, 2, 2, 4"), and a
 row whose total is within the combined standard error of the row above is marked as a statistical tie.
 
+Throughput is kept per (accelerator, backend) from the latest run that MEASURED it: a rerun answered all or mostly
+from the response cache keeps its scores but not its (empty) rates, so the figures, peak memory and energy of the
+run that computed the answers stay, with its date. The accelerator counts every device a run used (see Throughput).
+
 A model evaluated with thinking on (`model.thinking.enabled` in the results, harness/reasoning.py) is an entry of
 its own, apart from the same model without thinking: rows are keyed by (model name, thinking), so the two never
 share a score, a rank, a page or a sample set. Results without the field are entries without thinking, as before.
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.throughput import is_measured, task_sums
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,12 @@ class TaskScore:
 
 @dataclass(frozen=True)
 class Throughput:
-    """One run's measured speed on one accelerator with one backend (the latest such run of the model)."""
+    """What the latest run that MEASURED it (see harness.throughput.is_measured: a rerun answered all or mostly from
+    the response cache did not) recorded for one model on one accelerator with one backend. The rates are those of
+    harness.throughput.run_figures, derived here from the task blocks so older results files read the same way:
+    generated_tokens_per_s over the generate-mode requests' time only (decoding speed), prompt_tokens_per_s and
+    samples_per_s over the time of all requests computed, wall_generated_tokens_per_s over the run's wall clock;
+    each *_per_accelerator is that rate divided by `devices`."""
 
     accelerator: str
     kind: str
@@ -74,10 +84,19 @@ class Throughput:
     peak_memory_kind: str
     ttft_p50_s: float | None
     tpot_p50_s: float | None
-    energy_joules: float | None
+    energy_joules: float | None  # every device used, summed; None where not measured on all of them
     samples: int
     finished_at: str
     run_file: str
+    devices: int = 1  # devices the run used (vLLM: tensor x pipeline x data parallel; a model split over GPUs)
+    generate_seconds: float | None = None
+    wall_generated_tokens_per_s: float | None = None
+    prompt_tokens_per_s_per_accelerator: float | None = None
+    generated_tokens_per_s_per_accelerator: float | None = None
+    samples_per_s_per_accelerator: float | None = None
+    wall_generated_tokens_per_s_per_accelerator: float | None = None
+    joules_per_generated_token: float | None = None
+    cached_requests: int = 0  # requests of that run answered from the cache (at most as many as it computed)
 
     @property
     def key(self) -> str:
@@ -406,32 +425,89 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _throughput(run: dict[str, Any]) -> Throughput | None:
-    tp = _dict(run.get("throughput"))
-    acc = _dict(tp.get("accelerator"))
+def _devices(acc: dict[str, Any], engine: dict[str, Any]) -> tuple[int, int]:
+    """(devices the run used, devices its accelerator block counted). Results from before every device was
+    counted recorded `count: 1` for a vLLM run with tensor parallelism; its engine block still says how many."""
+    recorded = count(acc.get("count")) or 1
+    used = recorded
+    if engine.get("engine") == "vllm" and acc.get("kind") == "cuda":
+        world = 1
+        for key in ("tensor_parallel_size", "pipeline_parallel_size", "prefill_context_parallel_size",
+                    "data_parallel_size"):
+            world *= count(engine.get(key)) or 1
+        used = max(recorded, world)
+    return used, recorded
+
+
+def accelerator_label(run: dict[str, Any]) -> str | None:
+    """"kind:label" of the accelerator a run ran on (measured or not), e.g. "cuda:4x NVIDIA H100"."""
+    acc = _dict(_dict(run.get("throughput")).get("accelerator"))
     if not acc:
         return None
-    n_acc = count(acc.get("count")) or 1
+    n, _ = _devices(acc, _dict(run["model"].get("engine")))
     name = str(acc.get("name") or acc.get("kind") or "?")
-    label = f"{n_acc}x {name}" if acc.get("kind") == "cuda" and n_acc > 1 else name
-    gen_tokens = gen_seconds = 0.0
-    for t in run["tasks"].values():
-        if t.get("mode") == "generate":
-            gen_tokens += number(_dict(t.get("throughput")).get("generated_tokens")) or 0
-            gen_seconds += number(_dict(t.get("throughput")).get("seconds")) or 0.0
+    label = f"{n}x {name}" if n > 1 and acc.get("kind") not in ("cpu", "remote") else name
+    return f"{acc.get('kind') or ''}:{label}"
+
+
+def run_measured(run: dict[str, Any]) -> bool:
+    """Whether a run measured its throughput: its own `measured` flag, else (results from before the flag) whether
+    it computed any request and at least as many as it took from the response cache. A file that records no
+    counts at all is taken as measured (nothing says otherwise)."""
+    tp = _dict(run.get("throughput"))
+    if isinstance(tp.get("measured"), bool):
+        return tp["measured"]
+    sums = task_sums(run["tasks"])
+    computed = count(tp.get("samples"))
+    if computed is None:
+        computed = sums.computed if sums.has_counts else None
+    if computed is None:
+        return True
+    return is_measured(computed, sums.cached)
+
+
+def _throughput(run: dict[str, Any]) -> Throughput | None:
+    """The run's throughput, or None when it has no accelerator block or did not measure (run_measured)."""
+    tp = _dict(run.get("throughput"))
+    acc = _dict(tp.get("accelerator"))
+    label = accelerator_label(run)
+    if not acc or label is None or not run_measured(run):
+        return None
     model = run["model"]
     engine = _dict(model.get("engine"))
+    n, recorded = _devices(acc, engine)
+    sums = task_sums(run["tasks"])
+    energy = number(tp.get("energy_joules"))
+    if energy is not None and "energy_devices" not in tp and n > recorded:
+        energy = None  # an older file's energy of GPU 0 alone, for a run over n GPUs: not the run's energy
+    if sums.has_counts and sums.compute_seconds > 0:
+        prompt_rate: float | None = sums.prompt_tokens / sums.compute_seconds
+        samples_rate: float | None = sums.computed / sums.compute_seconds
+    else:  # task blocks without counts: the run-level figures as recorded
+        prompt_rate, samples_rate = number(tp.get("prompt_tokens_per_s")), number(tp.get("samples_per_s"))
+    gen_rate = sums.generate_tokens / sums.generate_seconds if sums.generate_seconds > 0 else None
+    wall_gen = number(tp.get("wall_generated_tokens_per_s"))
+    if wall_gen is None and "wall_generated_tokens_per_s" not in tp:  # older files: counts over wall seconds
+        secs, gen = number(tp.get("seconds")), number(tp.get("generated_tokens"))
+        wall_gen = gen / secs if gen is not None and secs else None
+    generated = number(tp.get("generated_tokens"))
+    generated = generated if generated is not None else float(sums.generated_tokens)
+    per = (lambda x: x / n if x is not None else None)
     return Throughput(
-        accelerator=label, kind=str(acc.get("kind") or ""), backend=str(model.get("backend") or "?"),
+        accelerator=label.split(":", 1)[1], kind=str(acc.get("kind") or ""), backend=str(model.get("backend") or "?"),
         engine=f"{engine.get('engine', '?')} {engine.get('engine_version', '')}".strip(),
         dtype=str(model.get("dtype") or ""), batch_size=tp.get("batch_size"),
-        prompt_tokens_per_s=number(tp.get("prompt_tokens_per_s")),
-        generated_tokens_per_s=gen_tokens / gen_seconds if gen_seconds > 0 else None,
-        samples_per_s=number(tp.get("samples_per_s")), peak_memory_bytes=count(tp.get("peak_memory_bytes")),
-        peak_memory_kind=str(tp.get("peak_memory_kind") or ""),
+        prompt_tokens_per_s=prompt_rate, generated_tokens_per_s=gen_rate, samples_per_s=samples_rate,
+        peak_memory_bytes=count(tp.get("peak_memory_bytes")), peak_memory_kind=str(tp.get("peak_memory_kind") or ""),
         ttft_p50_s=number(_dict(tp.get("ttft_s")).get("p50")), tpot_p50_s=number(_dict(tp.get("tpot_s")).get("p50")),
-        energy_joules=number(tp.get("energy_joules")), samples=count(tp.get("samples")) or 0,
+        energy_joules=energy, samples=count(tp.get("samples")) or 0,
         finished_at=run.get("finished_at", ""), run_file=run["_file"],
+        devices=n, generate_seconds=sums.generate_seconds if sums.generate_seconds > 0 else None,
+        wall_generated_tokens_per_s=wall_gen,
+        prompt_tokens_per_s_per_accelerator=per(prompt_rate), generated_tokens_per_s_per_accelerator=per(gen_rate),
+        samples_per_s_per_accelerator=per(samples_rate), wall_generated_tokens_per_s_per_accelerator=per(wall_gen),
+        joules_per_generated_token=energy / generated if energy is not None and generated > 0 else None,
+        cached_requests=sums.cached,
     )
 
 
@@ -470,10 +546,12 @@ def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, lis
         row.params = m.get("num_parameters") or row.params
         row.thinking_plan = thinking_plan(m) or row.thinking_plan  # runs are oldest first: the newest wins
         row.runs.append(run)
-        tp = _throughput(run)
+        acc = accelerator_label(run)
+        if acc is not None:
+            row.accelerators.add(acc)
+        tp = _throughput(run)  # None for a run that did not measure (answered from the cache): the last one stays
         if tp is not None:
-            row.accelerators.add(f"{tp.kind}:{tp.accelerator}")
-            row.throughput[tp.key] = tp  # runs are oldest first: the latest wins
+            row.throughput[tp.key] = tp  # runs are oldest first: the latest run that measured wins
 
     for key, row in out.items():
         row.scores = dict(sorted(scores.get(key, {}).items()))
