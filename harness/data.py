@@ -165,7 +165,7 @@ def _local_reader(spec: DatasetSpec, files: dict[str, Path], task: str = "") -> 
     def python(subset: str) -> list[dict[str, Any]]:
         return _read_python(spec, files[subset], task)
 
-    if spec.reader != "table" or spec.format == "lines" or spec.records:
+    if spec.reader != "table" or spec.format in ("lines", "xlsx") or spec.records:
         return python
     datasets = _datasets()
     data_files = {_split_name(s): str(p) for s, p in files.items()}
@@ -210,8 +210,11 @@ def _datasets() -> Any:
 
 
 def _read_python(spec: DatasetSpec, path: Path, task: str = "") -> list[dict[str, Any]]:
-    """Layouts the `datasets` builders cannot express: nested JSON documents, SQuAD, C3, separator lines."""
+    """Layouts the `datasets` builders cannot express: nested JSON documents, SQuAD, C3, separator lines, and
+    Excel workbooks."""
     where = f"task {task}: data file {path}"
+    if spec.format == "xlsx":
+        return _read_xlsx(spec, path, where)
     try:
         text = path.read_text(encoding="utf-8")
         if spec.format == "lines":
@@ -243,6 +246,71 @@ def _read_python(spec: DatasetSpec, path: Path, task: str = "") -> list[dict[str
                            + (f" at dataset.records '{spec.records}'" if spec.records else "")
                            + "; set dataset.records to the dotted key path of the list")
     return doc
+
+
+def _read_xlsx(spec: DatasetSpec, path: Path, where: str) -> list[dict[str, Any]]:
+    """The rows of one worksheet of an .xlsx workbook (openpyxl; cached values of formulas): `dataset.sheet`, else
+    the first. The first non-blank row names the columns (an empty header cell: "Unnamed: <i>", as for CSV),
+    unless `dataset.column_names` lists them; blank rows (every cell empty, Math24o's 25 trailing ones) are not
+    rows. Cells keep their types (text, int, float, bool; dates as ISO text; an empty cell is None), as JSON rows
+    do. A file that is not a readable workbook, a missing sheet, a repeated column name or a row wider than the
+    header fails with one line naming the file."""
+    try:
+        import openpyxl
+    except ImportError:
+        raise HarnessError(f"{where}: dataset.format xlsx needs openpyxl (pip install openpyxl)") from None
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it does not read
+        try:
+            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except Exception as e:  # not a zip, not a workbook, a damaged part: openpyxl raises many kinds
+            raise HarnessError(f"{where}: not a readable .xlsx workbook ({type(e).__name__}: {_short(e)}); "
+                               f"dataset.format xlsx needs an Excel 2007+ workbook (save it again as .xlsx)") from None
+        try:
+            if spec.sheet is not None and spec.sheet not in book.sheetnames:
+                raise HarnessError(f"{where}: dataset.sheet '{spec.sheet}': no such worksheet (its sheets: "
+                                   f"{book.sheetnames[:10]})")
+            if not book.worksheets:
+                raise HarnessError(f"{where}: the workbook has no worksheet")
+            sheet = book[spec.sheet] if spec.sheet is not None else book.worksheets[0]
+            cells = [(n, [_cell(v) for v in values]) for n, values in enumerate(sheet.iter_rows(values_only=True), 1)]
+        except HarnessError:
+            raise
+        except Exception as e:
+            raise HarnessError(f"{where}: cannot read its worksheet ({type(e).__name__}: {_short(e)}); "
+                               f"save it again as .xlsx") from None
+        finally:
+            book.close()
+    cells = [(n, values) for n, values in cells if any(v is not None and str(v).strip() for v in values)]
+    if spec.column_names:
+        names = list(spec.column_names)
+    elif not cells:
+        raise HarnessError(f"{where}: the worksheet is empty: no header row naming the columns")
+    else:
+        header = cells.pop(0)[1]
+        while header and header[-1] is None:
+            header.pop()
+        names = [str(h).strip() if h is not None and str(h).strip() else f"Unnamed: {i}" for i, h in enumerate(header)]
+        twice = sorted({h for h in names if names.count(h) > 1})
+        if twice:
+            raise HarnessError(f"{where}: the header row names column(s) {twice[:5]} twice; columns need distinct names")
+    rows = []
+    for n, values in cells:
+        extra = [v for v in values[len(names):] if v is not None]
+        if extra:
+            raise HarnessError(f"{where}: sheet row {n} has {len(names) + len(extra)} or more cells, but the header "
+                               f"names {len(names)} columns ({names[:10]})")
+        rows.append({name: (values[i] if i < len(values) else None) for i, name in enumerate(names)})
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    """A cell as JSON would hold it: dates and times as ISO text, everything else as read."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
 
 
 def _load_json_or_lines(text: str, fmt: str) -> Any:
@@ -413,7 +481,9 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
             # hashed and checked first: a file that is not UTF-8, or a CSV without its header, fails here in one line
             header = spec.dataset.format in ("csv", "tsv") and not spec.dataset.column_names
             where = f"task {spec.name}"
-            hashes = {p.relative_to(data_dir).as_posix(): _check_text_file(p, where, header) for p in files.values()}
+            hashes = {p.relative_to(data_dir).as_posix(): (sha256_file(p) if spec.dataset.format == "xlsx"  # binary
+                                                           else _check_text_file(p, where, header))
+                      for p in files.values()}
             read = _local_reader(spec.dataset, files, spec.name)
             join = None
             if spec.dataset.join:

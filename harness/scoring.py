@@ -64,6 +64,10 @@ def extract(extractor: str, text: str, sample: Sample) -> str | None:
         # one entry per sub-question ("BD" is one multi-answer entry), kept apart by commas
         letters = extract_answer(text, str(sample.meta.get("type", "single_choice")), len(sample.answers))
         return ",".join(letters) if letters else None
+    if extractor == "boxed":
+        from harness.math_equiv import extract_answer
+
+        return extract_answer(text)  # the last complete \boxed{}, else an explicit final-answer line
     raise ValueError(f"unknown extractor {extractor}")
 
 
@@ -89,6 +93,11 @@ def metric_value(metric: str, prediction: str | None, sample: Sample, answer_typ
 
         predicted = prediction.split(",") if prediction else []
         return normalised_score(predicted, list(sample.answers), str(sample.meta.get("type", "single_choice")))
+    if metric == "math_equiv":
+        from harness.math_equiv import equivalent
+
+        # math-verify decides, as OlymMATH's scorer calls it: equal as mathematics to any reference answer
+        return 1.0 if prediction is not None and any(equivalent(prediction, a) for a in sample.answers) else 0.0
     raise ValueError(f"unknown metric {metric}")
 
 

@@ -275,11 +275,17 @@ def _repair(row: dict[str, Any], rid: str, repairs: list[Any], where: str) -> di
 
 
 def _get(row: dict[str, Any], name: str) -> Any:
-    """A column, or a dotted path into nested objects (`target.span1_text`)."""
+    """A column, or a dotted path into nested objects (`target.span1_text`); a `*` part maps the rest of the path
+    over a list (`answer_option_list.*.0.content`: every option's text)."""
     if name in row:
         return row[name]
-    value: Any = row
-    for part in name.split("."):
+    return _walk_path(row, name.split("."), name)
+
+
+def _walk_path(value: Any, parts: list[str], name: str) -> Any:
+    for k, part in enumerate(parts):
+        if part == "*" and isinstance(value, list):
+            return [_walk_path(v, parts[k + 1:], name) for v in value]
         if isinstance(value, list) and part.isdigit() and int(part) < len(value):
             value = value[int(part)]  # `turns.0`: the first element of a list
         elif isinstance(value, dict) and part in value:

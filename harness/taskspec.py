@@ -15,10 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import HarnessError
 
-DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines"]
-AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged"]
-Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|pass@[1-9][0-9]*)$")]
-Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao"]
+DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines", "xlsx"]
+# math: a mathematical answer (LaTeX), read from the last \boxed{} (extraction `boxed`) and scored by `math_equiv`
+AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged", "math"]
+Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|pass@[1-9][0-9]*)$")]
+# boxed: the last complete \boxed{} of the answer, else an explicit final-answer line (harness/math_equiv.py)
+Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao", "boxed"]
 
 
 class _Strict(BaseModel):
@@ -92,6 +94,7 @@ class DatasetSpec(_Strict):
     exclude: dict[str, list[Any]] = Field(default_factory=dict)  # drop rows whose field has one of these values
     subsets_from: SubsetsFromSpec | None = None
     repairs: list[RepairSpec] = Field(default_factory=list)
+    sheet: str | None = None  # xlsx: the worksheet the rows are on (default: the first)
 
     @field_validator("eval", "fewshot")
     @classmethod
@@ -102,6 +105,14 @@ class DatasetSpec(_Strict):
     def _lines_need_columns(self) -> "DatasetSpec":
         if self.format == "lines" and not (self.separator and self.column_names):
             raise ValueError("field 'dataset.separator': a lines file needs separator and column_names")
+        if self.sheet is not None and self.format != "xlsx":
+            raise ValueError(f"field 'dataset.sheet': a worksheet is named only for format xlsx, not {self.format}")
+        if self.format == "xlsx":  # a table of cells: one row per sheet row, the header row naming the columns
+            for name, value in (("records", self.records), ("separator", self.separator)):
+                if value is not None:
+                    raise ValueError(f"field 'dataset.{name}': not used by format xlsx (a sheet is a table); remove it")
+            if self.reader != "table":
+                raise ValueError(f"field 'dataset.reader': format xlsx is read as a table, not {self.reader}")
         return self
 
 
@@ -236,6 +247,10 @@ class TaskSpec(_Strict):
                 raise ValueError(f"field 'metrics': {m} needs answer_type execution and generation.samples >= {m[5:]}")
             if m == "judge_score" and self.answer_type != "judged":
                 raise ValueError("field 'metrics': judge_score is for answer_type judged")
+        if (self.answer_type == "math") != ("math_equiv" in self.metrics) or (
+                self.answer_type == "math" and set(self.metrics) != {"math_equiv"}):
+            raise ValueError("field 'metrics': answer_type math is scored by math_equiv (mathematical equivalence), "
+                             "and math_equiv only scores answer_type math")
         if self.answer_type in ("execution", "judged") and self.metrics[0] in ("accuracy", "exact_match", "f1", "gaokao_score"):
             raise ValueError(f"field 'metrics': answer_type {self.answer_type} is scored by "
                              f"{'pass@k' if self.answer_type == 'execution' else 'judge_score'}")
@@ -260,6 +275,8 @@ class TaskSpec(_Strict):
             return self.extraction
         if self.multi_answer == "set":
             return "choice_set"  # every item's answer is read as a set of labels: "AC", "A、C", "答案：A,C"
+        if self.answer_type == "math":
+            return "boxed"
         return self.answer_type  # choice: a label, or an option's (class's) text, read from the output
 
 
