@@ -119,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--no-cache", action="store_true", help="neither reuse nor store responses")
     ev.add_argument("--fresh", action="store_true", help="recompute every response (and store the new ones)")
     ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ev.add_argument("--sandbox-workers", type=_positive_int, default=None, help="execution tasks: sandboxed checks run at once (default: the number of cores)")
 
     ta = sub.add_parser("tasks", help="list the available tasks by category, with item counts when data is at hand")
     ta.add_argument("--json", action="store_true", help="machine-readable output")
@@ -225,6 +226,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         judge_base_url=args.judge_base_url,
         judge_api_key_env=args.judge_api_key_env,
         judge_sees_reasoning=args.judge_sees_reasoning,
+        sandbox_workers=args.sandbox_workers,
         cache="off" if args.no_cache else "fresh" if args.fresh else "on",
         cache_dir=args.cache_dir,
         progress=not args.no_progress and sys.stderr.isatty(),

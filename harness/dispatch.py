@@ -6,12 +6,14 @@ window, requests of all tasks are pooled by kind and handed to the backend in on
 and batches them. Generation runs in rounds: round 1 holds every first turn; a multi-turn task's next turn joins the
 next round with the model's own earlier answers in its history. An item generated several times (pass@k) is
 scored once all its generations are in. Execution tasks run their programs in the sandbox as each item
-completes; judged items are written as pending and scored by the judge pass (harness/judge.py).
+completes, several items at once (harness/protocol.py, --sandbox-workers); judged items are written as pending and
+scored by the judge pass (harness/judge.py).
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -78,7 +80,8 @@ class Dispatcher:
 
     def __init__(self, planned: list[Planned], chat: Chat | None, use_messages: bool, seed: int,
                  settings: list[GenSettings] | None, cache: Any = None, model_id: dict[str, Any] | None = None,
-                 context_policy: str | None = None, thinking: ThinkingPlan | None = None) -> None:
+                 context_policy: str | None = None, thinking: ThinkingPlan | None = None,
+                 sandbox_workers: int | None = None) -> None:
         self.planned = planned
         self.cache = cache  # harness.cache.ResponseCache, or None
         self.model_id = model_id or {}
@@ -98,7 +101,11 @@ class Dispatcher:
         self.live: dict[tuple[int, int], PromptedSample] = {}  # the window's items
         self.conversations: dict[tuple[int, int], Conversation] = {}
         self.hashes = [PromptHash() for _ in planned]
-        self.sandbox_isolation: dict[str, bool] | None = None
+        self.sandbox_isolation: dict[str, Any] | None = None  # layers in force, workers, verdict protocol
+        self.sandbox_workers = sandbox_workers  # checks at once (None: the cores)
+        self._checks: Any = None  # harness.protocol.CheckPool, started with the first execution item
+        self._started: dict[int, list[Any]] = {}  # id(PromptedSample) -> futures of its checks
+        self._waiting: deque[tuple[int, int]] = deque()  # execution items whose checks run, oldest first
         # what did not fit the model's context, or was left out by rule, per task (see harness/context.py)
         self.context = [ContextTally(policy=context_policy or p.task.spec.context_policy) for p in planned]
         self.fit = ContextFit(None, None)
@@ -294,6 +301,9 @@ class Dispatcher:
                     self._run_window(window, backend, writer)
         finally:
             self._bar.close()
+            if self._checks is not None:
+                self._checks.close()
+                self._checks = None
         for p, h in zip(self.planned, self.hashes):
             p.prompt_hash = h.hexdigest()
 
@@ -338,8 +348,10 @@ class Dispatcher:
                         next_gen.append(req)
                         next_keys.append((ti, si, jj))
                     continue
-                self._finish(ti, si, writer)
+                self._finish_soon(ti, si, writer)
             gen, gen_keys = next_gen, next_keys
+        while self._waiting:  # the window's last execution items
+            self._finish_oldest(writer)
 
     def _done(self, ti: int, si: int, ps: PromptedSample, s: Scored) -> None:
         """The item's line is on disk: it joins its task's tally (a judged item, once judged)."""
@@ -415,22 +427,61 @@ class Dispatcher:
             n = len(tok.encode(sp.answer, add_special_tokens=False)) if tok is not None else None
             self.think[ti].add(sp, n, r.cost.generated_tokens, r.cost.seconds, v)
 
+    def _finish_soon(self, ti: int, si: int, writer: SampleWriter) -> None:
+        """_finish, except that an execution item's checks start in the sandbox pool now and the item is finished
+        once they are done, so the checks of many items run at once (up to --sandbox-workers). Items finish in
+        order; at most four per worker wait, so what they hold stays small."""
+        p = self.planned[ti]
+        if p.task.spec.answer_type != "execution":
+            self._finish(ti, si, writer)
+            return
+        ps = self.live[(ti, si)]
+        try:
+            answers = [self._split(ti, r).answer for r in self.conversations[(ti, si)].results if r is not None]
+            self._started[id(ps)] = self._start_checks(p, ps, answers)
+        except HarnessError:
+            raise
+        except Exception:  # _finish meets the same error and records it with the item
+            self._finish(ti, si, writer)
+            return
+        self._waiting.append((ti, si))
+        while self._waiting and (len(self._waiting) > 4 * self._checks.workers or all(
+                f.done() for f in self._started[id(self.live[self._waiting[0]])])):
+            self._finish_oldest(writer)
+
+    def _finish_oldest(self, writer: SampleWriter) -> None:
+        ti, si = self._waiting.popleft()
+        key = id(self.live[(ti, si)])
+        try:
+            self._finish(ti, si, writer)
+        finally:
+            self._started.pop(key, None)  # still there only if _finish broke before taking its checks
+
+    def _start_checks(self, p: Planned, ps: PromptedSample, answers: list[str]) -> list[Any]:
+        from harness.execution import render_checks
+        from harness.protocol import PROTOCOL, CheckPool
+        from harness.sandbox import Limits, isolation
+
+        ex = p.task.spec.execution
+        assert ex is not None
+        if self._checks is None:
+            self._checks = CheckPool(self.sandbox_workers)
+        if self.sandbox_isolation is None:
+            self.sandbox_isolation = {**isolation(), "workers": self._checks.workers, "protocol": PROTOCOL}
+        limits = Limits(timeout_s=ex.timeout_s, cpu_s=max(1, int(ex.timeout_s)), memory_mb=ex.memory_mb)
+        return [self._checks.submit(c, limits) for c in render_checks(p.task, ps.sample, answers)]
+
     def _execute_programs(self, p: Planned, ps: PromptedSample, results: list[GenerateResult]) -> Scored:
-        from harness.execution import pass_at_k, render_programs
-        from harness.sandbox import Limits, isolation, run_batch
+        from harness.execution import pass_at_k
 
         spec = p.task.spec
-        ex = spec.execution
-        assert ex is not None
-        if self.sandbox_isolation is None:
-            self.sandbox_isolation = isolation()
-        programs = render_programs(p.task, ps.sample, [r.text for r in results])
-        limits = Limits(timeout_s=ex.timeout_s, cpu_s=max(1, int(ex.timeout_s)), memory_mb=ex.memory_mb)
-        runs = run_batch([prog for prog, _ in programs], limits, stdin=[stdin for _, stdin in programs])
+        futures = self._started.pop(id(ps), None) or self._start_checks(p, ps, [r.text for r in results])
+        runs = [f.result() for f in futures]
         passed = sum(r.passed for r in runs)
         metrics = {m: pass_at_k(len(runs), passed, int(m[5:])) for m in spec.metrics}
-        details = {"execution": [{"status": r.status, "seconds": round(r.seconds, 3), "stdout": r.stdout[-500:],
-                                  "stderr": r.stderr[-1000:]} for r in runs], "passed_each": [r.passed for r in runs]}
+        details = {"execution": [{"status": r.status, "reason": r.reason, "seconds": round(r.seconds, 3),
+                                  "stdout": r.stdout[-500:], "stderr": r.stderr[-1000:]} for r in runs],
+                   "passed_each": [r.passed for r in runs]}
         return Scored(prediction=runs[0].status, metrics=metrics, correct=runs[0].passed, output=results[0].text,
                       details=details)
 

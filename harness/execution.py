@@ -2,8 +2,11 @@
 ships with the data (CPIFOpen's `check_response`). Both are untrusted, so programs run only through
 harness/sandbox.py: a separate process per program with time, CPU, memory, process, network and file limits.
 
-A program passes when it exits with status 0 within its limits; anything else (a failed assert, a timeout,
-the memory limit, a blocked system call) is a failure and its status is recorded per sample.
+A check is decided by the verdict protocol (harness/protocol.py): the tests run in one process and the model's
+code (where the task has a `solution` template) in another, reached over a pipe with plain data; the check passes
+only when the tests' process reports, with a nonce, that the tests ran to their end. Anything else (a failed
+assert, a solution that exits or sends a non-data value, a timeout, the memory limit, a blocked system call) is a
+failure, and its status and reason are recorded per sample.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import math
 import re
 from typing import Any, Sequence
+
+from harness.protocol import Check
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 
@@ -52,10 +57,12 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod((n - c - i) / (n - i) for i in range(k))
 
 
-def render_programs(task: Any, sample: Any, outputs: Sequence[str]) -> list[tuple[str, str | None]]:
-    """(program, stdin) for each generation of one item, from the task's execution templates. Templates see
-    `code` and `full` (see extract_code) and `prefix`, the row's `declaration` (else prompt) up to the entry point's
-    `def` line: the imports and helper functions a whole-function answer needs in front of it."""
+def render_checks(task: Any, sample: Any, outputs: Sequence[str]) -> list[Check]:
+    """The check of each generation of one item, from the task's execution templates: the tests (`program`),
+    its stdin, and the model's code (`solution`, whose entry point the tests call). Templates see `code` and
+    `full` (see extract_code), `entry` (the function the tests call) and `prefix`, the row's `declaration` (else
+    prompt) up to the entry point's `def` line: the imports and helper functions a whole-function answer needs in
+    front of it, and the helpers the tests themselves call."""
     from harness.tasks import _doc
 
     spec = task.spec.execution
@@ -64,19 +71,35 @@ def render_programs(task: Any, sample: Any, outputs: Sequence[str]) -> list[tupl
     head = str(sample.raw.get("declaration") or sample.raw.get("prompt") or "")
     cut = re.search(rf"^def\s+{re.escape(entry)}\s*\(", head, re.M) if entry else None
     prefix = head[: cut.start()] if cut else ""
+    solution = _solution_template(task)
     out = []
     for text in outputs:
         code, full = extract_code(text, entry) if spec.code == "python" else ("", False)
-        context = dict(doc=doc, output=text, code=code, full=full, prefix=prefix)
+        context = dict(doc=doc, output=text, code=code, full=full, prefix=prefix, entry=entry)
         program = task.execution_program.render(**context)
         stdin = task.execution_stdin.render(**context) if task.execution_stdin else None
-        out.append((program, stdin))
+        out.append(Check(program, stdin, solution.render(**context) if solution else None, entry))
     return out
 
 
+def _solution_template(task: Any) -> Any:
+    """The task's `execution.solution` template, loaded once per task (beside the others, under the same rules)."""
+    source = task.spec.execution.solution
+    if source is None:
+        return None
+    cached = getattr(task, "_execution_solution", None)
+    if cached is None or cached[0] != source:
+        from harness.templates import PromptTemplate
+
+        cached = (source, PromptTemplate.from_task_field(source, task.path, "execution.solution"))
+        task._execution_solution = cached
+    return cached[1]
+
+
 def _entry_point(row: dict[str, Any]) -> str | None:
-    """HumanEval's `entry_point`, or (HumanEval-X style files have none) the name in `func_title`/the test's check()."""
+    """HumanEval's `entry_point`, or (HumanEval-X style files have none) the function the test's final check()
+    call hands over, else the one in `func_title` (which names a helper where the prompt starts with one)."""
     if row.get("entry_point"):
         return str(row["entry_point"])
-    m = re.match(r"\s*def\s+(\w+)\s*\(", str(row.get("func_title", ""))) or re.search(r"check\((\w+)\)\s*$", str(row.get("test", "")))
+    m = re.search(r"check\((\w+)\)\s*$", str(row.get("test", ""))) or re.match(r"\s*def\s+(\w+)\s*\(", str(row.get("func_title", "")))
     return m.group(1) if m else None

@@ -69,6 +69,7 @@ class EvalConfig:
     top_p: float | None = None
     top_k: int | None = None
     judge_sees_reasoning: bool = False  # show judges each answer's reasoning (default: the answer only)
+    sandbox_workers: int | None = None  # sandboxed checks at once (execution tasks); None: the cores
     cache: str = "on"  # on: reuse and store responses; fresh: recompute, store; off: neither
     cache_dir: Path | None = None
     progress: bool = True
@@ -270,7 +271,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     settings = [settings_for(p.task.spec.generation, ref.preset, thinking.enabled, flags, p.task.name,
                              tuple(p.task.spec.metrics)) for p in planned]
     dispatcher = Dispatcher(planned, opened.chat, opened.use_messages, cfg.seed, settings, cache,
-                            model_identity(opened.model_block) if cache else None, cfg.context_policy, thinking)
+                            model_identity(opened.model_block) if cache else None, cfg.context_policy, thinking,
+                            sandbox_workers=cfg.sandbox_workers)
     used = devices_used(describe) if device != "remote" else []  # every device: TP x PP x DP, a device_map
     energy = EnergyMeter(used or device)
     wall0 = time.perf_counter()

@@ -28,8 +28,9 @@ cannot apply it later, the program does not run and the result is "error".
 
 Statuses: passed (exit 0), failed (non-zero exit, exception), timeout (wall clock), memory (MemoryError or
 killed at the address-space limit), cpu (RLIMIT_CPU), killed (any other signal), error (could not start).
-A program that calls os._exit(0) before its own checks "passes": containment limits what code can do to the
-harness, not what it reports about itself.
+These say how a process ended, which code inside it controls (os._exit(0) "passes"): containment limits what
+code can do to the harness, not what it reports about itself. Scores therefore never come from them directly
+but from the verdict protocol (harness/protocol.py), which runs the tests in a process of their own.
 """
 
 from __future__ import annotations
@@ -376,8 +377,60 @@ def _classify(kind: str, value: int, cpu: float, stderr: str, limits: Limits) ->
     return "killed"
 
 
-def _execute(program: str, limits: Limits, stdin: str | None, setup: _Setup) -> SandboxResult:
-    """One program, one process (tree), one work directory."""
+class ProcessHandle:
+    """Lets another thread end a program that `run_python` is running (the other side of a linked pair, see
+    harness/protocol.py). Acts only while the program is not yet reaped, so a reused pid is never hit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._reaped = False
+        self._stop = False
+
+    def _attach(self, pid: int) -> None:
+        with self._lock:
+            self._pid = pid
+            if self._stop:
+                _kill_group(pid)
+
+    def _detach(self) -> None:
+        with self._lock:
+            self._reaped = True
+
+    def stop(self) -> bool:
+        """Kill the program (its whole process tree) unless it has ended; True when it had ended on its own (or
+        never started), False when this call ended it or it had not started yet (it then never runs)."""
+        with self._lock:
+            self._stop = True
+            if self._reaped:
+                return True
+            if self._pid is None:
+                return False
+            if _exited(self._pid):
+                return True
+            _kill_group(self._pid)
+            return False
+
+
+def _execute(program: str, limits: Limits, stdin: str | None, setup: _Setup, fds: dict[str, int] | None = None,
+             handle: ProcessHandle | None = None) -> SandboxResult:
+    """One program, one process (tree), one work directory. `fds` (name -> descriptor) are handed to the child
+    (named in its HARNESS_FDS variable) and closed here once it has them, or when it could not start."""
+    fds = dict(fds or {})
+    try:
+        return _execute_owned(program, limits, stdin, setup, fds, handle)
+    finally:
+        for fd in fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if handle is not None:
+            handle._detach()
+
+
+def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setup, fds: dict[str, int],
+                   handle: ProcessHandle | None) -> SandboxResult:
     start = time.monotonic()
     try:
         workdir = tempfile.mkdtemp(prefix="harness-sandbox-")
@@ -394,14 +447,16 @@ def _execute(program: str, limits: Limits, stdin: str | None, setup: _Setup) -> 
                                  time.monotonic() - start)
         env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
                "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        if fds:
+            env["HARNESS_FDS"] = ",".join(f"{name}={fd}" for name, fd in fds.items())
         cmd = [*setup.wrapper, sys.executable, *_PYTHON_FLAGS, str(_BOOT)]
         if setup.require:
             cmd.append("--require=" + ",".join(sorted(setup.require)))
-        pass_fds: tuple[int, ...] = ()
+        pass_fds: tuple[int, ...] = tuple(fds.values())
         if setup.wrapper:
             status_r, status_w = os.pipe()
             cmd.append(f"--status-fd={status_w}")
-            pass_fds = (status_w,)
+            pass_fds += (status_w,)
         cmd.append(main)
         rlimits = [(getattr(resource, name), value) for name, value in _rlimit_values(limits)]
         try:
@@ -414,11 +469,17 @@ def _execute(program: str, limits: Limits, stdin: str | None, setup: _Setup) -> 
         if status_w is not None:
             os.close(status_w)
             status_w = None
+        for name in list(fds):  # the child has its copies: ours would hide the end of a pipe from the other side
+            os.close(fds.pop(name))
+        if handle is not None:
+            handle._attach(proc.pid)
         with proc:
             deadline = start + limits.timeout_s
             raw_out, raw_err, timed_out = _communicate(
                 proc, stdin.encode("utf-8", "surrogateescape") if stdin is not None else None, deadline,
                 limits.max_output_bytes)
+            if handle is not None:
+                handle._detach()
             _, wstatus, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(wstatus)
         seconds = time.monotonic() - start
@@ -440,9 +501,12 @@ def _execute(program: str, limits: Limits, stdin: str | None, setup: _Setup) -> 
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None) -> SandboxResult:
-    """Run `program` as __main__ in a fresh sandboxed process under every layer that works here."""
-    return _execute(program, limits, stdin, _setup()[1])
+def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None, *, fds: dict[str, int] | None = None,
+               handle: ProcessHandle | None = None) -> SandboxResult:
+    """Run `program` as __main__ in a fresh sandboxed process under every layer that works here. Its status
+    reports how the process ended (passed: exit 0), not whether an answer is right: scores come from the verdict
+    protocol of harness/protocol.py. `fds` are handed over (see _execute); `handle` lets another thread stop it."""
+    return _execute(program, limits, stdin, _setup()[1], fds, handle)
 
 
 def run_batch(programs: Sequence[str], limits: Limits = Limits(), stdin: Sequence[str | None] | None = None,

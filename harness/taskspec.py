@@ -147,10 +147,14 @@ class NumericSpec(_Strict):
 
 class ExecutionSpec(_Strict):
     """An answer checked by running a program: the generated code with the task's tests, or a verifier shipped
-    with the data. Both are untrusted, so they only ever run in the sandbox (harness/sandbox.py)."""
+    with the data. Both are untrusted, so they only ever run in the sandbox (harness/sandbox.py). The program
+    passes only by running to its end (harness/protocol.py), never by its exit status."""
 
     program: str  # template file or inline template; sees doc, output (the generation) and code (see `code`)
     stdin: str | None = None  # template for the program's standard input, e.g. "{{ output }}"
+    # template of the model's code, run in a process of its own; `program` (the tests) calls its entry point over a
+    # pipe with plain data (the verdict protocol, harness/protocol.py). Without it the program runs alone.
+    solution: str | None = None
     code: Literal["none", "python"] = "none"  # python: `code` is the completion read out of the output
     timeout_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(1024, ge=64)

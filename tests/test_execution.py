@@ -1,7 +1,8 @@
-"""Answers checked by running programs: HumanEval-zh's canonical solutions pass every problem through the task's
-own program template (the self-check), wrong answers fail, chat-style whole functions and base-model bodies are
-both assembled correctly, CPIFOpen's verifiers judge hand-written answers as their code says, and pass@k matches
-hand-worked values. Everything runs in the sandbox, as in a real evaluation."""
+"""Answers checked by running programs: chat-style whole functions and base-model bodies are both assembled
+correctly (every problem passes with its canonical solution as a fenced whole function; the canonical solutions
+as bodies are tested with the verdict protocol in test_verdict_integrity.py), wrong answers fail, CPIFOpen's
+verifiers judge hand-written answers as their code says, and pass@k matches hand-worked values. Everything runs
+in the sandbox through the verdict protocol (harness/protocol.py), as in a real evaluation."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.execution import extract_code, pass_at_k, render_programs
-from harness.sandbox import Limits, run_batch
+from harness.execution import extract_code, pass_at_k, render_checks
+from harness.protocol import run_checks
+from harness.sandbox import Limits
 from harness.tasks import Task, discover_tasks
 
 pytestmark = pytest.mark.slow
@@ -27,16 +29,7 @@ def humaneval(data_dir: Path) -> tuple[Task, list]:
 
 
 def _run(task: Task, samples: list, outputs: list[str]) -> list:
-    programs = [render_programs(task, s, [o])[0] for s, o in zip(samples, outputs)]
-    return run_batch([p for p, _ in programs], LIMITS, stdin=[i for _, i in programs])
-
-
-def test_canonical_solutions_pass_all_164(humaneval: tuple[Task, list]) -> None:
-    task, samples = humaneval
-    assert len(samples) == 164
-    results = _run(task, samples, [s.raw["canonical_solution"] for s in samples])
-    failed = [(s.sample_id, r.status, r.stderr[-200:]) for s, r in zip(samples, results) if not r.passed]
-    assert failed == []  # Python/142 passes only thanks to the task's documented repair of its prompt
+    return run_checks([render_checks(task, s, [o])[0] for s, o in zip(samples, outputs)], LIMITS)
 
 
 def test_whole_functions_in_fences_pass_too(humaneval: tuple[Task, list]) -> None:
@@ -50,13 +43,11 @@ def test_whole_functions_in_fences_pass_too(humaneval: tuple[Task, list]) -> Non
 def test_wrong_and_hostile_answers_fail(humaneval: tuple[Task, list]) -> None:
     task, samples = humaneval
     outputs = ["    return None\n", "    while True:\n        pass\n", "    import os\n    os.system('true')\n    return 1\n",
-               "    raise SystemExit(0)\n"]  # exits 0 before the tests run: counts as passed (a known limit, see below)
-    programs = [render_programs(task, s, [o])[0][0] for s, o in zip(samples[:4], outputs)]
-    results = run_batch(programs, Limits(timeout_s=4, cpu_s=1, memory_mb=512))
-    assert [r.status for r in results[:3]] == ["failed", "cpu", "failed"]
-    # the tests are appended after the answer, so an answer that exits early skips them; a harness that trusts
-    # exit codes shares this with every HumanEval runner, and the record shows the output for inspection
-    assert results[3].status == "passed"
+               "    raise SystemExit(0)\n"]  # ends its own process with status 0: the tests' call is never answered
+    checks = [render_checks(task, s, [o])[0] for s, o in zip(samples[:4], outputs)]
+    results = run_checks(checks, Limits(timeout_s=4, cpu_s=1, memory_mb=512))
+    assert [r.status for r in results] == ["failed", "cpu", "failed", "failed"]
+    assert results[3].reason == "the solution's process ended before answering call 1"  # more: test_verdict_integrity
 
 
 def test_extract_code() -> None:
@@ -93,9 +84,11 @@ def test_cpifopen_verifiers_on_hand_written_answers(data_dir: Path) -> None:
         (length, f"【答案开始】{body}【答案结束】", "passed"),
         (length, "【答案开始】太短了。【答案结束】", "failed"),
     ]
-    programs = [render_programs(task, s, [answer])[0] for s, answer, _ in cases]
-    results = run_batch([p for p, _ in programs], LIMITS, stdin=[i for _, i in programs])
+    checks = [render_checks(task, s, [answer])[0] for s, answer, _ in cases]
+    assert all(c.solution is None and c.stdin is not None for c in checks)  # the answer is data, on stdin
+    results = run_checks(checks, LIMITS)
     assert [r.status for r in results] == [expected for _, _, expected in cases]
+    assert results[1].reason.startswith("AssertionError at tests.py:") and "文章标题没有用《》标记。" in results[1].reason
     verdict = json.loads(results[1].stdout.strip().splitlines()[-1])
     assert verdict == {"ok": False, "reason": "文章标题没有用《》标记。"}  # the verifier's own reason is recorded
 

@@ -1,0 +1,234 @@
+"""The verdict protocol: how a sandboxed check decides pass or fail so that the code under test cannot forge it.
+
+A check is the task's tests (the *judge*: a HumanEval problem's test code, a CPIFOpen verifier) and, for code
+tasks, the model's solution. They run in two separate sandboxed processes (harness/sandbox.py, every layer each):
+
+    harness ──nonce──▶ tests process ──call (JSON line)──▶ solution process
+            ◀─verdict─               ◀──reply (JSON line)──
+
+* The tests process runs the dataset's test code with the entry point's name bound to a proxy; each call sends
+  the arguments as plain data over a pipe, and the solution's process answers with the return value (or the name
+  and message of the exception it raised) as plain data. Tagged JSON, decoded on the tests' side into plain types
+  only (exact types: None, bool, int, float, str, bytes, complex, list, tuple, set, frozenset, dict), so no object
+  of the solution's making reaches the tests: an object whose __eq__ is always True is not data and fails.
+* The solution's process holds the model's code and nothing else: not the tests, not the verdict channel, not
+  the nonce. What it does to its own interpreter (sys.exit, os._exit, atexit, settrace, patched builtins, a
+  redefined check, threads) changes only what it replies, or ends it, and a call without a reply fails the tests.
+* The verdict is a JSON line the tests process writes to a socket only it holds, with a nonce the harness sends it
+  at start: {"nonce", "verdict", "calls", "reason"}. A check passes only when that line says "passed" with the
+  right nonce and the tests process exited 0 — which its driver does only after the tests' code ran to its end
+  without an exception (SystemExit included), called the solution at least once, and got well-formed replies.
+  Exit statuses alone never make a pass.
+
+A check without a solution (CPIFOpen: the model's text is data, on stdin) has the tests process only; the same
+verdict rule applies, so a verifier must run to its end to pass (its template asserts the verifier's result).
+
+Statuses: passed; failed (the tests failed, or the link to the solution broke, or no verdict); timeout (the wall
+clock); memory / cpu / killed (a process hit a limit or died of a signal: the solution's when it ended before the
+tests did, else the tests'); error (a process could not start under the required layers). `reason` says why.
+
+Limits of the protocol: the tests decide, so a test that is vacuous for some answer is vacuous here too; a
+solution sees the arguments of every call and may answer from a memorised table of test cases; values must be
+plain data (a solution returning another type fails; Counter/OrderedDict/defaultdict and named tuples are sent as
+dict and tuple); arguments are copied, so a test that checks how the solution mutated its argument cannot work
+(no HumanEval-zh test does). Without Landlock and the pid namespace (see `isolation()`), the solution's process
+could read the tests' work directory or reach the tests' process through /proc; the results record which layers
+were in force.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import socket
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import sandbox_driver as _driver
+from harness.sandbox import Limits, ProcessHandle, SandboxResult, run_python
+
+PROTOCOL = "verdict/1"  # recorded in the results' sandbox block
+_DRIVER = Path(_driver.__file__).read_text(encoding="utf-8")
+_VERDICT_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class Check:
+    """One sandboxed check: `program` is the tests (the judge); `solution`, when set, is the model's code, run in a
+    process of its own, whose `entry` the tests call over a pipe."""
+
+    program: str
+    stdin: str | None = None
+    solution: str | None = None
+    entry: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: str  # passed | failed | timeout | memory | cpu | killed | error
+    reason: str  # why, in one line (the tests' verdict, or what ended a process)
+    seconds: float
+    stdout: str
+    stderr: str
+    calls: int = 0  # calls the tests made to the solution
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def tests_program(source: str, entry: str | None) -> str:
+    return f"{_DRIVER}\n\n_tests_main({source!r}, {entry!r})\n"
+
+
+def solution_program(source: str, entry: str) -> str:
+    return f"{_DRIVER}\n\n_solution_main({source!r}, {entry!r})\n"
+
+
+def _read_verdict(sock: socket.socket, nonce: str) -> dict | None:
+    """The tests process's verdict line, if one carries the nonce (the process is gone: read to the end)."""
+    sock.settimeout(1.0)
+    data = b""
+    try:
+        while len(data) < _VERDICT_BYTES:
+            chunk = sock.recv(_VERDICT_BYTES - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    found = None
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("nonce") == nonce and record.get("verdict") in ("passed", "failed"):
+            found = record
+    return found
+
+
+def _joined(solution: str, tests: str) -> str:
+    if not solution:
+        return tests
+    if not tests:
+        return f"[solution]\n{solution}"
+    return f"[solution]\n{solution.rstrip()}\n[tests]\n{tests}"
+
+
+_LIMIT_STATUSES = ("timeout", "memory", "cpu", "killed", "error")
+
+
+def run_check(check: Check, limits: Limits = Limits()) -> CheckResult:
+    """Run one check (one or two sandboxed processes) and decide it by the verdict protocol."""
+    if check.solution is not None and not check.entry:
+        return CheckResult("error", "no entry point to call in the solution", 0.0, "", "")
+    nonce = secrets.token_hex(16)
+    ours, theirs = socket.socketpair()
+    try:
+        ours.sendall(nonce.encode("ascii") + b"\n")
+        fds = {"verdict": theirs.detach()}
+        solved: list[SandboxResult] = []
+        handle = ProcessHandle()
+        worker = None
+        if check.solution is not None:
+            calls_r, calls_w = os.pipe()
+            replies_r, replies_w = os.pipe()
+            fds.update(calls=calls_w, replies=replies_r)
+            program = solution_program(check.solution, check.entry or "")
+            # a second more on the solution's clock: the tests' clock decides a timeout, whichever process hangs
+            later = dataclasses.replace(limits, timeout_s=limits.timeout_s + 1.0)
+            worker = threading.Thread(
+                target=lambda: solved.append(run_python(program, later, None, fds={"calls": calls_r, "replies": replies_w},
+                                                        handle=handle)),
+                name="sandbox-solution", daemon=True)
+            worker.start()
+        solution_ended_first = False
+        try:
+            tests = run_python(tests_program(check.program, check.entry if check.solution is not None else None),
+                               limits, check.stdin, fds=fds)
+        finally:
+            if worker is not None:
+                solution_ended_first = handle.stop()
+                worker.join()
+        verdict = _read_verdict(ours, nonce)
+    finally:
+        ours.close()
+    sol = solved[0] if solved else None
+    calls = int(verdict.get("calls", 0)) if verdict and isinstance(verdict.get("calls"), int) else 0
+    reason = str(verdict.get("reason", "")) if verdict else ""
+    if verdict and verdict["verdict"] == "passed" and tests.status == "passed":
+        status = "passed"
+    elif tests.status == "timeout":
+        status, reason = "timeout", f"time limit of {limits.timeout_s:g} s"
+    elif sol is not None and solution_ended_first and sol.status in _LIMIT_STATUSES:
+        status = sol.status
+        reason = f"the solution's process: {_ended(sol, limits)}" + (f"; {reason}" if reason else "")
+    elif tests.status in ("memory", "cpu", "killed", "error"):
+        status, reason = tests.status, f"the tests' process: {_ended(tests, limits)}"
+    else:
+        status = "failed"
+        if not verdict:
+            reason = f"no verdict from the tests' process ({_ended(tests, limits)})"
+        elif verdict["verdict"] == "passed":  # said passed, yet did not exit cleanly
+            reason = f"the tests' process did not end cleanly ({_ended(tests, limits)})"
+    stdout = _joined(sol.stdout if sol else "", tests.stdout)
+    stderr = _joined(sol.stderr if sol else "", tests.stderr)
+    seconds = max(tests.seconds, sol.seconds if sol else 0.0)
+    return CheckResult(status, reason, seconds, stdout, stderr, calls)
+
+
+def _ended(r: SandboxResult, limits: Limits) -> str:
+    if r.status == "timeout":
+        return f"time limit of {limits.timeout_s:g} s"
+    if r.status == "memory":
+        return f"memory limit of {limits.memory_mb} MiB"
+    if r.status == "cpu":
+        return f"CPU limit of {limits.cpu_s} s"
+    if r.status == "error":
+        return (r.stderr.strip().splitlines() or ["could not start"])[-1][:200]
+    if r.returncode is not None and r.returncode < 0:
+        return f"killed by signal {-r.returncode}"
+    return f"exit status {r.returncode}"
+
+
+class CheckPool:
+    """Checks running at once, up to `workers` (each one or two sandboxed processes and a thread or two here)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or default_workers()
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sandbox")
+
+    def submit(self, check: Check, limits: Limits) -> Future[CheckResult]:
+        return self._pool.submit(run_check, check, limits)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "CheckPool":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run_checks(checks: list[Check], limits: Limits = Limits(), workers: int | None = None) -> list[CheckResult]:
+    """Every check, `workers` at a time (default: the cores), results in input order."""
+    from harness.sandbox import isolation
+
+    isolation()  # probe once, before the threads start
+    with CheckPool(workers) as pool:
+        futures = [pool.submit(c, limits) for c in checks]
+        return [f.result() for f in futures]
