@@ -393,8 +393,8 @@ class Dispatcher:
                         for a in answers]
                 s = _mean_of(each)
                 values = [e.metrics[spec.metrics[0]] for e in each]
-            self._count_thinking(ti, results, splits, values)
-            s.details = {**(s.details or {}), **_reasoning_details(splits, self.thinking)}
+            counts = self._count_thinking(ti, results, splits, values)
+            s.details = {**(s.details or {}), **_reasoning_details(splits, self.thinking, counts)}
         except HarnessError:
             raise
         except Exception as e:  # the item broke its scorer, the sandbox call or the reasoning split: recorded, scored 0
@@ -421,11 +421,15 @@ class Dispatcher:
         return Scored(prediction="error" if spec.answer_type == "execution" else None,
                       metrics={m: 0.0 for m in spec.metrics}, correct=False, output=output, details={"error": reason})
 
-    def _count_thinking(self, ti: int, results: list[GenerateResult], splits: list[Split], values: list[float]) -> None:
+    def _count_thinking(self, ti: int, results: list[GenerateResult], splits: list[Split],
+                        values: list[float]) -> list[tuple[int, int] | None]:
+        """Each generation's (reasoning, answer) tokens, counted into its task's thinking costs."""
         tok = self.fit.tokenizer
+        counts = []
         for r, sp, v in zip(results, splits, values):
             n = len(tok.encode(sp.answer, add_special_tokens=False)) if tok is not None else None
-            self.think[ti].add(sp, n, r.cost.generated_tokens, r.cost.seconds, v)
+            counts.append(self.think[ti].add(sp, n, r.cost.generated_tokens, r.cost.seconds, v))
+        return counts
 
     def _finish_soon(self, ti: int, si: int, writer: SampleWriter) -> None:
         """_finish, except that an execution item's checks start in the sandbox pool now and the item is finished
@@ -562,11 +566,17 @@ def _mean_of(each: list[Scored]) -> Scored:
                   details={"predictions": [e.prediction for e in each], "correct_each": [e.correct for e in each]})
 
 
-def _reasoning_details(splits: list[Split], plan: ThinkingPlan | None) -> dict[str, Any]:
-    """What the samples line keeps of the reasoning: the text apart from the answer, and whether it closed."""
+def _reasoning_details(splits: list[Split], plan: ThinkingPlan | None,
+                       counts: list[tuple[int, int] | None]) -> dict[str, Any]:
+    """What the samples line keeps of the reasoning: the text apart from the answer, whether it closed, and the
+    tokens of each part (where a local tokenizer could count them)."""
     if not any(sp.reasoning for sp in splits) and (plan is None or not plan.enabled) and all(sp.finished for sp in splits):
         return {}
     out: dict[str, Any] = {"reasoning": splits[0].reasoning, "reasoning_finished": splits[0].finished}
+    if counts and counts[0] is not None:
+        out["reasoning_tokens"], out["answer_tokens"] = counts[0]
     if len(splits) > 1:
         out["reasoning_finished_each"] = [sp.finished for sp in splits]
+        if all(c is not None for c in counts):
+            out["reasoning_tokens_each"] = [c[0] for c in counts if c is not None]
     return out

@@ -151,7 +151,9 @@ class ThinkTally:
         self.correct = 0.0  # sum of the primary metric over generations
         self.counted = True  # False once a generation's tokens could not be counted (no local tokenizer)
 
-    def add(self, split: Split, answer_tokens: int | None, generated: int, seconds: float, value: float) -> None:
+    def add(self, split: Split, answer_tokens: int | None, generated: int, seconds: float,
+            value: float) -> tuple[int, int] | None:
+        """Count one generation; returns the (reasoning, answer) tokens it was counted with (None: not countable)."""
         self.generations += 1
         self.unfinished += not split.finished
         self.with_reasoning += bool(split.reasoning)
@@ -160,15 +162,17 @@ class ThinkTally:
         self.correct += value
         if answer_tokens is None:
             self.counted = False
-            return
+            return None
         # the answer's tokens are counted; the rest of the generation (the reasoning with its tags) is reasoning,
         # but only where there was reasoning: text that decodes to nothing is not thinking
         if split.reasoning or not split.finished:
             answer_tokens = min(answer_tokens, generated) if generated else answer_tokens
-        else:
-            answer_tokens = max(answer_tokens, generated)
-        for table, n in ((self.answer, answer_tokens), (self.reasoning, max(0, generated - answer_tokens))):
+        else:  # all of it is answer (re-encoding the text may count differently from what was generated)
+            answer_tokens = generated or answer_tokens
+        reasoning_tokens = max(0, generated - answer_tokens)
+        for table, n in ((self.answer, answer_tokens), (self.reasoning, reasoning_tokens)):
             table[n] = table.get(n, 0) + 1
+        return reasoning_tokens, answer_tokens
 
     def report(self) -> dict[str, Any]:
         n = self.generations

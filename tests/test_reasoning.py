@@ -188,6 +188,8 @@ def test_qwen3_thinking_samples_and_accounting(tiny_qwen3: Path, data_dir: Path,
         th = t["thinking"]
         assert th["generations"] == 8 and th["generated_tokens"] == sum(s["generated_tokens"] for s in mine)
         assert th["reasoning_tokens"]["total"] + th["answer_tokens"]["total"] == th["generated_tokens"]
+        assert all(s["reasoning_tokens"] + s["answer_tokens"] <= s["generated_tokens"] for s in mine)
+        assert sum(sum(s["reasoning_tokens_each"]) for s in mine) == th["reasoning_tokens"]["total"]
         assert t["decoding"] == {**t["decoding"], "temperature": 0.7, "top_p": 0.95, "top_k": 20, "samples": 2,
                                  "stop": [], "seeds": [1234, 1235]}
 
