@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from harness.contain import clean_text, remove_tree
 from harness import sandbox_boot as _boot
 
 log = logging.getLogger(__name__)
@@ -440,8 +441,8 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
     try:
         main = os.path.join(workdir, "main.py")
         try:
-            with open(main, "w", encoding="utf-8", errors="surrogateescape") as f:
-                f.write(program)
+            with open(main, "w", encoding="utf-8") as f:
+                f.write(clean_text(program))  # a lone surrogate would raise here (surrogateescape covers few)
         except OSError as e:
             return SandboxResult("error", None, "", f"sandbox: could not write the program: {e}",
                                  time.monotonic() - start)
@@ -476,7 +477,7 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
         with proc:
             deadline = start + limits.timeout_s
             raw_out, raw_err, timed_out = _communicate(
-                proc, stdin.encode("utf-8", "surrogateescape") if stdin is not None else None, deadline,
+                proc, clean_text(stdin).encode("utf-8") if stdin is not None else None, deadline,
                 limits.max_output_bytes)
             if handle is not None:
                 handle._detach()
@@ -498,7 +499,7 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
         for fd in (status_r, status_w):
             if fd is not None:
                 os.close(fd)
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)  # any depth (a 2,500-deep tree made rmtree recurse out), locked folders, never raises
 
 
 def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None, *, fds: dict[str, int] | None = None,
