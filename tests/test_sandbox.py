@@ -46,10 +46,12 @@ def rss_bytes() -> int:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def private_tempdir():
+def private_tempdir(tmp_path_factory: pytest.TempPathFactory):
     """Sandbox work directories of this module go under a directory of its own, so the leftover checks below
-    see only our own runs even when another harness process uses the sandbox at the same time."""
+    see only our own runs even when another harness process uses the sandbox at the same time. pytest's own
+    temporary root is made first: made later, it would land inside this directory and go with it."""
     global PRIVATE_TMP
+    tmp_path_factory.getbasetemp()
     saved = tempfile.tempdir
     PRIVATE_TMP = tempfile.mkdtemp(prefix="harness-sandbox-tests-")
     tempfile.tempdir = PRIVATE_TMP
