@@ -260,7 +260,7 @@ def test_eval_end_to_end(built: dict[str, Path], reference: dict[str, object], d
     """`harness eval` on the tiny model with its real chat template: C-Eval (likelihood) and GSM8K-zh (generate)."""
     out = tmp_path / "results"
     args = ["eval", "--model", str(built[arch]), "--tasks", "ceval,gsm8k_zh", "--data-dir", str(data_dir), "--limit", "3",
-            "--max-new-tokens", "8", "--chat-template", "on", "--output-dir", str(out), "--no-progress"]
+            "--max-new-tokens", "8", "--chat-template", "on", "--thinking", "off", "--output-dir", str(out), "--no-progress"]
     assert main(args) == 0
     (results_file,) = out.rglob("*.json")
     results = json.loads(results_file.read_text(encoding="utf-8"))
@@ -269,7 +269,9 @@ def test_eval_end_to_end(built: dict[str, Path], reference: dict[str, object], d
     assert model["chat_template_hash"] == hashlib.sha256(reference[arch].chat_template.encode()).hexdigest()[:16]
     assert results["tasks"]["ceval"]["n_samples"] == 3 and results["tasks"]["ceval"]["mode"] == "likelihood"
     assert results["tasks"]["gsm8k_zh"]["n_samples"] == 3 and results["tasks"]["gsm8k_zh"]["mode"] == "generate"
-    head, tail = (("<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n") if arch == "qwen3"
+    # thinking off: Qwen3's template closes an empty think block after the assistant tag (C-Eval stays likelihood)
+    assert results["model"]["thinking"]["enabled"] is False
+    head, tail = (("<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n") if arch == "qwen3"
                   else ("<｜begin▁of▁sentence｜><｜User｜>", "<｜Assistant｜>"))
     samples = read_samples(results_file.parent / results["samples_file"])
     assert len(samples) == 6
