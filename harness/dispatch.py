@@ -258,7 +258,6 @@ class Dispatcher:
                     text, messages = self._conversation(ti, si)
                     reqs = self._generate_requests(ti, si, text, messages, self._measure_prompt(text))
             if reqs is None:
-                self.conversations[(ti, si)].turns[0] = ps.prompt
                 ps.prompt = text
                 self.hashes[ti].add(ps)
                 self.conversations.pop((ti, si))
@@ -427,7 +426,10 @@ class Dispatcher:
         tok = self.fit.tokenizer
         counts = []
         for r, sp, v in zip(results, splits, values):
-            n = len(tok.encode(sp.answer, add_special_tokens=False)) if tok is not None else None
+            if sp.reasoning or not sp.finished:  # the answer's share has to be counted
+                n = len(tok.encode(sp.answer, add_special_tokens=False)) if tok is not None else None
+            else:  # no reasoning: every generated token is answer, nothing to tokenize again
+                n = r.cost.generated_tokens if tok is not None else None
             counts.append(self.think[ti].add(sp, n, r.cost.generated_tokens, r.cost.seconds, v))
         return counts
 

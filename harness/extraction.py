@@ -62,14 +62,12 @@ def extract_choice(text: str, labels: Sequence[str], options: Sequence[str] | No
     labels = [lab for lab in labels if lab]
     if not text or not labels:
         return None
-    lab = "(?:" + "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True)) + ")"
-    run = f"{_B}(?P<run>{lab}(?:{_SEP}{lab})*){_A}"
-    t = _normalise(text, lab)
+    lab, run, t = _prepare(text, labels, _SEP)
 
     # 1. Explicit answer statements: the last one wins; a multi-label one is ambiguous.
-    hits = [m for p in _EXPLICIT for m in re.finditer(p.format(run=run), t)]
-    if hits:
-        chosen = set(re.findall(lab, max(hits, key=lambda m: m.start("run")).group("run")))
+    last = _last_explicit(t, run)
+    if last is not None:
+        chosen = set(re.findall(lab, last))
         return chosen.pop() if len(chosen) == 1 else None
 
     # 2. The response starts with a label ("B", "B.", "B、", "B: ...") and is not an echo of the option list.
@@ -93,6 +91,18 @@ def extract_choice(text: str, labels: Sequence[str], options: Sequence[str] | No
 
     # 4. The text of exactly one option (an option contained in a longer matching option does not count).
     return _match_option_text(t, labels, options) if options else None
+
+
+def _prepare(text: str, labels: Sequence[str], sep: str) -> tuple[str, str, str]:
+    """The label pattern, a run of labels joined by `sep`, and the normalised text: shared by both extractors."""
+    lab = "(?:" + "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True)) + ")"
+    return lab, f"{_B}(?P<run>{lab}(?:{sep}{lab})*){_A}", _normalise(text, lab)
+
+
+def _last_explicit(t: str, run: str) -> str | None:
+    """The labels of the last explicit answer statement ("答案：B", "选AC", "answer: A, C"), or None."""
+    hits = [m for p in _EXPLICIT for m in re.finditer(p.format(run=run), t)]
+    return max(hits, key=lambda m: m.start("run")).group("run") if hits else None
 
 
 def _normalise(text: str, lab: str) -> str:
@@ -138,12 +148,10 @@ def extract_choice_set(text: str, labels: Sequence[str], options: Sequence[str] 
     labels = [lab for lab in labels if lab]
     if not text or not labels:
         return None
-    lab = "(?:" + "|".join(re.escape(x) for x in sorted(labels, key=len, reverse=True)) + ")"
-    run = f"{_B}(?P<run>{lab}(?:{_SET_SEP}{lab})*){_A}"
-    t = _normalise(text, lab)
-    hits = [m for p in _EXPLICIT for m in re.finditer(p.format(run=run), t)]
-    if hits:
-        return _ordered(re.findall(lab, max(hits, key=lambda m: m.start("run")).group("run")), labels)
+    lab, run, t = _prepare(text, labels, _SET_SEP)
+    last = _last_explicit(t, run)
+    if last is not None:
+        return _ordered(re.findall(lab, last), labels)
     start = re.match(rf"\s*(?:选项|(?i:option)\s*)?{run}(?:\s*(?:选项|项))?(?=\s*(?:$|[.、:)\]】。,;!\n]))", t)
     listed = set(re.findall(rf"(?m)^\s*(?:选项|(?i:option)\s*)?({lab})\s*[.、:)]", t))
     if start and len(listed) < 2:
