@@ -1,4 +1,4 @@
-"""What measuring every prompt against the model's context costs (harness/context.py), next to the tokenization the
+"""What measuring every prompt against the model's context costs (harness/run/context.py), next to the tokenization the
 backend does anyway. Real tokenizers (../shared/tokenizers), real prompts: C-Eval val (likelihood, 5-shot) and
 GSM8K-zh (generation prompts). Prints a table and writes JSON.
 
@@ -36,9 +36,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from harness.backends.base import encode_batch, encode_requests
-    from harness.chat import load_tokenizer
-    from harness.context import ContextFit
-    from harness.tasks import Task, discover_tasks
+    from harness.models.chat import load_tokenizer
+    from harness.run.context import ContextFit
+    from harness.tasks.task import Task, discover_tasks
     from harness.types import LoglikelihoodRequest
 
     ceval = Task.load(discover_tasks()["ceval"])

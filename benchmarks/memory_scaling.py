@@ -79,7 +79,7 @@ def main() -> None:
     args = ap.parse_args()
     if len(set(args.sizes)) < 2:
         ap.error("--sizes: give at least two different sample counts")
-    from harness.tiny_model import build_tiny_model
+    from harness.models.tiny import build_tiny_model
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp:

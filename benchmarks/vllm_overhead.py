@@ -47,7 +47,7 @@ def main() -> None:
     from vllm import SamplingParams
 
     from harness.backends.vllm_engine import VLLMBackend
-    from harness.tasks import Task, discover_tasks
+    from harness.tasks.task import Task, discover_tasks
     from harness.types import GenerateRequest, LoglikelihoodRequest
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -24,7 +24,7 @@ EPILOG = """examples:
 """
 
 
-TINY_TOY_ARCHS = ("qwen2", "llama", "glm4")  # mirrors harness.tiny_model (not imported here: it pulls in torch)
+TINY_TOY_ARCHS = ("qwen2", "llama", "glm4")  # mirrors harness.models.tiny (not imported here: it pulls in torch)
 TINY_REAL_ARCHS = ("qwen3", "deepseek_v3")
 
 
@@ -176,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _eval(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.data import default_data_dir
-    from harness.runner import EvalConfig, run_eval
-    from harness.summary import print_summary
+    from harness.tasks.data import default_data_dir
+    from harness.run.runner import EvalConfig, run_eval
+    from harness.results.summary import print_summary
 
     data_dir = args.data_dir or default_data_dir()
     if data_dir is not None and not data_dir.is_dir():
@@ -233,7 +233,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         command=["harness", *argv],
     )
     if args.launcher == "ray":
-        from harness.launch_ray import run_ray
+        from harness.run.launch_ray import run_ray
 
         for results, path in run_ray(cfg, models, args.ray_address, args.shards, args.workers_per_model, cfg.progress):
             print_summary(results, str(path))
@@ -260,8 +260,8 @@ def _tasks(args: argparse.Namespace) -> int:
     known (torch is never imported here)."""
     import json
 
-    from harness.data import default_data_dir
-    from harness.tasks import Task, discover_tasks
+    from harness.tasks.data import default_data_dir
+    from harness.tasks.task import Task, discover_tasks
 
     data_dir = args.data_dir or default_data_dir()
     rows = []
@@ -308,7 +308,7 @@ def _tiny(args: argparse.Namespace) -> int:
     if not real and args.tokenizer is not None:
         raise HarnessError(f"tiny-model: --tokenizer is only for --arch {' or '.join(TINY_REAL_ARCHS)}; "
                            f"--arch {args.arch} trains a built-in toy tokenizer, so drop --tokenizer")
-    from harness.tiny_model import TokenizerFolderError, build_tiny_model
+    from harness.models.tiny import TokenizerFolderError, build_tiny_model
 
     try:
         path = build_tiny_model(args.arch, args.output, seed=args.seed, num_layers=args.layers, hidden_size=args.hidden_size,

@@ -99,5 +99,5 @@ class GenerateResult:
     finish_reason: Literal["stop", "eos", "length"]
     cost: Cost = field(default_factory=Cost)
     # reasoning the engine returned apart from the text (an OpenAI-compatible server's reasoning_content); None when
-    # it is inside `text` (think tags) or there is none: harness/reasoning.py splits the two either way
+    # it is inside `text` (think tags) or there is none: harness/run/reasoning.py splits the two either way
     reasoning: str | None = None

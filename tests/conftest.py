@@ -34,7 +34,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One tiny random-weight model per architecture (qwen2, llama/Yi, glm4), built once per session."""
-    from harness.tiny_model import ARCHS, build_tiny_model
+    from harness.models.tiny import ARCHS, build_tiny_model
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {arch: build_tiny_model(arch, root / f"tiny-{arch}") for arch in ARCHS}
@@ -43,7 +43,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny qwen2 without a chat template: the harness treats it as a base model."""
-    from harness.tiny_model import build_tiny_model
+    from harness.models.tiny import build_tiny_model
 
     return build_tiny_model("qwen2", tmp_path_factory.mktemp("tiny-base") / "tiny-qwen2-base", chat=False)
 
@@ -83,7 +83,7 @@ def real_tokenizers() -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Qwen3ForCausalLM with the real Qwen3 tokenizer and chat template (~50 MB), built once per session."""
-    from harness.tiny_model import build_tiny_model
+    from harness.models.tiny import build_tiny_model
 
     return build_tiny_model("qwen3", tmp_path_factory.mktemp("tiny-qwen3") / "tiny-qwen3",
                             tokenizer_dir=shared_tokenizer("qwen3"))
@@ -92,7 +92,7 @@ def tiny_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_deepseek_v3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random Llama with the real DeepSeek-V3 tokenizer and chat template (~41 MB), built once per session."""
-    from harness.tiny_model import build_tiny_model
+    from harness.models.tiny import build_tiny_model
 
     return build_tiny_model("deepseek_v3", tmp_path_factory.mktemp("tiny-deepseek-v3") / "tiny-deepseek_v3",
                             tokenizer_dir=shared_tokenizer("deepseek_v3"))

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.cache import model_identity, request_key
-from harness.models import ModelRef, resolve_commit, tokenizer_fingerprint
-from harness.runner import EvalConfig, _model_block
+from harness.run.cache import model_identity, request_key
+from harness.models.presets import ModelRef, resolve_commit, tokenizer_fingerprint
+from harness.run.runner import EvalConfig, _model_block
 from harness.types import GenerateRequest, LoglikelihoodRequest
 
 REQUESTS = [GenerateRequest("1+1=", 32, ("\n\n",), 0.0, 1234), LoglikelihoodRequest("答案：", ("A", "B"))]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.cmrc_metric import (
+from harness.scoring.cmrc import (
     clean_span_prediction,
     cmrc_corpus_scores,
     cmrc_em,

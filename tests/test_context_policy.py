@@ -13,7 +13,7 @@ import pytest
 from harness.backends.base import encode_batch
 from harness.backends.hf import HFBackend
 from harness.cli import main
-from harness.results import read_samples
+from harness.results.files import read_samples
 from harness.types import GenerateRequest
 
 pytestmark = pytest.mark.slow
@@ -82,7 +82,7 @@ def test_one_over_long_generation_prompt_does_not_abort_the_run(short_model: Pat
 
 
 def test_summary_shows_what_did_not_fit() -> None:
-    from harness.summary import context_note
+    from harness.results.summary import context_note
 
     note = context_note({"limit": 256, "skipped": 3, "fewer_shots": 2, "budget_capped": 0,
                          "excluded": {"multi_answer_in_likelihood_mode": {"count": 4, "ids": ["a"]}}})

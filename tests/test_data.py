@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.tasks import Task, discover_tasks, stratified_limit
+from harness.tasks.task import Task, discover_tasks, stratified_limit
 from harness.types import Sample
 
 REPO = Path(__file__).resolve().parent.parent
@@ -229,7 +229,7 @@ def test_limit_same_across_processes(tmp_path: Path) -> None:
     """Seeded by value, not by Python's per-process string hashing: two interpreters with different
     PYTHONHASHSEED pick the same items."""
     code = (
-        "from harness.types import Sample; from harness.tasks import stratified_limit\n"
+        "from harness.types import Sample; from harness.tasks.task import stratified_limit\n"
         "by = {f's{k}': [Sample('t', f's{k}/{i}', 'q', ('a',), ('A',), 0, {'subset': f's{k}'}) for i in range(20 + k)] for k in range(9)}\n"
         "print(','.join(s.sample_id for s in stratified_limit(by, 25, 42)))\n"
     )
@@ -521,7 +521,7 @@ def test_option_text_targets_match_options_cleaned_alike(tmp_path: Path) -> None
 # ---------------------------------------------------------------- streaming
 def test_streamed_json_rows_equal_a_plain_reading(data_dir: Path) -> None:
     """OCNLI through the streaming `datasets` reader, against json.loads line by line (with its exclusion)."""
-    from harness.data import open_split
+    from harness.tasks.data import open_split
 
     task = Task.load(discover_tasks()["ocnli"])
     source = open_split(task.spec, "eval", data_dir)
@@ -546,7 +546,7 @@ def test_a_plan_yields_the_same_items_on_every_pass(ceval: Task, data_dir: Path)
 def test_json_files_arrow_cannot_type_are_read_by_the_python_reader(tmp_path: Path) -> None:
     """A column that is empty in one subset's file and text in another's makes arrow refuse the split (as
     AGIEval's files do): the plain JSON reader takes over, with the same rows."""
-    from harness.data import _local_reader
+    from harness.tasks.data import _local_reader
 
     (tmp_path / "d").mkdir()
     rows = {"a": [{"q": "一", "t": "A", "x": None}, {"q": "二", "t": "B", "x": None}],

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-import harness.dispatch as dispatch
-import harness.judge as judge
+import harness.run.dispatch as dispatch
+import harness.run.judge as judge
 from harness.cli import main
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.results import read_samples
+from harness.results.files import read_samples
 
 pytestmark = pytest.mark.slow
 ARCHS = ["qwen2", "llama", "glm4"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.results import read_samples
+from harness.results.files import read_samples
 
 pytestmark = pytest.mark.slow
 

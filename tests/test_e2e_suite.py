@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.results import read_samples
-from harness.suites import load_suite
+from harness.results.files import read_samples
+from harness.tasks.suites import load_suite
 
 pytestmark = pytest.mark.slow
 

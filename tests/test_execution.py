@@ -2,7 +2,7 @@
 correctly (every problem passes with its canonical solution as a fenced whole function; the canonical solutions
 as bodies are tested with the verdict protocol in test_verdict_integrity.py), wrong answers fail, CPIFOpen's
 verifiers judge hand-written answers as their code says, and pass@k matches hand-worked values. Everything runs
-in the sandbox through the verdict protocol (harness/protocol.py), as in a real evaluation."""
+in the sandbox through the verdict protocol (harness/sandbox/protocol.py), as in a real evaluation."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.execution import extract_code, pass_at_k, render_checks
-from harness.protocol import run_checks
-from harness.sandbox import Limits
-from harness.tasks import Task, discover_tasks
+from harness.sandbox.execution import extract_code, pass_at_k, render_checks
+from harness.sandbox.protocol import run_checks
+from harness.sandbox.core import Limits
+from harness.tasks.task import Task, discover_tasks
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(timeout_s=10, cpu_s=10, memory_mb=1024)

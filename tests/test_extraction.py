@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.extraction import extract_choice
+from harness.scoring.extraction import extract_choice
 
 ABCD = ("A", "B", "C", "D")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.gaokao import (
+from harness.scoring.gaokao import (
     FIVE_OUT_OF_SEVEN,
     MULTI_CHOICE,
     MULTI_QUESTION_CHOICE,

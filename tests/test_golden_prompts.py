@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import pytest
 
-from harness.suites import load_suite
-from harness.tasks import Task, discover_tasks
+from harness.tasks.suites import load_suite
+from harness.tasks.task import Task, discover_tasks
 
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from harness.backends.hf import HFBackend
-from harness.tasks import Task, discover_tasks
+from harness.tasks.task import Task, discover_tasks
 from harness.types import GenerateRequest, LoglikelihoodRequest
 
 ARCHS = ["qwen2", "llama", "glm4"]

@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 import yaml
 
-import harness.templates as templates
+import harness.tasks.templates as templates
 from harness.cli import main
 from harness.contain import remove_tree
 from harness.errors import HarnessError
-from harness.results import SampleWriter, write_json_atomic
-from harness.templates import PromptTemplate
+from harness.results.files import SampleWriter, write_json_atomic
+from harness.tasks.templates import PromptTemplate
 from harness.types import Cost, GenerateResult
 from test_openai_backend import FakeServer
 
@@ -228,7 +228,7 @@ def test_writers_never_fail_on_poison(tmp_path: Path) -> None:
 
 
 def test_cache_stores_and_returns_poison_safely(tmp_path: Path) -> None:
-    from harness.cache import ResponseCache, request_key
+    from harness.run.cache import ResponseCache, request_key
     from harness.types import GenerateRequest
 
     cache = ResponseCache(tmp_path / "r.sqlite")
@@ -250,7 +250,7 @@ def test_cache_stores_and_returns_poison_safely(tmp_path: Path) -> None:
 def test_remove_tree_removes_a_deep_and_locked_tree(tmp_path: Path) -> None:
     """What a hostile program leaves behind (a 2,500-deep chain of folders, folders without permissions, a link
     out): shutil.rmtree fails on it with RecursionError (Python 3.11); remove_tree removes it and never follows the
-    link. (For the sandbox's cleanup: harness/sandbox.py should call it instead of shutil.rmtree.)"""
+    link. (For the sandbox's cleanup: harness/sandbox/core.py should call it instead of shutil.rmtree.)"""
     import os
 
     root = tmp_path / "work"
@@ -337,7 +337,7 @@ def test_escaped_surrogates_control_characters_and_a_huge_line_in_data_are_carri
 # ================================================================ item 5: a scorer that breaks on one item
 def test_a_generation_scorer_that_raises_for_one_item(server: PoisonServer, roots: tuple[Path, Path], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.dispatch as dispatch
+    import harness.run.dispatch as dispatch
 
     tasks, data = roots
     _task(tasks, "breaks")
@@ -367,7 +367,7 @@ def test_a_generation_scorer_that_raises_for_one_item(server: PoisonServer, root
 
 def test_a_likelihood_scorer_that_raises_for_one_item(server: PoisonServer, roots: tuple[Path, Path], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import harness.dispatch as dispatch
+    import harness.run.dispatch as dispatch
 
     tasks, data = roots
     _task(tasks, "llbreaks", answer_type="choice", mode="likelihood", modes=["likelihood", "generate"],
@@ -397,8 +397,8 @@ def test_a_sandbox_call_that_raises_for_one_item(server: PoisonServer, roots: tu
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The sandbox's cleanup of a 2,500-deep tree raised RecursionError out of the sandbox call: that item is
     recorded as an error, the others are scored, the run finishes."""
-    from harness.dispatch import Dispatcher
-    from harness.scoring import Scored
+    from harness.run.dispatch import Dispatcher
+    from harness.scoring.metrics import Scored
 
     tasks, data = roots
     _task(tasks, "execbreaks", answer_type="execution", metrics=["pass@1"], fields={"id": "id", "question": "question"},
@@ -540,8 +540,8 @@ def test_eval_file_and_subsets_from_linked_out_of_the_data_dir(server: PoisonSer
 
 def test_hub_path_naming_a_local_folder(roots: tuple[Path, Path], canary: Path) -> None:
     """`datasets.load_dataset(path)` reads a local folder of that name: a task's hub copy may not be one."""
-    from harness.data import open_split
-    from harness.taskspec import load_task_spec
+    from harness.tasks.data import open_split
+    from harness.tasks.spec import load_task_spec
 
     tasks, data = roots
     path = _task(tasks, "hubdir", dataset={"format": "jsonl", "eval": "hubdir/test.jsonl",
@@ -556,7 +556,7 @@ def test_hub_path_naming_a_local_folder(roots: tuple[Path, Path], canary: Path) 
                                           ("join", {"path": "../x.json", "key": "id"}),
                                           ("subsets_from", {"path": "a/../../x.json", "key": "k"})])
 def test_data_paths_must_be_relative(roots: tuple[Path, Path], field: str, value: dict[str, str]) -> None:
-    from harness.taskspec import load_task_spec
+    from harness.tasks.spec import load_task_spec
 
     tasks, _ = roots
     path = _task(tasks, "rel", dataset={"format": "jsonl", "eval": "rel/test.jsonl", field: value})
@@ -566,7 +566,7 @@ def test_data_paths_must_be_relative(roots: tuple[Path, Path], field: str, value
 
 
 def test_judge_context_must_be_relative(roots: tuple[Path, Path]) -> None:
-    from harness.taskspec import load_task_spec
+    from harness.tasks.spec import load_task_spec
 
     tasks, _ = roots
     path = _task(tasks, "judgectx", answer_type="judged", metrics=["judge_score"],

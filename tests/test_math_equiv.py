@@ -1,4 +1,4 @@
-"""Mathematical answer equivalence (harness/math_equiv.py, math-verify underneath) on the real reference answers of
+"""Mathematical answer equivalence (harness/scoring/math_equiv.py, math-verify underneath) on the real reference answers of
 OlymMATH (zh) and Math24o, each verdict checked by hand; and the reading of the answer out of a solution.
 
 Every case names a real item; its reference is read from the upstream file here (json, or the .xlsx's XML with the
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.math_equiv import MAX_ANSWER_CHARS, equivalent, extract_answer, final_answer_line, last_boxed
+from harness.scoring.math_equiv import MAX_ANSWER_CHARS, equivalent, extract_answer, final_answer_line, last_boxed
 
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.scoring import score_generation
-from harness.taskspec import load_task_spec
-from harness.tasks import Task, discover_tasks
+from harness.scoring.metrics import score_generation
+from harness.tasks.spec import load_task_spec
+from harness.tasks.task import Task, discover_tasks
 from harness.types import GenerateResult
 from test_math_equiv import math24o_rows
 
@@ -240,7 +240,7 @@ def test_boxed_extraction_on_a_numeric_task(tmp_path: Path) -> None:
 
 def _eval(args: list[str], out: Path) -> tuple[dict, list[dict]]:
     from harness.cli import main
-    from harness.results import read_samples
+    from harness.results.files import read_samples
 
     assert main(["eval", *args, "--output-dir", str(out), "--no-progress"]) == 0
     (results_file,) = list(out.rglob("*.json"))
@@ -249,7 +249,7 @@ def _eval(args: list[str], out: Path) -> tuple[dict, list[dict]]:
 
 
 def _independent_equal(prediction: str | None, gold: str) -> bool:
-    """math-verify called directly, as OlymMATH's local_tester.py calls it (not through harness.math_equiv)."""
+    """math-verify called directly, as OlymMATH's local_tester.py calls it (not through harness.scoring.math_equiv)."""
     from math_verify import parse, verify
 
     if prediction is None or not prediction.strip().strip("$").strip():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.scoring import score_generation
-from harness.tasks import Task, discover_tasks
+from harness.scoring.metrics import score_generation
+from harness.tasks.task import Task, discover_tasks
 from harness.types import GenerateResult
 
 

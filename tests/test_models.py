@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import models
+from harness.models import presets as models
 from harness.errors import HarnessError
-from harness.models import load_presets, resolve_model, weights_fingerprint
+from harness.models.presets import load_presets, resolve_model, weights_fingerprint
 
 
 def test_presets_cover_the_required_families() -> None:

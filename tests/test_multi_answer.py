@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.extraction import extract_choice_set
-from harness.results import read_samples
-from harness.scoring import score_generation, score_likelihood
+from harness.scoring.extraction import extract_choice_set
+from harness.results.files import read_samples
+from harness.scoring.metrics import score_generation, score_likelihood
 from harness.types import GenerateResult, LoglikelihoodResult, Sample
 
 LABELS = ("A", "B", "C", "D")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.numeric import extract_number, gold_number, numbers_match, parse_number
+from harness.scoring.numeric import extract_number, gold_number, numbers_match, parse_number
 
 EXTRACT = [
     # --- bare answers, units, separators

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.numeric import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, extract_number, numbers_match, parse_number
-from harness.taskspec import NumericSpec, load_task_spec
+from harness.scoring.numeric import DEFAULT_ABS_TOL, DEFAULT_REL_TOL, extract_number, numbers_match, parse_number
+from harness.tasks.spec import NumericSpec, load_task_spec
 
 PERCENT = [
     # a percentage stated for a bare gold, and a bare number for a percentage gold
@@ -58,8 +58,8 @@ def test_gsm8k_zh_real_percentage_questions(data_dir: Path) -> None:
     with a percent sign (this scored 0 before), and a wrong percentage still scores 0."""
     import re
 
-    from harness.scoring import score_generation
-    from harness.tasks import Task, discover_tasks
+    from harness.scoring.metrics import score_generation
+    from harness.tasks.task import Task, discover_tasks
     from harness.types import GenerateResult
 
     task = Task.load(discover_tasks()["gsm8k_zh"])
@@ -121,9 +121,9 @@ def test_numeric_field_needs_a_numeric_task(tmp_path: Path) -> None:
 
 
 def test_task_tolerance_reaches_scoring() -> None:
-    """Passes once harness/scoring.py passes the task's `numeric` block to numbers_match (see the report of
+    """Passes once harness/scoring/metrics.py passes the task's `numeric` block to numbers_match (see the report of
     issue 12, item 7): metric_value(..., numeric=spec.numeric)."""
-    from harness.scoring import metric_value
+    from harness.scoring.metrics import metric_value
     from harness.types import Sample
 
     sample = Sample(task="tol", sample_id="1", question="q", choices=(), labels=(), target=-1, answers=("1/3",))

@@ -237,7 +237,7 @@ def _char_echo(prompt: str | list[int]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def tiny_qwen2(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Only its tokenizer is used (token ids, chat template)."""
-    from harness.tiny_model import build_tiny_model
+    from harness.models.tiny import build_tiny_model
 
     return build_tiny_model("qwen2", tmp_path_factory.mktemp("openai-tok") / "tiny-qwen2")
 
@@ -500,7 +500,7 @@ def test_create_backend_and_describe(server: FakeServer) -> None:
 def test_chat_template_needs_a_tokenizer(server: FakeServer, tiny_qwen2: Path) -> None:
     with pytest.raises(HarnessError, match="messages"):
         backend(server).apply_chat_template("你好")
-    from harness.chat import ChatFormatter, load_tokenizer
+    from harness.models.chat import ChatFormatter, load_tokenizer
 
     tok = load_tokenizer(str(tiny_qwen2), None, False)
     assert backend(server, tokenizer=str(tiny_qwen2)).apply_chat_template("你好") == ChatFormatter(tok)("你好")
@@ -544,7 +544,7 @@ def test_loglikelihood_hand_made_echo_with_merges_and_partial_characters(server:
 
 def test_loglikelihood_with_a_tokenizer_sends_token_ids(server: FakeServer, tiny_qwen2: Path) -> None:
     from harness.backends.base import continuation_start, encode_requests
-    from harness.chat import load_tokenizer
+    from harness.models.chat import load_tokenizer
 
     tok = load_tokenizer(str(tiny_qwen2), None, False)
     reqs = [LoglikelihoodRequest(context="以下是中国关于计算机网络考试的单项选择题。\n答案：", continuations=("A", "B", "网络协议")),

@@ -98,7 +98,7 @@ def test_streamed_deltas_mixing_reasoning_content_and_nulls(server: FakeServer) 
 
 @pytest.fixture(scope="module")
 def tiny_qwen2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from harness.tiny_model import build_tiny_model
+    from harness.models.tiny import build_tiny_model
 
     return build_tiny_model("qwen2", tmp_path_factory.mktemp("openai-reasoning-tok") / "tiny-qwen2")
 
@@ -107,7 +107,7 @@ def test_token_ids_decode_the_text_unless_reasoning_came_apart(tiny_qwen2: Path)
     """With a local tokenizer a vLLM server returns token ids; they cover the whole output, reasoning included, so
     with reasoning apart the text is the server's content; without, the ids are decoded as before."""
     from harness.backends.base import decode_generation
-    from harness.chat import load_tokenizer
+    from harness.models.chat import load_tokenizer
 
     tok = load_tokenizer(str(tiny_qwen2), None, False)
     ids = tok.encode("<think>" + THOUGHT + "</think>" + ANSWER, add_special_tokens=False)
@@ -122,7 +122,7 @@ def test_token_ids_decode_the_text_unless_reasoning_came_apart(tiny_qwen2: Path)
         s.reply = lambda body: {"text": "not read: the ids win", "finish_reason": "stop", "stop_reason": None, "token_ids": ids}
         res = _one(b, GenerateRequest(prompt="", messages=CHAT))
         assert (res.text, res.reasoning) == (decode_generation(tok, ids, ())[0], None)
-        assert THOUGHT in res.text  # the model's own think tags: harness/reasoning.py splits them
+        assert THOUGHT in res.text  # the model's own think tags: harness/run/reasoning.py splits them
     finally:
         s.close()
 

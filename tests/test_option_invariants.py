@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from harness.backends.base import continuation_start, encode_requests
-from harness.tasks import Task, discover_tasks
+from harness.tasks.task import Task, discover_tasks
 from harness.types import LoglikelihoodRequest
 from needs import require
 
@@ -23,7 +23,7 @@ LIKELIHOOD_TASKS = sorted(n for n, p in discover_tasks().items() if "likelihood"
 
 @pytest.fixture(scope="module", params=["qwen3", "deepseek_v3"])
 def real_tokenizer(request: pytest.FixtureRequest):
-    from harness.chat import load_tokenizer
+    from harness.models.chat import load_tokenizer
 
     folder = TOKENIZERS / request.param
     require((folder / "tokenizer.json").is_file(), f"the real tokenizers are not at {TOKENIZERS}")
@@ -95,7 +95,7 @@ def test_faithful_tokenizer_reads_deepseek_v3_as_shipped(tmp_path: Path) -> None
     from tokenizers import Tokenizer
     from transformers import AutoTokenizer
 
-    from harness.chat import load_tokenizer
+    from harness.models.chat import load_tokenizer
 
     src = TOKENIZERS / "deepseek_v3"
     require((src / "tokenizer.json").is_file(), f"the real tokenizers are not at {TOKENIZERS}")

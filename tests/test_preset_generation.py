@@ -2,7 +2,7 @@
 generation budget the model gets; a task's budget becomes max(task's, preset's) unless --max-new-tokens is given.
 
 The end-to-end test at the bottom checks the tokens actually generated; it needs the small change to
-harness/dispatch.py described in that test's docstring (Dispatcher._generate_requests reading the per-task budgets
+harness/run/dispatch.py described in that test's docstring (Dispatcher._generate_requests reading the per-task budgets
 that the runner hands it)."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import models
+from harness.models import presets as models
 from harness.errors import HarnessError
-from harness.models import Preset, PresetGeneration, effective_max_new_tokens, load_presets
+from harness.models.presets import Preset, PresetGeneration, effective_max_new_tokens, load_presets
 
 
 def _preset(folder: Path, name: str, **fields) -> Path:
@@ -83,7 +83,7 @@ def _task(tasks: Path, data: Path) -> None:
 
 def _eval(tmp_path: Path, model: str, *extra: str) -> tuple[dict, list[dict]]:
     from harness.cli import main
-    from harness.results import read_samples
+    from harness.results.files import read_samples
 
     out = tmp_path / "results"
     assert main(["eval", "--model", model, "--tasks", "gen", "--data-dir", str(tmp_path / "data"), "--output-dir",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.models import PRESETS_DIR, load_presets
+from harness.models.presets import PRESETS_DIR, load_presets
 
 PRESETS = load_presets()
 # the presets that came before the reasoning generation: no thinking block, no sources required

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.launch_ray import FAULT_ENV, shard_tasks
+from harness.run.launch_ray import FAULT_ENV, shard_tasks
 from harness.leaderboard.collect import load_results
 from needs import require
 

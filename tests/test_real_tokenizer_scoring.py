@@ -12,8 +12,8 @@ import torch
 
 from harness.backends.base import encode_requests, is_one_pass
 from harness.backends.hf import HFBackend
-from harness.chat import ChatFormatter
-from harness.tasks import Task, discover_tasks
+from harness.models.chat import ChatFormatter
+from harness.tasks.task import Task, discover_tasks
 from harness.types import LoglikelihoodRequest
 
 pytestmark = pytest.mark.slow

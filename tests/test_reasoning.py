@@ -12,8 +12,8 @@ import pytest
 
 from harness.cli import main
 from harness.errors import HarnessError
-from harness.models import ThinkingSpec
-from harness.reasoning import Split, ThinkingPlan, ThinkTally, plan_thinking, split_reasoning
+from harness.models.presets import ThinkingSpec
+from harness.run.reasoning import Split, ThinkingPlan, ThinkTally, plan_thinking, split_reasoning
 from test_openai_backend import FakeServer
 
 PREFILLED = ThinkingPlan(True, "always", "preset", prefilled=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import results as results_mod
-from harness.results import SampleWriter, read_samples, write_json_atomic
+from harness.results import files as results_mod
+from harness.results.files import SampleWriter, read_samples, write_json_atomic
 
 
 def test_atomic_write_replaces_and_cleans_up(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import sandbox
-from harness.sandbox import Limits, SandboxResult, isolation, run_batch, run_python
+from harness.sandbox import core as sandbox
+from harness.sandbox.core import Limits, SandboxResult, isolation, run_batch, run_python
 from needs import require
 
 pytestmark = pytest.mark.slow
@@ -139,7 +139,7 @@ def test_assertion_error_fails_with_traceback():
     r = run("def f(x):\n    return x + 1\n\nassert f(1) == 3, 'wrong'\n")
     assert (r.status, r.returncode, r.passed) == ("failed", 1, False)
     assert "Traceback" in r.stderr and "AssertionError: wrong" in r.stderr and "main.py" in r.stderr
-    assert "sandbox_boot" not in r.stderr and "runpy" not in r.stderr  # only the program's own frames
+    assert "boot.py" not in r.stderr and "runpy" not in r.stderr  # only the program's own frames
 
 
 def test_stdin_is_delivered():

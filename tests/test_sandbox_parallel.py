@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-import harness.protocol as protocol
+import harness.sandbox.protocol as protocol
 from harness.cli import main
-from harness.dispatch import Dispatcher
+from harness.run.dispatch import Dispatcher
 from test_openai_backend import FakeServer
 
 pytestmark = pytest.mark.slow

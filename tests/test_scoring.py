@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from harness.scoring import Moments, aggregate, score_generation, score_likelihood
+from harness.scoring.metrics import Moments, aggregate, score_generation, score_likelihood
 from harness.types import Cost, GenerateResult, LoglikelihoodResult, Sample
 
 

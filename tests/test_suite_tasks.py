@@ -18,10 +18,10 @@ from typing import Any, Callable
 
 import pytest
 
-from harness.data import SINGLE, sha256_file
-from harness.scoring import aggregate
-from harness.suites import Category, Suite, aggregate_suite, load_suite
-from harness.tasks import Task, discover_tasks
+from harness.tasks.data import SINGLE, sha256_file
+from harness.scoring.metrics import aggregate
+from harness.tasks.suites import Category, Suite, aggregate_suite, load_suite
+from harness.tasks.task import Task, discover_tasks
 from harness.types import Sample
 
 SUITE = load_suite("superclue")

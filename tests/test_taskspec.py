@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.taskspec import TaskSpec, load_task_spec
+from harness.tasks.spec import TaskSpec, load_task_spec
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "tasks" / "knowledge"

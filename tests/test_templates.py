@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.tasks import Task
-from harness.templates import PromptTemplate
+from harness.tasks.task import Task
+from harness.tasks.templates import PromptTemplate
 
 REPO = Path(__file__).resolve().parent.parent
 KNOWLEDGE = REPO / "tasks" / "knowledge"

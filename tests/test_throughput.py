@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.throughput import Usage, accelerator_info, process_peak_rss_bytes
+from harness.results.throughput import Usage, accelerator_info, process_peak_rss_bytes
 
 
 def test_usage_rates_hand_worked() -> None:
@@ -41,7 +41,7 @@ def test_cuda_accelerator_info() -> None:
 def test_latency_percentiles_within_half_a_percent_of_nearest_rank() -> None:
     import random
 
-    from harness.throughput import Latencies
+    from harness.results.throughput import Latencies
 
     rng = random.Random(1)
     values = [rng.lognormvariate(-3, 1) for _ in range(5000)] + [0.0] * 10
@@ -59,7 +59,7 @@ def test_latency_percentiles_within_half_a_percent_of_nearest_rank() -> None:
 
 
 def test_latencies_of_shards_merge_to_those_of_one_run() -> None:
-    from harness.throughput import Latencies
+    from harness.results.throughput import Latencies
 
     a, b, whole = Latencies(), Latencies(), Latencies()
     for i in range(1, 301):
@@ -135,7 +135,7 @@ def fake_gpus(monkeypatch: pytest.MonkeyPatch, physical: list[int], name: str = 
 
 
 def test_vllm_devices_are_tensor_x_pipeline_x_data_parallel() -> None:
-    from harness.throughput import devices_used, parallel_sizes
+    from harness.results.throughput import devices_used, parallel_sizes
 
     vllm = {"engine": "vllm", "device": "cuda:0", "tensor_parallel_size": 4}
     assert devices_used(vllm) == ["cuda:0", "cuda:1", "cuda:2", "cuda:3"]
@@ -151,7 +151,7 @@ def test_model_devices_from_device_map_and_parameters() -> None:
     import types
 
     torch = pytest.importorskip("torch")
-    from harness.throughput import model_devices
+    from harness.results.throughput import model_devices
 
     split = types.SimpleNamespace(hf_device_map={"model.embed_tokens": 0, "model.layers.0": 0, "model.layers.1": 1,
                                                  "lm_head": "cuda:1", "model.norm": "cpu", "rest": "disk"})
@@ -163,7 +163,7 @@ def test_model_devices_from_device_map_and_parameters() -> None:
 def test_accelerator_block_counts_every_device(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_gpus(monkeypatch, [4, 5, 6, 7])
     monkeypatch.setitem(sys.modules, "pynvml", FakeNVML(8, [0] * 8))
-    from harness.throughput import accelerator_info, devices_used, parallel_sizes
+    from harness.results.throughput import accelerator_info, devices_used, parallel_sizes
 
     describe = {"engine": "vllm", "device": "cuda:0", "tensor_parallel_size": 4}
     info = accelerator_info("cuda:0", devices_used(describe), parallel_sizes(describe))
@@ -183,7 +183,7 @@ def test_energy_sums_every_device_found_by_uuid(monkeypatch: pytest.MonkeyPatch)
     fake_gpus(monkeypatch, [4, 5, 6, 7])
     nvml = FakeNVML(8, [1000 * (i + 1) for i in range(8)])  # GPU i uses (i + 1) J per read pair
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
-    from harness.throughput import EnergyMeter
+    from harness.results.throughput import EnergyMeter
 
     meter = EnergyMeter(["cuda:0", "cuda:1", "cuda:2", "cuda:3"])
     joules = meter.joules()
@@ -196,13 +196,13 @@ def test_energy_through_cuda_visible_devices_without_uuid(monkeypatch: pytest.Mo
     fake_gpus(monkeypatch, [2, 3], uuids=False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
     monkeypatch.setitem(sys.modules, "pynvml", FakeNVML(4, [1000, 2000, 3000, 4000]))
-    from harness.throughput import EnergyMeter
+    from harness.results.throughput import EnergyMeter
 
     assert EnergyMeter(["cuda:0", "cuda:1"]).joules() == pytest.approx(3 + 4)
 
 
 def test_energy_of_some_devices_is_not_the_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.throughput import EnergyMeter
+    from harness.results.throughput import EnergyMeter
 
     fake_gpus(monkeypatch, [0, 1])
     monkeypatch.setitem(sys.modules, "pynvml", FakeNVML(2, [1000, 1000], broken={1}))
@@ -233,7 +233,7 @@ def _tasks(cached: tuple[int, int] = (0, 0), computed: tuple[int, int] = (30, 30
 
 def test_run_rates_hand_worked() -> None:
     """generated_tokens_per_s is over generate time only; wall_* over the request phase; per accelerator / count."""
-    from harness.throughput import run_figures
+    from harness.results.throughput import run_figures
 
     f = run_figures(_tasks(), wall_seconds=20.0, devices=4, energy_joules=6000.0)
     assert f["measured"] is True and (f["computed_requests"], f["cached_requests"]) == (60, 0)
@@ -250,7 +250,7 @@ def test_run_rates_hand_worked() -> None:
 
 
 def test_run_answered_from_the_cache_says_it_measured_nothing() -> None:
-    from harness.throughput import run_figures
+    from harness.results.throughput import run_figures
 
     f = run_figures(_tasks(cached=(30, 30), computed=(0, 0)), wall_seconds=0.4, devices=1, energy_joules=None)
     assert f["measured"] is False and (f["computed_requests"], f["cached_requests"]) == (0, 60)
@@ -270,7 +270,7 @@ def test_vllm_describe_reports_the_engines_parallel_sizes() -> None:
     import types
 
     from harness.backends.vllm_engine import VLLMBackend
-    from harness.throughput import devices_used
+    from harness.results.throughput import devices_used
 
     backend = VLLMBackend.__new__(VLLMBackend)
     config = types.SimpleNamespace(tensor_parallel_size=2, pipeline_parallel_size=2, prefill_context_parallel_size=1,

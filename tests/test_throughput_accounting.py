@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from harness.leaderboard.collect import build, load_results
-from harness.summary import throughput_line
+from harness.results.summary import throughput_line
 
 
 def write(folder: Path, name: str, when: str, throughput: dict[str, Any], tasks: dict[str, Any],
@@ -92,7 +92,7 @@ def test_tensor_parallel_run_is_counted_per_device(tmp_path: Path) -> None:
 
 
 def test_summary_line_names_the_rates_as_the_results_do() -> None:
-    from harness.throughput import run_figures
+    from harness.results.throughput import run_figures
 
     tp = {"accelerator": {"kind": "cuda", "name": "NVIDIA H100", "count": 4, "parallel": {"tensor": 4}},
           "samples": 80, "seconds": 20.0, "model_load_seconds": 30.0, "peak_memory_bytes": 2**34,
@@ -151,7 +151,7 @@ def test_tensor_parallel_run_end_to_end_with_fake_gpus(tiny_models: dict[str, Pa
     the accelerator block counts 4 GPUs, energy sums all four, every rate is also given per accelerator."""
     from test_throughput import FakeNVML, fake_gpus
 
-    from harness.runner import EvalConfig, open_model, run_eval
+    from harness.run.runner import EvalConfig, open_model, run_eval
 
     cfg = EvalConfig(model=str(tiny_models["qwen2"]), tasks=["ceval", "cmath"], data_dir=data_dir, limit=4,
                      max_new_tokens=16, output_dir=tmp_path / "out", backend="hf", device="cpu", cache="off",

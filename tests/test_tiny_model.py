@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-from harness.tiny_model import ARCHS, build_tiny_model, train_tokenizer
+from harness.models.tiny import ARCHS, build_tiny_model, train_tokenizer
 
 EXAM = "以下是中国关于会计考试的单项选择题\nA. 甲\n答案：A"
 TEXTS = [

@@ -1,5 +1,5 @@
 """A pass can only come from the tests passing (issue 14, item 1): a hostile corpus of completions that forge a
-HumanEval-zh pass, each run through the verdict protocol (harness/protocol.py) and recorded with its exact status.
+HumanEval-zh pass, each run through the verdict protocol (harness/sandbox/protocol.py) and recorded with its exact status.
 
 Every entry below fooled the old protocol, where the completion ran in the same interpreter as the tests and exit
 status 0 counted as a pass: `test_each_forgery_fooled_the_exit_status_protocol` runs each one that way, in the
@@ -19,10 +19,10 @@ import pytest
 from needs import require
 
 from harness.cli import main
-from harness.execution import render_checks
-from harness.protocol import Check, CheckResult, run_check, run_checks
-from harness.sandbox import Limits, isolation, run_python
-from harness.tasks import Task, discover_tasks
+from harness.sandbox.execution import render_checks
+from harness.sandbox.protocol import Check, CheckResult, run_check, run_checks
+from harness.sandbox.core import Limits, isolation, run_python
+from harness.tasks.task import Task, discover_tasks
 from test_openai_backend import FakeServer
 
 pytestmark = pytest.mark.slow

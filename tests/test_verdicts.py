@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.judge import item_score
-from harness.verdicts import dimension_scores, parse_verdict
+from harness.run.judge import item_score
+from harness.scoring.verdicts import dimension_scores, parse_verdict
 
 TEN = (1.0, 10.0)
 

@@ -1,4 +1,4 @@
-"""The .xlsx reader (dataset.format xlsx, harness/data.py): the real Math24o workbook read row for row as its XML says,
+"""The .xlsx reader (dataset.format xlsx, harness/tasks/data.py): the real Math24o workbook read row for row as its XML says,
 workbooks written here (sheet choice, header-less sheets, blank rows, cell types), and one-line errors naming the
 file for a broken workbook, a missing sheet, a repeated column name and a row wider than its header."""
 
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.data import load_split, sha256_file
+from harness.tasks.data import load_split, sha256_file
 from harness.errors import HarnessError
-from harness.taskspec import load_task_spec
-from harness.tasks import Task, discover_tasks
+from harness.tasks.spec import load_task_spec
+from harness.tasks.task import Task, discover_tasks
 from test_cli_errors import assert_one_line_error, fake_model, run_cli
 from test_math_equiv import math24o_rows
 

@@ -49,7 +49,7 @@ sys.exit(main())
 HF_REFERENCE = """
 import json, sys
 from harness.backends.hf import HFBackend
-from harness.chat import ChatFormatter
+from harness.models.chat import ChatFormatter
 from harness.types import GenerateRequest, LoglikelihoodRequest
 job = json.load(sys.stdin)
 b = HFBackend(job["model"], dtype="float32", device="cpu", batch_size=4)
@@ -154,7 +154,7 @@ def server(tiny_qwen2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture(scope="module")
 def cases(tiny_qwen2: Path, data_dir: Path) -> dict[str, Any]:
     """Real C-Eval and CMATH prompts (as the runner renders them), and the transformers backend's answers."""
-    from harness.tasks import Task, resolve_task_files
+    from harness.tasks.task import Task, resolve_task_files
 
     ceval = Task.load(resolve_task_files(["ceval"])[0])
     cmath = Task.load(resolve_task_files(["cmath"])[0])

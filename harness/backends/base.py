@@ -1,7 +1,7 @@
 """The interface every backend implements: two request kinds, whole batches in, results out as they finish.
 
 Backends receive many requests of a kind at once (every request of a window of thousands of items, see
-harness/dispatch.py) so they can sort and batch them as they see fit (and vLLM can schedule them itself); they
+harness/run/dispatch.py) so they can sort and batch them as they see fit (and vLLM can schedule them itself); they
 yield (index, result) pairs as results complete so the runner can write each sample as soon as it is done.
 They never see tasks, templates or scores.
 """
@@ -19,7 +19,7 @@ class Backend(Protocol):
 
     @property
     def context_length(self) -> int | None:
-        """Tokens a sequence may hold; prompts are measured against it before they are sent (harness/context.py)."""
+        """Tokens a sequence may hold; prompts are measured against it before they are sent (harness/run/context.py)."""
         ...
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:

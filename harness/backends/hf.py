@@ -33,7 +33,7 @@ import transformers
 
 from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests, is_one_pass
 from harness.errors import HarnessError
-from harness.throughput import model_devices
+from harness.results.throughput import model_devices
 from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -127,7 +127,7 @@ class HFBackend:
         self.torch_dtype = resolve_dtype(dtype, self.device)
         self.model_path = model
         kw: dict[str, Any] = dict(revision=revision, trust_remote_code=trust_remote_code)
-        from harness.chat import faithful_tokenizer
+        from harness.models.chat import faithful_tokenizer
 
         self.tokenizer = faithful_tokenizer(transformers.AutoTokenizer.from_pretrained(model, **kw), model, revision)
         self.tokenizer.padding_side = "left"
@@ -284,7 +284,7 @@ class HFBackend:
 
     def _check_fits(self, i: int, ctx: list[int], wholes: list[list[int]]) -> None:
         """Never truncate (that would score a different question): the harness measures prompts first and leaves
-        out what does not fit (harness/context.py), so this only stops a direct caller."""
+        out what does not fit (harness/run/context.py), so this only stops a direct caller."""
         longest = max([len(ctx) + 1, *(len(w) for w in wholes)])
         if longest > self.max_length:
             raise HarnessError(f"likelihood request {i}: {longest} tokens exceed the model's context of {self.max_length}")

@@ -176,7 +176,7 @@ class OpenAIBackend:
         self.tokenizer_path = tokenizer
         self.tokenizer: Any = None
         if tokenizer:
-            from harness.chat import load_tokenizer
+            from harness.models.chat import load_tokenizer
 
             try:
                 self.tokenizer = load_tokenizer(tokenizer, None, trust_remote_code)
@@ -227,7 +227,7 @@ class OpenAIBackend:
                 "--backend openai: no local tokenizer to render a chat template with; an API backend sends chat models "
                 "their messages and the server applies the template (or give the model's tokenizer folder)"
             )
-        from harness.chat import ChatFormatter
+        from harness.models.chat import ChatFormatter
 
         return ChatFormatter(self.tokenizer, None, self.model)(user_message)
 

@@ -104,7 +104,7 @@ class VLLMBackend:
                 f"--backend vllm: the engine did not start for {model}: {first} (see the log above; memory: "
                 "--gpu-memory-utilization, --max-model-len)"
             ) from None
-        from harness.chat import faithful_tokenizer
+        from harness.models.chat import faithful_tokenizer
 
         # prompts go to the engine as token ids from this tokenizer, so a mis-built one is replaced here too
         self.tokenizer = faithful_tokenizer(self.llm.get_tokenizer(), model, revision)
@@ -134,7 +134,7 @@ class VLLMBackend:
 
     def _parallel(self) -> dict[str, int]:
         """The engine's parallel sizes as it runs (tensor, pipeline, prefill-context, data): one device per worker,
-        so the results count every device the run used (harness.throughput.devices_used)."""
+        so the results count every device the run used (harness.results.throughput.devices_used)."""
         config = getattr(getattr(getattr(self.llm, "llm_engine", None), "vllm_config", None), "parallel_config", None)
         out = {}
         for key in ("tensor_parallel_size", "pipeline_parallel_size", "prefill_context_parallel_size",

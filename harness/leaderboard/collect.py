@@ -11,7 +11,7 @@ Throughput is kept per (accelerator, backend) from the latest run that MEASURED 
 from the response cache keeps its scores but not its (empty) rates, so the figures, peak memory and energy of the
 run that computed the answers stay, with its date. The accelerator counts every device a run used (see Throughput).
 
-A model evaluated with thinking on (`model.thinking.enabled` in the results, harness/reasoning.py) is an entry of
+A model evaluated with thinking on (`model.thinking.enabled` in the results, harness/run/reasoning.py) is an entry of
 its own, apart from the same model without thinking: rows are keyed by (model name, thinking), so the two never
 share a score, a rank, a page or a sample set. Results without the field are entries without thinking, as before.
 Every thinking-era field (`model.thinking`, `tasks.<name>.thinking`, `.decoding`, `.metrics.across_samples`) is
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.throughput import is_measured, task_sums
+from harness.results.throughput import is_measured, task_sums
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class TaskScore:
     num_fewshot: int | None = None
     mode: str = ""
     judge: str | None = None  # the judge model that scored it (judged tasks), else None
-    # items the run did not ask as the task says (harness/context.py): (kind, count) for skipped (too long),
+    # items the run did not ask as the task says (harness/run/context.py): (kind, count) for skipped (too long),
     # fewer_shots, budget_capped and excluded (by rule, e.g. multi-answer items in likelihood mode)
     not_as_asked: tuple[tuple[str, int], ...] = ()
 
@@ -64,9 +64,9 @@ class TaskScore:
 
 @dataclass(frozen=True)
 class Throughput:
-    """What the latest run that MEASURED it (see harness.throughput.is_measured: a rerun answered all or mostly from
+    """What the latest run that MEASURED it (see harness.results.throughput.is_measured: a rerun answered all or mostly from
     the response cache did not) recorded for one model on one accelerator with one backend. The rates are those of
-    harness.throughput.run_figures, derived here from the task blocks so older results files read the same way:
+    harness.results.throughput.run_figures, derived here from the task blocks so older results files read the same way:
     generated_tokens_per_s over the generate-mode requests' time only (decoding speed), prompt_tokens_per_s and
     samples_per_s over the time of all requests computed, wall_generated_tokens_per_s over the run's wall clock;
     each *_per_accelerator is that rate divided by `devices`."""

@@ -1,8 +1,8 @@
 """Answers checked by running programs: generated code with the task's tests (HumanEval-zh), or a verifier that
 ships with the data (CPIFOpen's `check_response`). Both are untrusted, so programs run only through
-harness/sandbox.py: a separate process per program with time, CPU, memory, process, network and file limits.
+harness/sandbox/core.py: a separate process per program with time, CPU, memory, process, network and file limits.
 
-A check is decided by the verdict protocol (harness/protocol.py): the tests run in one process and the model's
+A check is decided by the verdict protocol (harness/sandbox/protocol.py): the tests run in one process and the model's
 code (where the task has a `solution` template) in another, reached over a pipe with plain data; the check passes
 only when the tests' process reports, with a nonce, that the tests ran to their end. Anything else (a failed
 assert, a solution that exits or sends a non-data value, a timeout, the memory limit, a blocked system call) is a
@@ -15,7 +15,7 @@ import math
 import re
 from typing import Any, Sequence
 
-from harness.protocol import Check
+from harness.sandbox.protocol import Check
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 
@@ -63,10 +63,10 @@ def render_checks(task: Any, sample: Any, outputs: Sequence[str]) -> list[Check]
     `full` (see extract_code), `entry` (the function the tests call) and `prefix`, the row's `declaration` (else
     prompt) up to the entry point's `def` line: the imports and helper functions a whole-function answer needs in
     front of it, and the helpers the tests themselves call."""
-    from harness.tasks import _doc
+    from harness.tasks.task import template_doc
 
     spec = task.spec.execution
-    doc = _doc(sample)
+    doc = template_doc(sample)
     entry = _entry_point(sample.raw)
     head = str(sample.raw.get("declaration") or sample.raw.get("prompt") or "")
     cut = re.search(rf"^def\s+{re.escape(entry)}\s*\(", head, re.M) if entry else None
@@ -89,7 +89,7 @@ def _solution_template(task: Any) -> Any:
         return None
     cached = getattr(task, "_execution_solution", None)
     if cached is None or cached[0] != source:
-        from harness.templates import PromptTemplate
+        from harness.tasks.templates import PromptTemplate
 
         cached = (source, PromptTemplate.from_task_field(source, task.path, "execution.solution"))
         task._execution_solution = cached

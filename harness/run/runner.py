@@ -19,15 +19,15 @@ from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError
-from harness.models import ModelRef, resolve_commit, resolve_model, tokenizer_fingerprint, weights_fingerprint
-from harness.results import SCHEMA_VERSION, write_json_atomic
-from harness.scoring import TaskTally
-from harness.suites import Suite, aggregate_suite, load_suite
-from harness.decoding import DecodingFlags, settings_for
-from harness.dispatch import Dispatcher, Planned
-from harness.reasoning import ThinkingPlan, plan_thinking
-from harness.tasks import Task, resolve_task_files
-from harness.throughput import (EnergyMeter, Usage, accelerator_info, devices_used, parallel_sizes, per_accelerator,
+from harness.models.presets import ModelRef, resolve_commit, resolve_model, tokenizer_fingerprint, weights_fingerprint
+from harness.results.files import SCHEMA_VERSION, write_json_atomic
+from harness.scoring.metrics import TaskTally
+from harness.tasks.suites import Suite, aggregate_suite, load_suite
+from harness.run.decoding import DecodingFlags, settings_for
+from harness.run.dispatch import Dispatcher, Planned
+from harness.run.reasoning import ThinkingPlan, plan_thinking
+from harness.tasks.task import Task, resolve_task_files
+from harness.results.throughput import (EnergyMeter, Usage, accelerator_info, devices_used, parallel_sizes, per_accelerator,
                                 process_peak_rss_bytes, run_figures)
 from harness.types import Mode
 
@@ -63,7 +63,7 @@ class EvalConfig:
     judge_base_url: str | None = None
     judge_api_key_env: str | None = None
     context_policy: str | None = None  # skip | fewer_shots for prompts longer than the context (default: each task's)
-    thinking: str = "auto"  # on | off | auto (the preset's or chat template's default), see harness/reasoning.py
+    thinking: str = "auto"  # on | off | auto (the preset's or chat template's default), see harness/run/reasoning.py
     samples: int | None = None  # generations per item (avg@N); default: each task's
     temperature: float | None = None  # default: the model card's for the mode (preset), else the task's
     top_p: float | None = None
@@ -200,7 +200,7 @@ def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | N
     chat = None
     use_messages = wants_chat and backend.name == "openai"
     if wants_chat and not use_messages:
-        from harness.chat import ChatFormatter, load_tokenizer
+        from harness.models.chat import ChatFormatter, load_tokenizer
 
         tokenizer = getattr(backend, "tokenizer", None) or load_tokenizer(ref.source, ref.revision, cfg.trust_remote_code)
         override = ref.preset.chat_template if ref.preset else None
@@ -244,7 +244,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         raise HarnessError(f"--judge-model: tasks {', '.join(judged)} are scored by a judge model; name one "
                            f"(or leave them out, e.g. --suite superclue-objective)")
     if judged:
-        from harness.judge import check_templates
+        from harness.run.judge import check_templates
 
         check_templates(planned, cfg.data_dir)
     keep = opened is not None
@@ -263,7 +263,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
 
     cache = None
     if cfg.cache != "off":
-        from harness.cache import ResponseCache, default_cache_dir, model_identity
+        from harness.run.cache import ResponseCache, default_cache_dir, model_identity
 
         cache = ResponseCache((cfg.cache_dir or default_cache_dir()) / "responses.sqlite", read=cfg.cache != "fresh")
     thinking = _thinking(cfg, opened, planned, notes)
@@ -284,7 +284,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     batch_size = describe.get("batch_size")
     judge_block = None
     if judged:
-        from harness.judge import run_judge
+        from harness.run.judge import run_judge
 
         if not keep:
             backend = None  # the only other reference is opened.backend, which _release drops
@@ -496,7 +496,7 @@ def _model_block(ref: ModelRef, describe: dict[str, Any], backend: Any, chat: An
 
 def _output_settings(ref: ModelRef, describe: dict[str, Any], backend: Any, cfg: EvalConfig, config: Any) -> dict[str, Any]:
     """Settings besides the weights that change a model's outputs, so results record them and the response cache
-    keys on them (harness.cache.model_identity): the context length the engine runs with (vLLM's --max-model-len,
+    keys on them (harness.run.cache.model_identity): the context length the engine runs with (vLLM's --max-model-len,
     or a server's), the local tokenizer of the OpenAI backend (--tokenizer: a hash of its files, not only its path),
     and the commit a hub model's revision resolved to (a moving `main` never reuses older answers)."""
     max_model_len = describe.get("max_model_len")  # what the engine runs with (vLLM's own default without the flag)

@@ -1,6 +1,6 @@
-"""The verdict protocol's code inside the sandbox (the harness side is harness/protocol.py).
+"""The verdict protocol's code inside the sandbox (the harness side is harness/sandbox/protocol.py).
 
-Stdlib only and self-contained: harness/protocol.py puts this file's source at the top of each sandboxed program,
+Stdlib only and self-contained: harness/sandbox/protocol.py puts this file's source at the top of each sandboxed program,
 followed by one call, `_tests_main(...)` or `_solution_main(...)`, with the code to run as a string literal.
 
 Tests side (the judge): reads a nonce from the `verdict` descriptor, binds the entry point's name to a proxy,
@@ -272,7 +272,7 @@ def _tests_main(source, entry):
             verdict(False, "MemoryError" + _where(e, "tests.py"))
         except BaseException:
             pass
-        raise  # sandbox_boot reports it: status "memory"
+        raise  # boot.py reports it: status "memory"
     except BaseException as e:  # SystemExit and KeyboardInterrupt too: only running to the end passes
         _print_from(e, "tests.py")
         why = link.broken if link is not None and link.broken else f"{type(e).__name__}{_where(e, 'tests.py')}"
@@ -305,7 +305,7 @@ def _solution_main(source, entry):
 
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     _register_source("solution.py", source)
-    exec(compile(source, "solution.py", "exec"), namespace)  # an exception here ends the process: sandbox_boot
+    exec(compile(source, "solution.py", "exec"), namespace)  # an exception here ends the process: boot.py
     while True:
         line = inp.readline(_MAX_LINE + 1)
         if not line:

@@ -1,6 +1,6 @@
 """Runs inside the sandbox child, before the untrusted program: locks the process down, then runs the program.
 
-Started by harness/sandbox.py as `python -I -S -B -X utf8 sandbox_boot.py [--require=L,...] [--status-fd=N] PROG`.
+Started by harness/sandbox/core.py as `python -I -S -B -X utf8 boot.py [--require=L,...] [--status-fd=N] PROG`.
 A standalone stdlib-only script on purpose: with `-I` the harness package is not on sys.path, and nothing the
 harness imports (or its environment) should be reachable from the child.
 
@@ -356,7 +356,7 @@ def main(argv: list[str]) -> None:
         elif opt.startswith("--status-fd="):
             status_fd = int(opt.split("=", 1)[1])
     if len(args) != 1:
-        sys.stderr.write(f"{LAYER_MARK}usage: sandbox_boot.py [--require=L,...] [--status-fd=N] PROGRAM\n")
+        sys.stderr.write(f"{LAYER_MARK}usage: boot.py [--require=L,...] [--status-fd=N] PROGRAM\n")
         os._exit(LAYER_EXIT)
     program = os.path.abspath(args[0])
     unknown = required - {"landlock", "seccomp"}

@@ -30,7 +30,7 @@ try:  # GLM-4 proper (transformers >= 4.51); the installed 5.x has it
 except ImportError:  # pragma: no cover - older transformers: GLM-4-9B's architecture is "Glm"
     from transformers import GlmConfig as Glm4Config, GlmForCausalLM as Glm4ForCausalLM
 
-from harness.tiny_corpus import TINY_CORPUS
+from harness.models.tiny_corpus import TINY_CORPUS
 
 ARCHS = ("qwen2", "llama", "glm4")  # toy BPE trained on the built-in corpus
 REAL_TOKENIZER_ARCHS = ("qwen3", "deepseek_v3")  # a real tokenizer folder is copied in (tokenizer_dir)

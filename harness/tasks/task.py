@@ -7,27 +7,20 @@ the continuations to score).
 from __future__ import annotations
 
 import hashlib
-import os
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.data import SINGLE, SplitSource, TaskData, load_split, load_subset_meta, open_split, sha256_file
+from harness.tasks.data import SINGLE, SplitSource, TaskData, load_split, load_subset_meta, open_split, sha256_file
 from harness.errors import HarnessError
-from harness.taskspec import TaskSpec, load_task_spec
-from harness.templates import PromptTemplate
+from harness.tasks.spec import TaskSpec, load_task_spec
+from harness.tasks.roots import task_dirs
+from harness.tasks.templates import PromptTemplate
 from harness.types import Mode, Sample
 
-REPO_TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
-TASKS_DIR_ENV = "HARNESS_TASKS_DIR"
 _LABEL_PREFIX = re.compile(r"^\s*[\(（]?[A-Z][\.．、:：\)）]\s*")
-
-
-def task_dirs() -> list[Path]:
-    extra = [Path(p) for p in os.environ.get(TASKS_DIR_ENV, "").split(os.pathsep) if p]
-    return extra + [REPO_TASKS_DIR]
 
 
 def discover_tasks() -> dict[str, Path]:
@@ -173,7 +166,7 @@ class Task:
         shots = fewshot.get(subset, [])[:num_fewshot]
         if len(shots) < num_fewshot:
             raise HarnessError(f"task {self.name}: subset '{subset}' has {len(shots)} few-shot exemplars, {num_fewshot} asked")
-        prompt = self.template.render(doc=_doc(s), fewshot=[_doc(x) for x in shots], subset=s.meta)
+        prompt = self.template.render(doc=template_doc(s), fewshot=[template_doc(x) for x in shots], subset=s.meta)
         conts: tuple[str, ...] = ()
         if mode == "likelihood":
             conts = tuple(self.continuation.render(label=l, text=t) for l, t in zip(s.labels, s.choices))
@@ -324,7 +317,7 @@ def _labels(default: list[str], n: int) -> tuple[str, ...]:
     return tuple(default[:n]) if n <= len(default) else tuple(str(i + 1) for i in range(n))
 
 
-def _doc(s: Sample) -> dict[str, Any]:
+def template_doc(s: Sample) -> dict[str, Any]:
     """What a template sees as `doc` (and each entry of `fewshot`)."""
     has_choice = s.target >= 0
     if s.is_multi_choice:  # several correct options: "AC" and their texts

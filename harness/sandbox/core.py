@@ -11,10 +11,10 @@ Containment layers, each probed once by running small hostile programs (`isolati
               not root): no network interface but a downed loopback, a private pid space in which the harness and
               every other process are invisible (/proc shows only the sandbox), and when its init exits the
               kernel kills whatever is left.
-  landlock    (kernel LSM, set up by sandbox_boot.py) writes only beneath the work directory, reads only
+  landlock    (kernel LSM, set up by boot.py) writes only beneath the work directory, reads only
               beneath the stdlib, system libraries, /proc and a few /etc and /dev files (not /root, /home, /tmp,
               the repository, the data or the results), no execve, no TCP bind/connect, no signals out.
-  seccomp     (libseccomp, set up by sandbox_boot.py) no new processes (threads allowed), no exec, no sockets,
+  seccomp     (libseccomp, set up by boot.py) no new processes (threads allowed), no exec, no sockets,
               no chmod/chown/xattr, no ptrace/mount/bpf/io_uring/module/clock calls, signals and priority
               changes only to itself.
 Always, on Linux: no_new_privs and every capability dropped; on every platform: a fresh mkdtemp() work dir
@@ -30,7 +30,7 @@ Statuses: passed (exit 0), failed (non-zero exit, exception), timeout (wall cloc
 killed at the address-space limit), cpu (RLIMIT_CPU), killed (any other signal), error (could not start).
 These say how a process ended, which code inside it controls (os._exit(0) "passes"): containment limits what
 code can do to the harness, not what it reports about itself. Scores therefore never come from them directly
-but from the verdict protocol (harness/protocol.py), which runs the tests in a process of their own.
+but from the verdict protocol (harness/sandbox/protocol.py), which runs the tests in a process of their own.
 """
 
 from __future__ import annotations
@@ -53,8 +53,7 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.contain import clean_text, remove_tree
-from harness import sandbox_boot as _boot
-
+from harness.sandbox import boot as _boot
 log = logging.getLogger(__name__)
 
 _BOOT = Path(_boot.__file__).resolve()
@@ -380,7 +379,7 @@ def _classify(kind: str, value: int, cpu: float, stderr: str, limits: Limits) ->
 
 class ProcessHandle:
     """Lets another thread end a program that `run_python` is running (the other side of a linked pair, see
-    harness/protocol.py). Acts only while the program is not yet reaped, so a reused pid is never hit."""
+    harness/sandbox/protocol.py). Acts only while the program is not yet reaped, so a reused pid is never hit."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -506,7 +505,7 @@ def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None
                handle: ProcessHandle | None = None) -> SandboxResult:
     """Run `program` as __main__ in a fresh sandboxed process under every layer that works here. Its status
     reports how the process ended (passed: exit 0), not whether an answer is right: scores come from the verdict
-    protocol of harness/protocol.py. `fds` are handed over (see _execute); `handle` lets another thread stop it."""
+    protocol of harness/sandbox/protocol.py. `fds` are handed over (see _execute); `handle` lets another thread stop it."""
     return _execute(program, limits, stdin, _setup()[1], fds, handle)
 
 

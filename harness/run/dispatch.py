@@ -6,8 +6,8 @@ window, requests of all tasks are pooled by kind and handed to the backend in on
 and batches them. Generation runs in rounds: round 1 holds every first turn; a multi-turn task's next turn joins the
 next round with the model's own earlier answers in its history. An item generated several times (pass@k) is
 scored once all its generations are in. Execution tasks run their programs in the sandbox as each item
-completes, several items at once (harness/protocol.py, --sandbox-workers); judged items are written as pending and
-scored by the judge pass (harness/judge.py).
+completes, several items at once (harness/sandbox/protocol.py, --sandbox-workers); judged items are written as pending and
+scored by the judge pass (harness/run/judge.py).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from harness.contain import clean_result, clean_text, printable
-from harness.context import ContextFit, ContextTally
-from harness.decoding import GenSettings
+from harness.run.context import ContextFit, ContextTally
+from harness.run.decoding import GenSettings
 from harness.errors import HarnessError
-from harness.reasoning import Split, ThinkingPlan, ThinkTally, split_reasoning
-from harness.results import SampleWriter
-from harness.scoring import Scored, TaskTally, score_generation, score_likelihood
-from harness.tasks import PromptedSample, PromptHash, Task, _doc
-from harness.throughput import Usage
+from harness.run.reasoning import Split, ThinkingPlan, ThinkTally, split_reasoning
+from harness.results.files import SampleWriter
+from harness.scoring.metrics import Scored, TaskTally, score_generation, score_likelihood
+from harness.tasks.task import PromptedSample, PromptHash, Task, template_doc
+from harness.results.throughput import Usage
 from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode, Sample
 
 Chat = Callable[[list[tuple[str, str]]], str]
@@ -83,14 +83,14 @@ class Dispatcher:
                  context_policy: str | None = None, thinking: ThinkingPlan | None = None,
                  sandbox_workers: int | None = None) -> None:
         self.planned = planned
-        self.cache = cache  # harness.cache.ResponseCache, or None
+        self.cache = cache  # harness.run.cache.ResponseCache, or None
         self.model_id = model_id or {}
         self.cached = [0 for _ in planned]  # requests per task answered from the cache
         self.failed = [0 for _ in planned]  # items per task whose scoring broke: recorded with the reason, scored 0
         self.chat = chat  # the harness's chat template (None: raw text, or an API backend that takes messages)
         self.use_messages = use_messages
         self.seed = seed
-        # each task's decoding (harness/decoding.py: flags, the model card's per-mode values, the task's); None: the
+        # each task's decoding (harness/run/decoding.py: flags, the model card's per-mode values, the task's); None: the
         # tasks' own generation blocks
         self.settings = settings
         self.thinking = thinking  # None: the model does not think; answers are still freed of think tags
@@ -103,10 +103,10 @@ class Dispatcher:
         self.hashes = [PromptHash() for _ in planned]
         self.sandbox_isolation: dict[str, Any] | None = None  # layers in force, workers, verdict protocol
         self.sandbox_workers = sandbox_workers  # checks at once (None: the cores)
-        self._checks: Any = None  # harness.protocol.CheckPool, started with the first execution item
+        self._checks: Any = None  # harness.sandbox.protocol.CheckPool, started with the first execution item
         self._started: dict[int, list[Any]] = {}  # id(PromptedSample) -> futures of its checks
         self._waiting: deque[tuple[int, int]] = deque()  # execution items whose checks run, oldest first
-        # what did not fit the model's context, or was left out by rule, per task (see harness/context.py)
+        # what did not fit the model's context, or was left out by rule, per task (see harness/run/context.py)
         self.context = [ContextTally(policy=context_policy or p.task.spec.context_policy) for p in planned]
         self.fit = ContextFit(None, None)
         self._bar: Any = None
@@ -286,7 +286,7 @@ class Dispatcher:
     def run(self, backend: Any, samples_path: Path, progress: bool) -> None:
         from tqdm import tqdm
 
-        from harness.context import backend_context
+        from harness.run.context import backend_context
 
         self.fit = backend_context(backend)
         for c in self.context:
@@ -384,7 +384,7 @@ class Dispatcher:
             elif spec.answer_type == "judged":
                 # the line carries what the judge prompt needs, so the judge pass holds nothing per item
                 s = Scored(prediction=None, metrics={}, correct=False, output=splits[0].answer,
-                           details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": _doc(ps.sample),
+                           details={"judge": "pending", "turns": conv.turns, "answers": conv.answers, "doc": template_doc(ps.sample),
                                     **({"reasonings": conv.reasonings} if any(conv.reasonings) else {})})
                 values = [0.0] * len(results)  # known only after the judge pass
             else:
@@ -464,9 +464,9 @@ class Dispatcher:
             self._started.pop(key, None)  # still there only if _finish broke before taking its checks
 
     def _start_checks(self, p: Planned, ps: PromptedSample, answers: list[str]) -> list[Any]:
-        from harness.execution import render_checks
-        from harness.protocol import PROTOCOL, CheckPool
-        from harness.sandbox import Limits, isolation
+        from harness.sandbox.execution import render_checks
+        from harness.sandbox.protocol import PROTOCOL, CheckPool
+        from harness.sandbox.core import Limits, isolation
 
         ex = p.task.spec.execution
         assert ex is not None
@@ -478,7 +478,7 @@ class Dispatcher:
         return [self._checks.submit(c, limits) for c in render_checks(p.task, ps.sample, answers)]
 
     def _execute_programs(self, p: Planned, ps: PromptedSample, results: list[GenerateResult]) -> Scored:
-        from harness.execution import pass_at_k
+        from harness.sandbox.execution import pass_at_k
 
         spec = p.task.spec
         futures = self._started.pop(id(ps), None) or self._start_checks(p, ps, [r.text for r in results])
@@ -500,7 +500,7 @@ def through_cache(cache: Any, model_id: dict[str, Any], kind: str, call: Callabl
         for idx, res in call(requests):
             yield idx, clean_result(res), False  # text UTF-8 cannot hold (a lone surrogate) stops here
         return
-    from harness.cache import request_key
+    from harness.run.cache import request_key
 
     keys = [request_key(model_id, r) for r in requests]
     todo: list[int] = []

@@ -41,6 +41,7 @@ from jinja2.utils import Namespace, generate_lorem_ipsum
 
 from harness.contain import clean_text
 from harness.errors import HarnessError
+from harness.tasks.roots import task_dirs
 
 
 MAX_RESULT = 1_000_000  # characters or items one operation may make from a number: a prompt never needs more
@@ -555,8 +556,6 @@ def _environment(search_dir: Path | None, keep_trailing_newline: bool = False,
 
 def _roots_of(folder: Path) -> list[Path]:
     """A task folder, and the tasks root holding it (so categories can share a template)."""
-    from harness.tasks import task_dirs
-
     here = folder.resolve()
     roots = [here]
     for root in task_dirs():

@@ -3,7 +3,7 @@
 The work is split into (model x task-shard) jobs. Each model gets Ray actors (workers) that load it once and
 then evaluate shard after shard; an actor asks Ray for the GPUs its backend needs (`--tensor-parallel-size` for
 vLLM, one for transformers on CUDA, none on CPU). A worker that dies mid-shard is restarted by Ray and the shard
-retried; every response it had finished is in the shared response cache (harness/cache.py), so the retry only
+retried; every response it had finished is in the shared response cache (harness/run/cache.py), so the retry only
 computes what was lost. When all shards of a model are done, their results are merged into the same
 `results/<model>/<run>.json` and `.samples.jsonl` a local run writes: scores, per-sample lines and the suite
 total are what one process would have produced (throughput adds up the workers' own measurements).
@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.results import write_json_atomic
-from harness.runner import EvalConfig
+from harness.results.files import write_json_atomic
+from harness.run.runner import EvalConfig
 
 FAULT_ENV = "HARNESS_FAULT_KILL_AFTER"  # test hook: a worker SIGKILLs itself once, after N samples of a shard
 
@@ -60,14 +60,14 @@ def _worker_class() -> Any:
         """One loaded model (and, lazily, its judge); evaluates shards of tasks."""
 
         def __init__(self, cfg: EvalConfig) -> None:
-            from harness.runner import open_model
+            from harness.run.runner import open_model
 
             self.cfg = cfg
             self.opened = open_model(cfg, cfg.model, cfg.backend, cfg.base_url, cfg.api_key_env)
             self.judge: Any = None
 
         def _open_judge(self) -> Any:
-            from harness.runner import open_model
+            from harness.run.runner import open_model
 
             if self.judge is None:
                 c = self.cfg
@@ -76,7 +76,7 @@ def _worker_class() -> Any:
             return self.judge
 
         def run_shard(self, tasks: list[str], staging: str, fault_marker: str | None) -> dict[str, Any]:
-            from harness.runner import run_eval
+            from harness.run.runner import run_eval
 
             cfg = dataclasses.replace(self.cfg, tasks=tasks, output_dir=Path(staging), progress=False)
             if fault_marker is not None:
@@ -119,7 +119,7 @@ def run_ray(cfg: EvalConfig, models: list[str], address: str | None, shards: int
         import ray
     except ImportError:
         raise HarnessError("--launcher ray: Ray is not installed; pip install 'harness[ray]'") from None
-    from harness.runner import _plan_names
+    from harness.run.runner import _plan_names
 
     names = _plan_names(cfg)
     groups = shard_tasks(names, shards)
@@ -174,8 +174,8 @@ def run_ray(cfg: EvalConfig, models: list[str], address: str | None, shards: int
 
 def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list[str]) -> tuple[dict[str, Any], Path]:
     """One results file and one samples file from a model's shard runs, as a single local run writes them."""
-    from harness.suites import aggregate_suite, load_suite
-    from harness.throughput import Latencies, Usage, run_figures
+    from harness.tasks.suites import aggregate_suite, load_suite
+    from harness.results.throughput import Latencies, Usage, run_figures
 
     runs = [s["results"] for s in shards]
     first = runs[0]
@@ -215,7 +215,7 @@ def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list
         throughput["energy_method"] = None
         throughput["energy_note"] = f"not measured on {energies.count(None)} of {len(runs)} workers"
     throughput["seconds_are"] = "summed over workers"
-    # the rates, as a single run defines them (harness.throughput.run_figures), from the merged task blocks;
+    # the rates, as a single run defines them (harness.results.throughput.run_figures), from the merged task blocks;
     # accelerator.count is each worker's, so per-accelerator rates are per device of a worker
     throughput.update(run_figures(tasks, seconds, int((throughput.get("accelerator") or {}).get("count") or 1),
                                   throughput["energy_joules"]))

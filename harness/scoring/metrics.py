@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
-from harness.extraction import extract_choice
+from harness.scoring.extraction import extract_choice
 from harness.types import GenerateResult, LoglikelihoodResult, Sample
 
 
@@ -47,25 +47,25 @@ def extract(extractor: str, text: str, sample: Sample) -> str | None:
     if extractor == "choice":
         return extract_choice(text, sample.labels, sample.choices)
     if extractor == "choice_set":
-        from harness.extraction import extract_choice_set
+        from harness.scoring.extraction import extract_choice_set
 
         return extract_choice_set(text, sample.labels, sample.choices)
     if extractor == "numeric":
-        from harness.numeric import extract_number
+        from harness.scoring.numeric import extract_number
 
         return extract_number(text)
     if extractor == "span":
-        from harness.cmrc_metric import clean_span_prediction
+        from harness.scoring.cmrc import clean_span_prediction
 
         return clean_span_prediction(text) or None
     if extractor == "gaokao":
-        from harness.gaokao import extract_answer
+        from harness.scoring.gaokao import extract_answer
 
         # one entry per sub-question ("BD" is one multi-answer entry), kept apart by commas
         letters = extract_answer(text, str(sample.meta.get("type", "single_choice")), len(sample.answers))
         return ",".join(letters) if letters else None
     if extractor == "boxed":
-        from harness.math_equiv import extract_answer
+        from harness.scoring.math_equiv import extract_answer
 
         return extract_answer(text)  # the last complete \boxed{}, else an explicit final-answer line
     raise ValueError(f"unknown extractor {extractor}")
@@ -77,7 +77,7 @@ def metric_value(metric: str, prediction: str | None, sample: Sample, answer_typ
         if prediction is None:
             return 0.0
         if answer_type == "numeric":
-            from harness.numeric import numbers_match
+            from harness.scoring.numeric import numbers_match
 
             tol = numeric.model_dump() if numeric is not None else {}  # the task's `numeric` tolerances
             return 1.0 if any(numbers_match(prediction, a, **tol) for a in sample.answers) else 0.0
@@ -85,16 +85,16 @@ def metric_value(metric: str, prediction: str | None, sample: Sample, answer_typ
             return 1.0 if prediction == sample.target_label else 0.0
         return 1.0 if prediction in sample.answers else 0.0
     if metric in ("exact_match", "f1"):
-        from harness.cmrc_metric import cmrc_em, cmrc_f1
+        from harness.scoring.cmrc import cmrc_em, cmrc_f1
 
         return (cmrc_em if metric == "exact_match" else cmrc_f1)(list(sample.answers), prediction or "")
     if metric == "gaokao_score":
-        from harness.gaokao import normalised_score
+        from harness.scoring.gaokao import normalised_score
 
         predicted = prediction.split(",") if prediction else []
         return normalised_score(predicted, list(sample.answers), str(sample.meta.get("type", "single_choice")))
     if metric == "math_equiv":
-        from harness.math_equiv import equivalent
+        from harness.scoring.math_equiv import equivalent
 
         # math-verify decides, as OlymMATH's scorer calls it: equal as mathematics to any reference answer
         return 1.0 if prediction is not None and any(equivalent(prediction, a) for a in sample.answers) else 0.0

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.models import effective_max_new_tokens
+from harness.models.presets import effective_max_new_tokens
 
 DEFAULT_THINKING_BUDGET = 32768  # Qwen3's and DeepSeek-R1's cards recommend 32k output tokens
 

@@ -15,14 +15,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.data import _check_text_file, inside, sha256_file
-from harness.dispatch import Planned
+from harness.tasks.data import check_text_file, inside, sha256_file
+from harness.run.dispatch import Planned
 from harness.errors import HarnessError
-from harness.results import SampleWriter, dumps_line, write_atomic
-from harness.tasks import _doc
-from harness.throughput import Usage
+from harness.results.files import SampleWriter, dumps_line, write_atomic
+from harness.tasks.task import template_doc
+from harness.results.throughput import Usage
 from harness.types import GenerateRequest
-from harness.verdicts import dimension_scores, parse_verdict
+from harness.scoring.verdicts import dimension_scores, parse_verdict
 
 
 def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -34,7 +34,7 @@ def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dic
         path = inside(data_dir, rel, f"task {p.task.name}", f"judge.context.{name}") if data_dir else None
         if path is None or not path.is_file():
             raise HarnessError(f"task {p.task.name}: judge.context '{name}': {rel} not found under the data dir")
-        _check_text_file(path, f"task {p.task.name}")  # not UTF-8: one line naming the file and line
+        check_text_file(path, f"task {p.task.name}")  # not UTF-8: one line naming the file and line
         text = path.read_text(encoding="utf-8")
         try:
             ctx[name] = json.loads(text)
@@ -47,7 +47,7 @@ def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dic
 def build_prompts(p: Planned, doc: dict[str, Any], turns: list[str], answers: list[str],
                   ctx: dict[str, Any]) -> list[tuple[int | None, list[tuple[str, str]]]]:
     """(turn, judge messages) for one item: one per turn when the rubric judges turns (MT-Bench), else one.
-    `doc` is the item as prompt templates see it (tasks._doc)."""
+    `doc` is the item as prompt templates see it (tasks.template_doc)."""
     spec = p.task.spec.judge
     assert spec is not None
     doc = {**doc, "turns": [doc["question"], *turns[1:]]}  # the user's words, without the template around turn 1
@@ -74,7 +74,7 @@ def with_reasoning(answers: list[str], reasonings: list[str]) -> list[str]:
 def check_templates(planned: list[Planned], data_dir: Path | None) -> None:
     """Render every judge prompt once with empty answers before any model runs: a broken rubric template or a
     missing side file fails in seconds, not after hours of generation."""
-    from harness.dispatch import turns_of
+    from harness.run.dispatch import turns_of
 
     for p in planned:
         if p.task.spec.answer_type != "judged":
@@ -82,7 +82,7 @@ def check_templates(planned: list[Planned], data_dir: Path | None) -> None:
         ctx, _ = load_context(p, data_dir)
         for ps in p.rendered():
             turns = turns_of(p, ps)
-            build_prompts(p, _doc(ps.sample), turns, [""] * len(turns), ctx)
+            build_prompts(p, template_doc(ps.sample), turns, [""] * len(turns), ctx)
 
 
 def item_score(values: list[float | None], scale: tuple[float, float], pass_at: float | None) -> float | None:
@@ -102,7 +102,7 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
     (`tallies`, one per planned task); return the results file's `judge` block."""
     from tqdm import tqdm
 
-    from harness.dispatch import WINDOW
+    from harness.run.dispatch import WINDOW
 
     by_name = {p.task.name: ti for ti, p in enumerate(planned) if p.task.spec.answer_type == "judged"}
     contexts: dict[int, dict[str, Any]] = {}
@@ -167,7 +167,7 @@ class _Judging:
         self.backend, self.chat, self.use_messages = opened.backend, opened.chat, opened.use_messages
         self.judge_id: dict[str, Any] = {}
         if cache is not None:
-            from harness.cache import model_identity
+            from harness.run.cache import model_identity
 
             self.judge_id = model_identity(opened.model_block)
         self.usage = Usage()
@@ -179,7 +179,7 @@ class _Judging:
     def window(self, records: list[dict[str, Any]], by_name: dict[str, int], out: Any, writer: SampleWriter,
                bar: Any) -> None:
         """Judge a window of pending lines and write them out, finished."""
-        from harness.dispatch import through_cache
+        from harness.run.dispatch import through_cache
 
         items: list[tuple[int, int | None]] = []  # (record, turn) per request
         requests = []

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from harness.errors import HarnessError
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "configs" / "models"
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "models"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _FULL_HASH_LIMIT = 2 << 30  # weight folders up to 2 GiB are hashed whole; larger ones are sampled
 
@@ -37,7 +37,7 @@ class PresetGeneration(BaseModel):
 
 
 class ThinkingSpec(BaseModel):
-    """How a model thinks before it answers, and how the harness switches that (see harness/reasoning.py).
+    """How a model thinks before it answers, and how the harness switches that (see harness/run/reasoning.py).
 
     `mode`: hybrid (switchable: Qwen3, DeepSeek-V3.1/3.2, GLM-4.5/4.6, Hunyuan-A13B), always (DeepSeek-R1, QwQ,
     Qwen3-*-Thinking-2507, Kimi-K2-Thinking, MiniMax-M2) or never (Qwen3-*-Instruct-2507, Kimi-K2-Instruct).

@@ -1,4 +1,4 @@
-"""Built-in Chinese training text for the tiny BPE tokenizer (see ``harness.tiny_model``).
+"""Built-in Chinese training text for the tiny BPE tokenizer (see ``harness.models.tiny``).
 
 Hand-written, exam-style material (C-Eval / CMMLU flavour): questions, ``A.``-``D.``
 options, ``答案：`` lines, full-width punctuation, digits and a little English, so the

@@ -19,7 +19,7 @@ DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines", "xlsx"]
 # math: a mathematical answer (LaTeX), read from the last \boxed{} (extraction `boxed`) and scored by `math_equiv`
 AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged", "math"]
 Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|pass@[1-9][0-9]*)$")]
-# boxed: the last complete \boxed{} of the answer, else an explicit final-answer line (harness/math_equiv.py)
+# boxed: the last complete \boxed{} of the answer, else an explicit final-answer line (harness/scoring/math_equiv.py)
 Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao", "boxed"]
 
 
@@ -137,23 +137,23 @@ class GenerationSpec(_Strict):
 
 
 class NumericSpec(_Strict):
-    """Tolerance of numeric answers (answer_type numeric), handed to harness.numeric.numbers_match. Defaults: the
+    """Tolerance of numeric answers (answer_type numeric), handed to harness.scoring.numeric.numbers_match. Defaults: the
     ones numbers_match uses without this block, rel_tol 1e-4 and abs_tol 1e-6. A whole-number gold is always
     matched exactly; the tolerances apply to the others ("1/3" against "0.33": rel_tol 0.02 accepts it)."""
 
-    rel_tol: float = Field(1e-4, ge=0)  # = harness.numeric.DEFAULT_REL_TOL
-    abs_tol: float = Field(1e-6, ge=0)  # = harness.numeric.DEFAULT_ABS_TOL
+    rel_tol: float = Field(1e-4, ge=0)  # = harness.scoring.numeric.DEFAULT_REL_TOL
+    abs_tol: float = Field(1e-6, ge=0)  # = harness.scoring.numeric.DEFAULT_ABS_TOL
 
 
 class ExecutionSpec(_Strict):
     """An answer checked by running a program: the generated code with the task's tests, or a verifier shipped
-    with the data. Both are untrusted, so they only ever run in the sandbox (harness/sandbox.py). The program
-    passes only by running to its end (harness/protocol.py), never by its exit status."""
+    with the data. Both are untrusted, so they only ever run in the sandbox (harness/sandbox/core.py). The program
+    passes only by running to its end (harness/sandbox/protocol.py), never by its exit status."""
 
     program: str  # template file or inline template; sees doc, output (the generation) and code (see `code`)
     stdin: str | None = None  # template for the program's standard input, e.g. "{{ output }}"
     # template of the model's code, run in a process of its own; `program` (the tests) calls its entry point over a
-    # pipe with plain data (the verdict protocol, harness/protocol.py). Without it the program runs alone.
+    # pipe with plain data (the verdict protocol, harness/sandbox/protocol.py). Without it the program runs alone.
     solution: str | None = None
     code: Literal["none", "python"] = "none"  # python: `code` is the completion read out of the output
     timeout_s: float = Field(10.0, gt=0)

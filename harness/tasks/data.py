@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from harness.contain import clean
 from harness.errors import HarnessError
-from harness.taskspec import DatasetSpec, TaskSpec
+from harness.tasks.spec import DatasetSpec, TaskSpec
 
 DATA_DIR_ENV = "HARNESS_DATA_DIR"
 SINGLE = "_all"  # subset name for tasks that have no subsets
@@ -69,7 +69,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _check_text_file(path: Path, where: str, header: bool = False) -> str:
+def check_text_file(path: Path, where: str, header: bool = False) -> str:
     """sha256 of a data file, which must be valid UTF-8 (all formats are read as UTF-8: a GBK file fails here with
     the line of its first bad byte, not deep inside a reader); `header`: a CSV/TSV file whose first line names its
     columns, so an empty file is an error here too."""
@@ -229,7 +229,7 @@ def _read_python(spec: DatasetSpec, path: Path, task: str = "") -> list[dict[str
             return rows
         doc: Any = _load_json_or_lines(text, spec.format)
     except UnicodeDecodeError:
-        _check_text_file(path, f"task {task}")  # raises, naming the line
+        check_text_file(path, f"task {task}")  # raises, naming the line
         raise
     except (ValueError, OSError) as e:
         raise HarnessError(f"{where}: cannot parse it as dataset.format {spec.format}: {_short(e)}") from None
@@ -396,7 +396,7 @@ def load_subset_meta(spec: TaskSpec, data_dir: Path | None) -> dict[str, dict[st
         raise HarnessError(f"task {spec.name}: dataset.subsets_from.path: {path} not found; the path is relative to "
                            f"the data dir (--data-dir {data_dir})")
     where = f"task {spec.name}: data file {path}"
-    _check_text_file(path, f"task {spec.name}")
+    check_text_file(path, f"task {spec.name}")
     try:
         doc: Any = _load_json_or_lines(path.read_text(encoding="utf-8"), "json")
     except ValueError as e:
@@ -482,14 +482,14 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
             header = spec.dataset.format in ("csv", "tsv") and not spec.dataset.column_names
             where = f"task {spec.name}"
             hashes = {p.relative_to(data_dir).as_posix(): (sha256_file(p) if spec.dataset.format == "xlsx"  # binary
-                                                           else _check_text_file(p, where, header))
+                                                           else check_text_file(p, where, header))
                       for p in files.values()}
             read = _local_reader(spec.dataset, files, spec.name)
             join = None
             if spec.dataset.join:
                 join_path = inside(data_dir, spec.dataset.join.path, where, "dataset.join.path")
                 if join_path.is_file():
-                    hashes[spec.dataset.join.path] = _check_text_file(join_path, where)
+                    hashes[spec.dataset.join.path] = check_text_file(join_path, where)
                 join = _joiner(join_path, spec.dataset.join.key, spec.dataset.join.fields, spec.name)
             return SplitSource(list(files), "local", hashes, read, _finisher(join, rules))
         looked = f"looked for {data_dir / pattern}" + (f" ({len(missing)} of {len(files)} files missing, e.g. {missing[0]})" if missing else "")

@@ -6,7 +6,7 @@ the answer. An output whose thinking never closed (the budget ran out) has no an
 unanswered (`unfinished_reasoning`), never mined for a letter. The reasoning is kept in the samples file beside
 the answer, with its token count, so what thinking costs can be measured.
 
-How thinking is switched comes from the model's preset (harness/models.py ThinkingSpec) or, for a model without
+How thinking is switched comes from the model's preset (harness/models/presets.py ThinkingSpec) or, for a model without
 one, from its chat template: a template that reads `enable_thinking` is a hybrid (Qwen3 style, on by default); a
 template whose generation prompt opens `<think>` always thinks (DeepSeek-R1 style, pre-filled).
 """

@@ -1,7 +1,7 @@
 """The verdict protocol: how a sandboxed check decides pass or fail so that the code under test cannot forge it.
 
 A check is the task's tests (the *judge*: a HumanEval problem's test code, a CPIFOpen verifier) and, for code
-tasks, the model's solution. They run in two separate sandboxed processes (harness/sandbox.py, every layer each):
+tasks, the model's solution. They run in two separate sandboxed processes (harness/sandbox/core.py, every layer each):
 
     harness ──nonce──▶ tests process ──call (JSON line)──▶ solution process
             ◀─verdict─               ◀──reply (JSON line)──
@@ -48,8 +48,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import sandbox_driver as _driver
-from harness.sandbox import Limits, ProcessHandle, SandboxResult, run_python
+from harness.sandbox import driver as _driver
+from harness.sandbox.core import Limits, ProcessHandle, SandboxResult, run_python
 
 PROTOCOL = "verdict/1"  # recorded in the results' sandbox block
 _DRIVER = Path(_driver.__file__).read_text(encoding="utf-8")
@@ -226,7 +226,7 @@ class CheckPool:
 
 def run_checks(checks: list[Check], limits: Limits = Limits(), workers: int | None = None) -> list[CheckResult]:
     """Every check, `workers` at a time (default: the cores), results in input order."""
-    from harness.sandbox import isolation
+    from harness.sandbox.core import isolation
 
     isolation()  # probe once, before the threads start
     with CheckPool(workers) as pool:

@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import HarnessError
-from harness.tasks import task_dirs
+from harness.tasks.roots import task_dirs
 
 
 class Category(BaseModel):

@@ -1,0 +1,1 @@
+"""Models: presets, chat templates and tokenizers, and the tiny random models used in tests and the quick start."""

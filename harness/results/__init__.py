@@ -1,0 +1,1 @@
+"""Results: the files a run writes, the summary table, and throughput accounting."""

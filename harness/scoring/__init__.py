@@ -1,0 +1,1 @@
+"""Scoring: answers extracted from model text and the metrics computed over them."""
