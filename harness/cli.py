@@ -250,6 +250,8 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from harness.leaderboard.site import build_site
 
     info = build_site(args.results, args.output, samples_limit=args.samples_per_task, with_samples=not args.no_samples)
+    for line in info["skipped"]:  # files (or lines of them) left out: which, and the field that is wrong
+        print(f"leaderboard: {line}", file=sys.stderr)
     print(f"leaderboard: {info['models']} models, {info['tasks']} tasks, {info['runs']} results files -> "
           f"{info['pages']} pages\nopen {info['index'].resolve().as_uri()}")
     return 0

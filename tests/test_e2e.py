@@ -35,7 +35,7 @@ def run(request: pytest.FixtureRequest, tiny_models: dict[str, Path], data_dir: 
 
 def test_results_file_contract(run: tuple[dict, list[dict]]) -> None:
     results, samples = run
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2
     m = results["model"]
     for key in ("name", "source", "dtype", "backend", "chat_template_hash", "weights", "architecture"):
         assert key in m

@@ -13,6 +13,7 @@ from typing import Any, Iterator
 import pytest
 
 from harness.cli import main
+from harness.leaderboard.samples import FIELD_CHARS
 from needs import require
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -21,6 +22,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parent.parent
 SHOTS = Path(os.environ.get("HARNESS_TEST_OUTPUT", REPO / "test-output")) / "browser"
 INJECTED = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+HUGE = "<b>长</b>" * 5_000  # 40,000 characters with markup: cut in the page, whole in the download
 ODD_NAME = "tiny-llama-chat<b>&"  # markup in a model folder name must show as text; "-chat" makes it a chat model
 
 
@@ -45,6 +47,8 @@ def site(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path, tmp
     lines = [json.loads(x) for x in jsonl.read_text(encoding="utf-8").splitlines()]
     first = next(r for r in lines if r["task"] == "cmath")
     first["output"] = first["prediction"] = INJECTED
+    second = [r for r in lines if r["task"] == "cmath"][1]  # an output too long to show whole
+    second["output"] = HUGE
     jsonl.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
     out = tmp / "site"
     assert main(["leaderboard", "build", str(results), "-o", str(out)]) == 0
@@ -172,6 +176,21 @@ def test_sample_browser_shows_injected_markup_as_text(site: Path, page: Any) -> 
     page.check("input[name=s-filter][value=wrong]")
     page.wait_for_selector("#s-list li.sample.bad")
     assert page.locator("#s-list li.sample.ok").count() == 0
+
+
+def test_sample_browser_cuts_a_huge_field_and_links_the_full_text(site: Path, page: Any) -> None:
+    page.goto(_url(site, "tasks/cmath.html") + "#model=tiny-qwen2&lang=en")
+    page.wait_for_selector("#s-list li.sample")
+    cut = page.locator("#s-list li.sample:has(.field-cut)")
+    assert cut.count() == 1
+    assert cut.locator(".field.output pre").inner_text() == HUGE[:FIELD_CHARS]  # text, markup and all
+    note = cut.locator(".field-cut")
+    assert "output: 40,000" in note.inner_text() and "the JSONL download has all of it" in note.inner_text()
+    href = note.locator("a").get_attribute("href")
+    assert href.endswith("/samples.jsonl") and note.locator("a").get_attribute("download") == ""
+    full = (site / "tasks" / href).resolve().read_text(encoding="utf-8")
+    assert HUGE in [json.loads(x).get("output") for x in full.splitlines()]
+    assert page.locator("#s-list b").count() == 0
 
 
 def test_sample_browser_likelihood_items_and_model_switch(site: Path, page: Any) -> None:

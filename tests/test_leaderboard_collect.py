@@ -198,7 +198,7 @@ def test_thinking_runs_are_entries_of_their_own(tmp_path: Path) -> None:
     on = {"enabled": True, "mode": "hybrid", "template_kwargs": {"enable_thinking": True}}
     write_thinking(tmp_path, "Qwen3-8B", "2026-01-01", {**on, "enabled": False}, {"cmath": gen_task(40, 10, 500, 125.0, 0, 0)})
     write_thinking(tmp_path, "Qwen3-8B", "2026-01-02", on, {"cmath": gen_task(80, 10, 8000, 1000.0, 7000, 1)})
-    write_thinking(tmp_path, "Qwen3-8B", "2026-01-03", "garbage", {"ceval": gen_task(55, 4, 4, 2.0, None, 0, "knowledge", "likelihood")})
+    write_thinking(tmp_path, "Qwen3-8B", "2026-01-03", None, {"ceval": gen_task(55, 4, 4, 2.0, None, 0, "knowledge", "likelihood")})
     runs = load_results(tmp_path)
     best = latest_scores(runs)
     assert set(best) == {("Qwen3-8B", False), ("Qwen3-8B", True)}
@@ -209,7 +209,7 @@ def test_thinking_runs_are_entries_of_their_own(tmp_path: Path) -> None:
     assert (on_row.total, off_row.total) == (80.0, pytest.approx((40 + 55) / 2))
     assert (on_row.slug, off_row.slug) == (slug("Qwen3-8B") + "--thinking", slug("Qwen3-8B"))
     assert [r["_file"] for r in off_row.runs] == [
-        "Qwen3-8B/2026-01-01.json", "Qwen3-8B/2026-01-03.json"]  # a malformed thinking field: taken as off
+        "Qwen3-8B/2026-01-01.json", "Qwen3-8B/2026-01-03.json"]  # no thinking recorded: off
     assert on_row.thinking_plan == {"enabled": True, "mode": "hybrid", "source": None, "tags": None, "prefilled": None,
                                     "template_kwargs": '{"enable_thinking": true}', "switch": None}
     # 8000 tokens, 8000 / 1000 = 8 right; 7000 reasoning tokens over 10 generations

@@ -456,17 +456,33 @@ def test_reasoning_is_apart_escaped_and_marked_unfinished_in_sample_files(thinki
     assert strings["reasoning"] == ["思考过程", "Reasoning"] and strings["unfinished"] == ["思考未完成", "Unfinished reasoning"]
 
 
-@pytest.mark.parametrize("garbage", [
-    {"model_thinking": "yes"}, {"model_thinking": {"enabled": "true", "mode": 5, "tags": "x", "template_kwargs": []}},
-    {"task_thinking": "lots"}, {"task_thinking": {"generations": float("nan"), "generated_tokens": "many",
-                                                  "tokens_per_correct": float("inf"), "reasoning_tokens": "x",
-                                                  "reasoning_share": 7, "unfinished_reasoning": -1}},
-    {"task_thinking": {"generations": 4, "generated_tokens": 100, "tokens_per_correct": 0}},
-    {"decoding": "greedy"}, {"decoding": {"temperature": float("nan"), "stop": "x", "top_k": 1.5}},
-    {"across": "x"}, {"across": {"samples": 2, "mean": float("nan")}}, {"score": float("nan")},
-    {"samples": {"reasoning": 5, "reasoning_finished": "no", "reasoning_finished_each": "x", "metrics": {"acc": float("nan")}}},
-])
-def test_garbage_in_thinking_fields_still_builds(tmp_path: Path, garbage: dict[str, Any]) -> None:
+NAN = float("nan")
+GARBAGE = [  # what is wrong in the results (or samples) file, and the line that says so (None: the file is read)
+    ({"model_thinking": "yes"}, 'model.thinking: should be an object (got "yes")'),
+    ({"model_thinking": {"enabled": "true", "mode": 5, "tags": "x", "template_kwargs": []}},
+     'model.thinking.enabled: should be true or false (got "true"); 3 more fields wrong'),
+    ({"task_thinking": "lots"}, 'tasks.cmath.thinking: should be an object (got "lots")'),
+    ({"task_thinking": {"generations": NAN, "generated_tokens": "many", "tokens_per_correct": float("inf"),
+                        "reasoning_tokens": "x", "reasoning_share": 7, "unfinished_reasoning": -1}},
+     "tasks.cmath.thinking.generations: should be a whole number (got nan); 4 more fields wrong"),
+    ({"task_thinking": {"generations": 4, "generated_tokens": 100, "tokens_per_correct": 0}}, None),  # odd, well typed
+    ({"decoding": "greedy"}, 'tasks.cmath.decoding: should be an object (got "greedy")'),
+    ({"decoding": {"temperature": NAN, "stop": "x", "top_k": 1.5}},
+     "tasks.cmath.decoding.temperature: should be a finite number (got nan); 2 more fields wrong"),
+    ({"across": "x"}, 'tasks.cmath.metrics.across_samples: should be an object (got "x")'),
+    ({"across": {"samples": 2, "mean": NAN}}, "tasks.cmath.metrics.across_samples.mean: should be a finite number (got nan)"),
+    ({"score": NAN}, "tasks.cmath.score: should be a finite number (got nan); 1 more field wrong"),  # and the suite's copy
+    ({"samples": {"reasoning": 5, "reasoning_finished": "no", "reasoning_finished_each": "x", "metrics": {"acc": NAN}}},
+     None),  # the results file is read; the bad sample line is left out (below)
+]
+
+
+@pytest.mark.parametrize(("garbage", "why"), GARBAGE)
+def test_garbage_in_thinking_fields_is_skipped_with_one_line(tmp_path: Path, garbage: dict[str, Any],
+                                                             why: str | None) -> None:
+    """A results file with a wrong type anywhere (here: the thinking-era fields) is left out of the board with one
+    line naming it and the field, and the other models' pages still build; well-typed odd values are read
+    defensively, and a bad samples line is left out on its own."""
     root = tmp_path / "results"
     block = thinking_block(50, "generate", 4, 200, 100.0, 100, 1)
     if "task_thinking" in garbage:
@@ -480,15 +496,23 @@ def test_garbage_in_thinking_fields_still_builds(tmp_path: Path, garbage: dict[s
     rows = [sample("cmath", 0, True, "答案：A"), {**sample("cmath", 1, False, "B"), **garbage.get("samples", {})}]
     write_run(root, "m", "2026-01-01", {"cmath": block, "ceval": task_block(40, "likelihood")}, rows,
               thinking=garbage.get("model_thinking", PLAN_ON))
+    write_run(root, "other", "2026-01-02", {"ceval": task_block(30, "likelihood")}, None)
     out = tmp_path / "site"
-    build_site(root, out)
+    info = build_site(root, out)
     assert broken_links(out) == []
     data = json.loads((out / "data/ranking.json").read_text(encoding="utf-8"),
                       parse_constant=lambda c: pytest.fail(f"{c} in ranking.json"))
-    (row,) = data["rows"]
-    assert row["thinking"] is (garbage.get("model_thinking", PLAN_ON) == PLAN_ON)  # only enabled: true is thinking
-    if "score" in garbage:
-        assert "cmath@v1" not in row["tasks"]  # a NaN score is no score
+    if why is not None:
+        assert info["skipped"] == [f"skipped m/20260101T000000Z-abcdef.json: {why}"]
+        assert [r["model"] for r in data["rows"]] == ["other"]
+        return
+    row = next(r for r in data["rows"] if r["model"] == "m")
+    assert row["thinking"] is True and "cmath@v1" in row["tasks"]
+    if "samples" in garbage:
+        assert info["skipped"] == ["skipped 1 of 2 lines of m/20260101T000000Z-abcdef.samples.jsonl: line 2: "
+                                   "reasoning: should be a string (got 5); 2 more fields wrong"]
+    else:
+        assert info["skipped"] == []
     if garbage.get("task_thinking", {}) == {"generations": 4, "generated_tokens": 100, "tokens_per_correct": 0}:
         assert row["cost"]["correct"] == 2.0 and row["cost"]["estimated"]  # 4 x 50 / 100: read from the score
     for page in ("index.html", "efficiency.html", f"models/{row['slug']}.html", "tasks/cmath.html"):

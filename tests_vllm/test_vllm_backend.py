@@ -73,7 +73,7 @@ def test_iflytek_uses_few_requests_not_one_prompt_per_option(pair) -> None:
 def test_suite_on_vllm_writes_valid_results(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
     results, samples = run_eval(tmp_path, "--backend", "vllm", "--enforce-eager", "--model", str(tiny_models["qwen2"]),
                                 "--suite", "superclue-objective", "--data-dir", str(data_dir), "--limit", "10", "--max-new-tokens", "16")
-    assert results["schema_version"] == 1 and results["model"]["backend"] == "vllm"
+    assert results["schema_version"] == 2 and results["model"]["backend"] == "vllm"
     assert len(results["tasks"]) == 23 and len(samples) == 230  # the 21 reference-scored tasks, HumanEval-zh, CPIFOpen
     assert results["suite"]["total"] is not None
     assert all(c["evaluated"] for c in results["suite"]["categories"].values())

@@ -14,8 +14,10 @@ run that computed the answers stay, with its date. The accelerator counts every 
 A model evaluated with thinking on (`model.thinking.enabled` in the results, harness/run/reasoning.py) is an entry of
 its own, apart from the same model without thinking: rows are keyed by (model name, thinking), so the two never
 share a score, a rank, a page or a sample set. Results without the field are entries without thinking, as before.
-Every thinking-era field (`model.thinking`, `tasks.<name>.thinking`, `.decoding`, `.metrics.across_samples`) is
-read defensively: a missing or malformed one (a string where a dict belongs, NaN) is left out, never an error.
+Results files are checked against the results schema (harness/results/schema.py) as they are read: a file with a
+wrong type anywhere (a string score, NaN, tasks as a list, a thinking block that is not an object) is left out of the
+board with one line naming the file and the field, and the rest builds. Values of the right type that still make
+no sense (a negative share, a zero tokens-per-correct) are read defensively: left out, never an error.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.results.files import clean
+from harness.results.schema import TOO_DEEP, SchemaError, validate_results
 from harness.results.throughput import is_measured, task_sums
 
 
@@ -215,28 +219,60 @@ def slug(name: str) -> str:
     return s
 
 
-def load_results(folder: Path) -> list[dict[str, Any]]:
-    """Every results file (*.json with a schema_version) under `folder`; other JSON files are ignored."""
+MAX_RESULTS_BYTES = 256 * 2**20  # a results file is a few hundred KB; anything this large is not one to read whole
+
+
+def load_results(folder: Path, skipped: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every results file (*.json with a schema_version) under `folder`, oldest first; other JSON files are
+    ignored. A results file that cannot be read or does not match the results schema (harness/results/schema.py)
+    is left out, and `skipped` gets one line naming it and the first wrong field, so one bad file never stops a
+    build. Files that pass are returned as parsed (lone surrogates replaced), with `_file` and `_path` added."""
     if not folder.is_dir():
         raise HarnessError(f"leaderboard: results folder {folder} not found")
     runs = []
     for path in sorted(folder.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts[:-1]):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts[:-1]):
             continue  # .shards/ (a Ray run's per-shard files, merged into the model's own file) and other hidden dirs
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        data, problem = _read_json(path)
+        if problem is None:
+            if not (isinstance(data, dict) and "schema_version" in data):
+                continue  # JSON, but not a results file
+            try:
+                validate_results(data)
+            except SchemaError as e:
+                problem = str(e)
+        if problem is not None:
+            if skipped is not None:
+                skipped.append(f"skipped {rel.as_posix()}: {problem}")
             continue
-        if (isinstance(data, dict) and "schema_version" in data and isinstance(data.get("tasks"), dict)
-                and isinstance(data.get("model"), dict) and isinstance(data["model"].get("name"), str)):
-            data["tasks"] = {k: v for k, v in data["tasks"].items() if isinstance(v, dict)}
-            if not isinstance(data.get("finished_at"), str):
-                data["finished_at"] = ""
-            data["_file"] = str(path.relative_to(folder))
-            data["_path"] = str(path)
-            runs.append(data)
+        data = clean(data)
+        if not isinstance(data.get("finished_at"), str):
+            data["finished_at"] = ""
+        data["_file"] = rel.as_posix()
+        data["_path"] = str(path)
+        runs.append(data)
     runs.sort(key=lambda r: (r.get("finished_at", ""), r["_file"]))
     return runs
+
+
+def _read_json(path: Path) -> tuple[Any, str | None]:
+    """A JSON file's content, or why it cannot be read (in words for the one-line report)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_RESULTS_BYTES:
+            return None, f"larger than {MAX_RESULTS_BYTES:,} bytes, the most a results file may have"
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        return None, f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})"
+    except OSError as e:
+        return None, f"cannot be read ({e.strerror or type(e).__name__})"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as e:
+        return None, f"not valid JSON: {e.msg} (line {e.lineno}, column {e.colno})"
+    except RecursionError:
+        return None, f"not valid JSON: {TOO_DEEP}"
 
 
 def number(value: Any) -> float | None:

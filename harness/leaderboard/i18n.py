@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from harness.leaderboard.samples import FIELD_CHARS, FIELD_ITEMS
+
 STRINGS: dict[str, tuple[str, str]] = {
     "site_title": ("中文大模型评测榜", "Chinese LLM leaderboard"),
     "site_tagline": ("分能力得分与各加速器上的实测吞吐，均可复现",
@@ -235,6 +237,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "reasoning": ("思考过程", "Reasoning"),
     "reasoning_cut": ("以下截断；完整内容见 JSONL 下载", "cut here; the JSONL download has all of it"),
     "chars": ("字符", "characters"),
+    "field_cut": (f"内容过长，每个字段只显示前 {FIELD_CHARS:,} 字符（或前 {FIELD_ITEMS:,} 项）；原长度",
+                  f"Too long to show whole: each field shows its first {FIELD_CHARS:,} characters (or {FIELD_ITEMS:,} "
+                  "entries); full sizes"),
+    "download_full": ("完整内容见 JSONL 下载", "the JSONL download has all of it"),
     "noscript": ("未启用 JavaScript：排序、筛选和语言切换不可用，表格与图表照常显示。",
                  "JavaScript is off: sorting, filtering and the language switch are unavailable; tables and "
                  "charts still show."),
@@ -243,7 +249,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 # strings the browser scripts build elements from (everything else is rendered at build time)
 SCRIPT_KEYS = ("prompt", "output", "option_logprobs", "prediction", "target", "right", "wrong", "loading",
                "no_samples", "page", "finish", "items", "verdicts", "judge_output", "dialogue", "execution", "score",
-               "reasoning", "unfinished", "reasoning_cut", "chars")
+               "reasoning", "unfinished", "reasoning_cut", "chars", "field_cut", "download_full")
 
 
 def t(key: str) -> Markup:

@@ -134,10 +134,13 @@ def _write(path: Path, text: str) -> None:
 
 
 def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = None, with_samples: bool = True) -> dict[str, Any]:
-    """Write the whole site into `out_dir` (replacing a previous build there); returns counts for the CLI."""
-    runs = load_results(results_dir)
+    """Write the whole site into `out_dir` (replacing a previous build there); returns counts for the CLI, and under
+    "skipped" one line per results or samples file (or part of one) that could not be read, saying which and why."""
+    skipped: list[str] = []
+    runs = load_results(results_dir, skipped)
     if not runs:
-        raise HarnessError(f"leaderboard: no results files (*.json written by `harness eval`) under {results_dir}")
+        why = f"; {len(skipped)} could not be read, the first: {skipped[0]}" if skipped else ""
+        raise HarnessError(f"leaderboard: no results files (*.json written by `harness eval`) under {results_dir}{why}")
     if out_dir.exists():
         if not out_dir.is_dir():
             raise HarnessError(f"leaderboard: -o {out_dir} is a file; pick a folder for the site")
@@ -159,9 +162,10 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
         for row in board.rows:
             for col, s in row.scores.items():
                 run = next(r for r in row.runs if r["_file"] == s.run_file)
-                path = Path(run["_path"]).parent / str(run.get("samples_file") or "")
+                path = Path(run["_path"]).parent / str(run.get("samples_file") or "")  # a bare name (the schema)
                 if str(path) not in cache:
-                    cache[str(path)] = read_samples_by_task(path) if run.get("samples_file") else {}
+                    name = (Path(run["_file"]).parent / str(run.get("samples_file") or "")).as_posix()
+                    cache[str(path)] = read_samples_by_task(path, skipped, name) if run.get("samples_file") else {}
                 records = cache[str(path)].get(s.task, [])
                 if not records:
                     continue
@@ -199,7 +203,7 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
     _write(out_dir / "data" / "ranking.json", ranking_json(board, built_at))
     _write(out_dir / "data" / "ranking.csv", ranking_csv(board))
     return {"models": len(board.rows), "tasks": len(board.tasks), "runs": len(runs), "pages": len(pages),
-            "index": out_dir / "index.html"}
+            "index": out_dir / "index.html", "skipped": skipped}
 
 
 def _json_for_html(obj: Any) -> Markup:

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from harness.contain import clean_text
+from harness.errors import HarnessError
+from harness.results.schema import SCHEMA_VERSION, SchemaError, validate_results
 
-SCHEMA_VERSION = 1
+__all__ = ["SCHEMA_VERSION", "SampleWriter", "clean", "dumps_line", "read_samples", "results_text", "write_atomic",
+           "write_json_atomic", "write_results"]
 
 
-def _clean(obj: Any) -> Any:
+def clean(obj: Any) -> Any:
     """JSON has no NaN: write null instead so every parser reads the file. Text with a lone surrogate (which UTF-8
     cannot hold) gets U+FFFD in its place, so one poisoned sample never stops a writer (harness/contain.py)."""
     if isinstance(obj, str):
@@ -24,9 +27,9 @@ def _clean(obj: Any) -> Any:
     if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
         return None
     if isinstance(obj, dict):
-        return {clean_text(str(k)): _clean(v) for k, v in obj.items()}
+        return {clean_text(str(k)): clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [clean(v) for v in obj]
     return obj
 
 
@@ -38,11 +41,11 @@ def _plain(obj: Any) -> Any:
         try:
             value = item()
             if isinstance(value, (int, float, str, bool)) or value is None:
-                return _clean(value)
+                return clean(value)
         except (TypeError, ValueError):
             pass
     if isinstance(obj, (set, frozenset)):
-        return _clean(sorted(obj, key=repr))
+        return clean(sorted(obj, key=repr))
     if isinstance(obj, bytes):
         return obj.decode("utf-8", "replace")
     return clean_text(str(obj))
@@ -55,7 +58,7 @@ def dumps_line(record: dict[str, Any]) -> str:
     """One JSON line of a record, as every samples-like file holds them. JSON escapes the control characters;
     the three other characters that str.splitlines() breaks at (U+0085, U+2028, U+2029), which JSON leaves as
     they are, are escaped too, so a model's text can never split a line for any reader."""
-    return json.dumps(_clean(record), ensure_ascii=False, allow_nan=False, default=_plain).translate(_LINE_BREAKS)
+    return json.dumps(clean(record), ensure_ascii=False, allow_nan=False, default=_plain).translate(_LINE_BREAKS)
 
 
 def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
@@ -78,10 +81,31 @@ def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     def dump(f: TextIO) -> None:
-        json.dump(_clean(data), f, ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
+        json.dump(clean(data), f, ensure_ascii=False, indent=2, allow_nan=False, default=_plain)
         f.write("\n")
 
     write_atomic(path, dump)
+
+
+def results_text(results: dict[str, Any]) -> str:
+    """A results file's text, exactly as write_results writes it."""
+    return json.dumps(clean(results), ensure_ascii=False, indent=2, allow_nan=False, default=_plain) + "\n"
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write a run's results file (atomically), checked against the results schema (harness/results/schema.py)
+    in the form it is written, so every file the harness writes is one the leaderboard reads. A mismatch is a
+    harness bug: the file is written all the same (a long run's results are never lost) and the error names it."""
+    text = results_text(results)
+    try:
+        validate_results(json.loads(text))
+        problem = None
+    except SchemaError as e:
+        problem = e
+    write_atomic(path, lambda f: f.write(text))
+    if problem is not None:
+        raise HarnessError(f"{path}: written, but it does not match the results schema at {problem}; the leaderboard "
+                           "will skip it (a harness bug: please report it)")
 
 
 class SampleWriter:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import json
 import os
 import secrets
 import signal
@@ -25,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.results.files import write_json_atomic
+from harness.results.files import write_results
+from harness.results.schema import ResultsFile, RunThroughput, SchemaError, validate_results
 from harness.run.runner import EvalConfig
 
 FAULT_ENV = "HARNESS_FAULT_KILL_AFTER"  # test hook: a worker SIGKILLs itself once, after N samples of a shard
@@ -173,11 +175,14 @@ def run_ray(cfg: EvalConfig, models: list[str], address: str | None, shards: int
 
 
 def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list[str]) -> tuple[dict[str, Any], Path]:
-    """One results file and one samples file from a model's shard runs, as a single local run writes them."""
-    from harness.tasks.suites import aggregate_suite, load_suite
+    """One results file and one samples file from a model's shard runs, as a single local run writes them. The
+    shards' results files are read back as written and checked against the results schema (so the merge adds up
+    what is on disk, not what a worker held in memory); the merged file is checked again when it is written."""
     from harness.results.throughput import Latencies, Usage, run_figures
+    from harness.tasks.suites import aggregate_suite, load_suite
 
-    runs = [s["results"] for s in shards]
+    read = [_read_shard(Path(s["path"])) for s in shards]
+    runs = [data for data, _ in read]
     first = runs[0]
     started = min(r["started_at"] for r in runs)
     run_id = (_dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-"
@@ -186,8 +191,8 @@ def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list
     out_dir.mkdir(parents=True, exist_ok=True)
     samples_path = out_dir / f"{run_id}.samples.jsonl"
     with open(samples_path, "w", encoding="utf-8") as out:
-        for s in shards:
-            src = Path(s["path"]).parent / s["results"]["samples_file"]
+        for s, r in zip(shards, runs):
+            src = Path(s["path"]).parent / r["samples_file"]
             out.write(src.read_text(encoding="utf-8"))
     tasks = {}
     for name in task_order:
@@ -196,28 +201,29 @@ def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list
                 tasks[name] = r["tasks"][name]
     total = Usage()
     seconds = 0.0
-    for r in runs:
-        tp = r["throughput"]
-        total.samples += tp["samples"]
-        total.prompt_tokens += tp["prompt_tokens"]
-        total.generated_tokens += tp["generated_tokens"]
-        seconds += tp["seconds"]
-        total.ttft.merge(Latencies.from_report(tp.get("ttft_s")))
-        total.tpot.merge(Latencies.from_report(tp.get("tpot_s")))
+    measured = [typed.throughput or RunThroughput() for _, typed in read]
+    for tp in measured:
+        total.samples += tp.samples or 0
+        total.prompt_tokens += tp.prompt_tokens or 0
+        total.generated_tokens += tp.generated_tokens or 0
+        seconds += tp.seconds or 0.0
+        total.ttft.merge(Latencies.from_report(tp.ttft_s.model_dump() if tp.ttft_s else None))
+        total.tpot.merge(Latencies.from_report(tp.tpot_s.model_dump() if tp.tpot_s else None))
     throughput = {k: v for k, v in first["throughput"].items() if k not in ("ttft_s", "tpot_s")}
     throughput.update(total.report(wall_seconds=seconds))
-    throughput["model_load_seconds"] = max(r["throughput"]["model_load_seconds"] for r in runs)
-    throughput["peak_memory_bytes"] = max((r["throughput"]["peak_memory_bytes"] or 0) for r in runs) or None
-    energies = [r["throughput"].get("energy_joules") for r in runs]  # a sum over some workers is not the run's
-    throughput["energy_joules"] = None if any(e is None for e in energies) else sum(energies)
-    throughput["energy_devices"] = sum(r["throughput"].get("energy_devices") or 0 for r in runs) if None not in energies else 0
+    throughput["model_load_seconds"] = max(tp.model_load_seconds or 0.0 for tp in measured)
+    throughput["peak_memory_bytes"] = max(tp.peak_memory_bytes or 0 for tp in measured) or None
+    energies = [tp.energy_joules for tp in measured]  # a sum over some workers is not the run's
+    throughput["energy_joules"] = None if any(e is None for e in energies) else sum(e or 0.0 for e in energies)
+    throughput["energy_devices"] = sum(tp.energy_devices or 0 for tp in measured) if None not in energies else 0
     if None in energies:
         throughput["energy_method"] = None
         throughput["energy_note"] = f"not measured on {energies.count(None)} of {len(runs)} workers"
     throughput["seconds_are"] = "summed over workers"
     # the rates, as a single run defines them (harness.results.throughput.run_figures), from the merged task blocks;
     # accelerator.count is each worker's, so per-accelerator rates are per device of a worker
-    throughput.update(run_figures(tasks, seconds, int((throughput.get("accelerator") or {}).get("count") or 1),
+    accelerator = measured[0].accelerator
+    throughput.update(run_figures(tasks, seconds, int((accelerator.count if accelerator else None) or 1),
                                   throughput["energy_joules"]))
     results = {
         **first,
@@ -236,27 +242,40 @@ def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list
                                                 "throughput": {k: r["throughput"].get(k) for k in ("samples", "seconds", "generated_tokens_per_s")}}
                                                for r in runs]},
     }
-    judge_lines = [Path(s["path"]).parent / s["results"]["judge"]["judgements_file"] for s in shards if s["results"].get("judge")]
+    judge_lines = [Path(s["path"]).parent / r["judge"]["judgements_file"] for s, r in zip(shards, runs) if r.get("judge")]
     if judge_lines and results["judge"]:
         jpath = out_dir / f"{run_id}.judge.jsonl"
         jpath.write_text("".join(p.read_text(encoding="utf-8") for p in judge_lines), encoding="utf-8")
         results["judge"]["judgements_file"] = jpath.name
     path = out_dir / f"{run_id}.json"
-    write_json_atomic(path, results)
+    write_results(path, results)
     return results, path
+
+
+def _read_shard(path: Path) -> tuple[dict[str, Any], ResultsFile]:
+    """A shard's results file as written, and as checked against the results schema."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        typed = validate_results(data)
+    except (OSError, ValueError) as e:  # SchemaError and JSONDecodeError are ValueErrors
+        why = str(e) if isinstance(e, SchemaError) else f"{type(e).__name__}: {e}"
+        raise HarnessError(f"--launcher ray: shard results {path} cannot be merged: {why[:300]}") from None
+    return data, typed
 
 
 def _merge_judges(blocks: list[dict[str, Any] | None]) -> dict[str, Any] | None:
     got = [b for b in blocks if b]
     if not got:
         return None
-    merged = {**got[0], "prompts": {}, "unparsed_verdicts": {}, "requests": 0, "cached_requests": 0}
+    counts = ("unparsed_verdicts", "inexact_verdicts", "rule_scored")  # per task
+    merged = {**got[0], "prompts": {}, **{c: {} for c in counts}, "requests": 0, "cached_requests": 0}
     for b in got:
         merged["prompts"].update(b["prompts"])
         merged["requests"] += b["requests"]
         merged["cached_requests"] += b.get("cached_requests", 0)
-        for k, v in b["unparsed_verdicts"].items():
-            merged["unparsed_verdicts"][k] = merged["unparsed_verdicts"].get(k, 0) + v
+        for c in counts:
+            for k, v in b.get(c, {}).items():
+                merged[c][k] = merged[c].get(k, 0) + v
     return merged
 
 

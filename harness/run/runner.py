@@ -20,7 +20,8 @@ from typing import Any
 from harness import __version__
 from harness.errors import HarnessError
 from harness.models.presets import ModelRef, resolve_commit, resolve_model, tokenizer_fingerprint, weights_fingerprint
-from harness.results.files import SCHEMA_VERSION, write_json_atomic
+from harness.results.files import write_results
+from harness.results.schema import SCHEMA_VERSION
 from harness.scoring.metrics import TaskTally
 from harness.tasks.suites import Suite, aggregate_suite, load_suite
 from harness.run.decoding import DecodingFlags, settings_for
@@ -356,9 +357,9 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         "sandbox": dispatcher.sandbox_isolation,
         "cache": cache.stats() if cache else None,
     }
-    write_json_atomic(results_path, results)
     if cache is not None:
         cache.close()
+    write_results(results_path, results)  # checked against harness/results/schema.py as it is written
     return results, results_path
 
 

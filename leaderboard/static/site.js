@@ -363,7 +363,22 @@
       if (s.verdicts) li.appendChild(field("verdicts", JSON.stringify(s.verdicts), "verdicts"));
       (s.judge_outputs || []).forEach(function (text) { li.appendChild(field("judge_output", text, "judge-output")); });
       if (s.metrics) li.appendChild(el("div", "metrics", JSON.stringify(s.metrics)));
+      if (s.cut) li.appendChild(cutNote(s.cut));
       return li;
+    }
+
+    function cutNote(cut) {  /* fields too long to show: what was cut, and the download that has all of it */
+      var p = el("p", "cut field-cut");
+      p.appendChild(tt("field_cut"));
+      p.appendChild(document.createTextNode(" (" + Object.keys(cut).map(function (k) {
+        return k + ": " + Number(cut[k]).toLocaleString("en");
+      }).join(", ") + ") "));
+      var a = el("a");
+      a.href = root + current().value + "/samples.jsonl";
+      a.setAttribute("download", "");
+      a.appendChild(tt("download_full"));
+      p.appendChild(a);
+      return p;
     }
 
     show();
