@@ -21,9 +21,10 @@ from harness.errors import HarnessError
 from harness.leaderboard import i18n, svg
 from harness.leaderboard.collect import Leaderboard, ModelRow, TaskScore, build, load_results, slug
 from harness.leaderboard.export import ranking_csv, ranking_json
+from harness.resources import bundled
 from harness.leaderboard.samples import read_samples_by_task, write_sample_files
 
-SITE_SOURCES = Path(__file__).resolve().parent.parent.parent / "leaderboard"
+SITE_SOURCES = bundled("leaderboard")  # the site's templates and assets (harness/resources.py)
 SIZE_BUCKETS = (("lt1b", 1e9, "<1B"), ("1-4b", 4.5e9, "1–4B"), ("4-15b", 15e9, "4–15B"), ("15-40b", 40e9, "15–40B"),
                 ("gt40b", float("inf"), "≥40B"))
 

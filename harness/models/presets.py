@@ -19,8 +19,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness.errors import HarnessError
+from harness.resources import bundled
 
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "configs" / "models"
+PRESETS_DIR = bundled("configs") / "models"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _FULL_HASH_LIMIT = 2 << 30  # weight folders up to 2 GiB are hashed whole; larger ones are sampled
 

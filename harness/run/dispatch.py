@@ -96,7 +96,7 @@ class Dispatcher:
         self.thinking = thinking  # None: the model does not think; answers are still freed of think tags
         self.think = [ThinkTally() for _ in planned]  # what thinking cost, per task
         # what each task's results block needs; judged items join theirs in the judge pass
-        self.tallies = [TaskTally(p.task.spec.metrics, p.task.spec.group_by) for p in planned]
+        self.tallies = [TaskTally(p.task.spec.metrics, p.task.spec.group_by, p.task.spec.csl) for p in planned]
         self.usage = [Usage() for _ in planned]
         self.live: dict[tuple[int, int], PromptedSample] = {}  # the window's items
         self.conversations: dict[tuple[int, int], Conversation] = {}
@@ -553,7 +553,7 @@ def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
 
 
 def _record_meta(p: Planned, sample: Sample) -> dict[str, Any]:
-    keep = ("subset", "type", *p.task.spec.group_by)  # not the subset's long fields (e.g. its prompt prefix)
+    keep = ("subset", "type", *p.task.spec.meta_keys)  # not the subset's long fields (e.g. its prompt prefix)
     return {k: v for k, v in sample.meta.items() if k in keep}
 
 

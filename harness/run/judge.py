@@ -22,6 +22,7 @@ from harness.results.files import SampleWriter, dumps_line, write_atomic
 from harness.tasks.task import template_doc
 from harness.results.throughput import Usage
 from harness.types import GenerateRequest
+from harness.scoring import checklists
 from harness.scoring.verdicts import dimension_scores, parse_verdict
 
 
@@ -45,16 +46,16 @@ def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dic
 
 
 def build_prompts(p: Planned, doc: dict[str, Any], turns: list[str], answers: list[str],
-                  ctx: dict[str, Any]) -> list[tuple[int | None, list[tuple[str, str]]]]:
+                  ctx: dict[str, Any], meta: dict[str, Any] | None = None) -> list[tuple[int | None, list[tuple[str, str]]]]:
     """(turn, judge messages) for one item: one per turn when the rubric judges turns (MT-Bench), else one.
-    `doc` is the item as prompt templates see it (tasks.template_doc)."""
+    `doc` is the item as prompt templates see it (tasks.template_doc); `meta` its sample meta, seen as `subset`."""
     spec = p.task.spec.judge
     assert spec is not None
     doc = {**doc, "turns": [doc["question"], *turns[1:]]}  # the user's words, without the template around turn 1
     wanted = range(1, len(turns) + 1) if spec.per_turn else [len(turns)]
     out: list[tuple[int | None, list[tuple[str, str]]]] = []
     for turn in wanted:
-        context = dict(doc=doc, output=answers[turn - 1], outputs=answers, turn=turn, ctx=ctx)
+        context = dict(doc=doc, output=answers[turn - 1], outputs=answers, turn=turn, ctx=ctx, subset=meta or {})
         messages: list[tuple[str, str]] = []
         if p.task.judge_system is not None:
             system = p.task.judge_system.render(**context).strip()
@@ -81,8 +82,20 @@ def check_templates(planned: list[Planned], data_dir: Path | None) -> None:
             continue
         ctx, _ = load_context(p, data_dir)
         for ps in p.rendered():
+            if rule_for(p, ps.sample.meta, ps.sample.raw) is not None:  # a rule scores it: no judge prompt
+                continue
             turns = turns_of(p, ps)
-            build_prompts(p, template_doc(ps.sample), turns, [""] * len(turns), ctx)
+            build_prompts(p, template_doc(ps.sample), turns, [""] * len(turns), ctx, ps.sample.meta)
+
+
+def rule_for(p: Planned, meta: dict[str, Any], row: dict[str, Any]) -> str | None:
+    """The rule that scores this item instead of the judge (judge.rules: FollowBench's rule-checked items), or None."""
+    spec = p.task.spec.judge
+    if spec is None or spec.rules is None:
+        return None
+    from harness.scoring.followbench_rules import rule_name
+
+    return rule_name(str(meta.get("subset", "")), row)
 
 
 def item_score(values: list[float | None], scale: tuple[float, float], pass_at: float | None) -> float | None:
@@ -152,6 +165,8 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
         "requests": judge.requests,
         "cached_requests": judge.cached,
         "unparsed_verdicts": judge.unparsed,
+        "inexact_verdicts": judge.inexact,  # checklist marks read in order: not in the form upstream requires
+        "rule_scored": judge.ruled,  # items a rule scored instead of the judge (judge.rules)
         "judgements_file": judge_path.name,
         "sees_reasoning": sees_reasoning,
         "throughput": {"model_load_seconds": round(load_seconds, 3), **judge.usage.report(wall_seconds=wall)},
@@ -174,6 +189,8 @@ class _Judging:
         self.requests = 0
         self.cached = 0
         self.unparsed: dict[str, int] = {}
+        self.inexact: dict[str, int] = {}
+        self.ruled: dict[str, int] = {}
         self.sees_reasoning = False  # --judge-sees-reasoning: each answer is shown after its think block
 
     def window(self, records: list[dict[str, Any]], by_name: dict[str, int], out: Any, writer: SampleWriter,
@@ -183,26 +200,31 @@ class _Judging:
 
         items: list[tuple[int, int | None]] = []  # (record, turn) per request
         requests = []
+        verdicts: list[dict[int | None, tuple[Any, str | None]]] = [{} for _ in records]
         for ri, rec in enumerate(records):
             ti = by_name[rec["task"]]
             p = self.planned[ti]
             spec = p.task.spec.judge
             assert spec is not None
+            rule = rule_for(p, rec.get("meta") or {}, rec["doc"]["row"])
+            if rule is not None:
+                verdicts[ri][None] = (self._rule_marks(rule, rec), None)
+                continue
             answers = rec["answers"]
             if self.sees_reasoning:
                 answers = with_reasoning(answers, rec.get("reasonings") or [])
-            for turn, messages in build_prompts(p, rec["doc"], rec["turns"], answers, self.contexts[ti]):
+            for turn, messages in build_prompts(p, rec["doc"], rec["turns"], answers, self.contexts[ti], rec.get("meta")):
                 text = self.chat(messages) if self.chat is not None else "\n\n".join(c for _, c in messages)
                 requests.append(GenerateRequest(text, spec.max_new_tokens, (), 0.0, self.seed, self.chat is None,
                                                 tuple(messages) if self.use_messages else ()))
                 items.append((ri, turn))
-        verdicts: list[dict[int | None, tuple[float | None, str]]] = [{} for _ in records]
-        for idx, res, hit in through_cache(self.cache, self.judge_id, "gen", self.backend.generate, requests):
+        answered = through_cache(self.cache, self.judge_id, "gen", self.backend.generate, requests) if requests else ()
+        for idx, res, hit in answered:
             self.cached += hit
             ri, turn = items[idx]
             rec = records[ri]
             spec = self.planned[by_name[rec["task"]]].task.spec.judge
-            value = parse_verdict(spec.parser, res.text, spec.scale)  # type: ignore[union-attr]
+            value = self._verdict(spec, res.text, rec)
             verdicts[ri][turn] = (value, res.text)
             c = res.cost
             if not hit:
@@ -216,22 +238,65 @@ class _Judging:
             out.write(dumps_line(rec) + "\n")
             bar.update(1)
 
-    def _finish(self, ti: int, rec: dict[str, Any], per_turn: dict[int | None, tuple[float | None, str]]) -> None:
+    def _verdict(self, spec: Any, text: str, rec: dict[str, Any]) -> Any:
+        """The verdict in a judge's text: a number, or a checklist's marks (a list of 0/1); None if unreadable."""
+        if spec.parser not in checklists.PARSERS:
+            return parse_verdict(spec.parser, text, spec.scale)
+        got = checklists.parse_marks(spec.parser, text, rec["doc"]["row"])
+        if got is None:
+            return None
+        marks, exact = got
+        if not exact:
+            rec["marks_exact"] = False
+            self.inexact[rec["task"]] = self.inexact.get(rec["task"], 0) + 1
+        return marks
+
+    def _rule_marks(self, rule: str, rec: dict[str, Any]) -> list[int]:
+        """An item a rule scores (the answer without its reasoning): one mark for all its constraints."""
+        from harness.scoring.followbench_rules import rule_mark
+
+        rec["rule"] = rule
+        self.ruled[rec["task"]] = self.ruled.get(rec["task"], 0) + 1
+        try:
+            return [rule_mark(rule, rec["doc"]["row"], rec["answers"][-1])]
+        except Exception as e:  # a data row the rule cannot read: the item fails, as any item whose scoring breaks
+            rec["error"] = f"{type(e).__name__}: {str(e)[:300]}"
+            return [0]
+
+    def _finish(self, ti: int, rec: dict[str, Any], per_turn: dict[int | None, tuple[Any, str | None]]) -> None:
         """Score one item from its verdicts, into its line and its task's tally."""
         p = self.planned[ti]
         spec = p.task.spec.judge
         assert spec is not None
         ordered = [per_turn[k] for k in sorted(per_turn, key=lambda k: k or 0)]
         values = [v for v, _ in ordered]
-        score = item_score(values, spec.scale, spec.pass_at)
-        metrics = {} if score is None else {"judge_score": score}
+        if spec.parser in checklists.PARSERS:  # one verdict: a mark per constraint, and the task's metrics from them
+            metrics = self._checklist_metrics(spec.parser, values[0], rec)
+            score = metrics.get(p.task.spec.metrics[0])
+            prediction = None if not metrics else "".join(str(m) for m in values[0])
+        else:
+            score = item_score(values, spec.scale, spec.pass_at)
+            metrics = {} if score is None else {"judge_score": score}
+            prediction = None if score is None else f"{score:.3f}"
         del rec["doc"]  # the row was only carried for the judge prompt
-        rec.update(prediction=None if score is None else f"{score:.3f}", correct=score is not None and score >= 1.0,
-                   metrics=metrics, judge="done" if score is not None else "unparsed", verdicts=values,
-                   judge_outputs=[t for _, t in ordered])
+        status = "rule" if "rule" in rec else "done" if score is not None else "unparsed"
+        rec.update(prediction=prediction, correct=score is not None and score >= 1.0,
+                   metrics=metrics, judge=status, verdicts=values,
+                   judge_outputs=[t for _, t in ordered if t is not None])
         if spec.parser == "alignbench":
             rec["dimensions"] = [dimension_scores(t) for _, t in ordered]
         self.tallies[ti].add_values(rec.get("meta") or {}, metrics, float(rec.get("weight", 1.0)), rec["prediction"])
         missing = sum(v is None for v in values)
         if missing:
             self.unparsed[p.task.name] = self.unparsed.get(p.task.name, 0) + missing
+
+    @staticmethod
+    def _checklist_metrics(parser: str, marks: list[int] | None, rec: dict[str, Any]) -> dict[str, float]:
+        """CSR/ISR/PSR or HSR/SSR of one item; none (unparsed, counted) when its marks could not be read or scored."""
+        if marks is None:
+            return {}
+        try:
+            return checklists.item_metrics(parser, marks, rec["doc"]["row"])
+        except (ValueError, KeyError, TypeError) as e:  # a checkpoint kind upstream does not know: say so, score none
+            rec["error"] = f"{type(e).__name__}: {str(e)[:300]}"
+            return {}

@@ -402,6 +402,11 @@ def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
         metrics["judge_unparsed"] = tally.without_metrics
     elif p.mode == "generate":
         metrics["unextracted"] = tally.without_prediction
+    by_chain: dict[str, Any] = {}
+    if tally.chains is not None:  # FollowBench's CSL, from whole chains only (the others are counted)
+        chains = tally.chains.result()
+        by_chain["csl_by"] = chains.pop("csl_by")  # per file: beside the groups, metrics hold numbers only
+        metrics.update(chains)
     across = tally.across_samples()
     if across is not None:  # several generations per item: avg@N and how much a sampled run's score moves
         metrics[f"avg@{across['samples']}"] = across["mean"]
@@ -419,10 +424,11 @@ def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
         "score": primary["score"],
         "score_stderr": primary["score_stderr"],
         "metrics": metrics,
-        "aggregate": {"rule": spec.aggregate, **primary},
+        "aggregate": {"rule": spec.aggregate, **primary, **by_chain},
         "template_hash": p.task.template.hash,
         "prompt_hash": p.prompt_hash,
-        "data": {"origin": p.task.data_origin, "files": p.task.data_hashes, "skipped_rows": p.task.skipped},
+        "data": {"origin": p.task.data_origin, "files": p.task.data_hashes, "skipped_rows": p.task.skipped,
+                 "excluded_rows": p.task.excluded},
         "source": spec.source,
         "license": spec.license,
         "description": spec.description,

@@ -111,6 +111,11 @@ def score_generation(
 
 
 def _group_values(sample_meta: dict[str, Any], key: str) -> list[str]:
+    if key not in sample_meta and "+" in key:  # "subset+level": one group per combination, "content/3"
+        combos = [""]
+        for part in key.split("+"):
+            combos = [f"{c}/{v}" if c else v for c in combos for v in _group_values(sample_meta, part)]
+        return combos
     value = sample_meta.get(key)
     if value is None:
         return []
@@ -246,9 +251,15 @@ class TaskTally:
     """What a task's results block needs from its samples, fed as each is scored: per-metric tallies and a few
     counts (unextracted answers, sandbox statuses, unread verdicts). Nothing per sample is kept."""
 
-    def __init__(self, metrics: Sequence[str], group_by: Sequence[str]) -> None:
+    def __init__(self, metrics: Sequence[str], group_by: Sequence[str], csl: Any = None) -> None:
         self.group_by = list(group_by)
         self.metrics = {m: Tally(group_by) for m in metrics}
+        self._keys = {part for key in self.group_by for part in (key, *key.split("+"))}  # what the groups are read from
+        self.chains: Any = None  # FollowBench's CSL (spec.csl): each chain's levels, harness/scoring/chains.py
+        if csl is not None:
+            from harness.scoring.chains import ChainTally
+
+            self.chains = ChainTally(csl.chain, csl.level, csl.by, csl.levels, csl.metric)
         self.n = 0
         self.without_prediction = 0
         self.without_metrics = 0  # a judge verdict that could not be read: left out of the score, counted
@@ -283,7 +294,9 @@ class TaskTally:
     def add_values(self, meta: dict[str, Any], metrics: dict[str, float], weight: float, prediction: str | None,
                    count_predictions: bool = False) -> None:
         self.n += 1
-        groups = {k: meta[k] for k in self.group_by if k in meta}
+        if self.chains is not None:
+            self.chains.add(meta, metrics)
+        groups = {k: meta[k] for k in self._keys if k in meta}
         for m, tally in self.metrics.items():
             if m in metrics:
                 tally.add(groups, metrics[m], weight)

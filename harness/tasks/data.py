@@ -44,12 +44,17 @@ class SplitSource:
     file_hashes: dict[str, str]
     read: Callable[[str], Iterable[dict[str, Any]]]  # the raw rows of one subset, in file order
     finish: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda row: row  # join, then exclude (None)
+    excluded: dict[str, int] = field(default_factory=dict)  # rows dataset.exclude dropped, per subset (a full pass)
 
     def rows(self, subset: str) -> Iterator[dict[str, Any]]:
+        dropped = 0
         for row in self.read(subset):
             done = self.finish(row)
             if done is not None:
                 yield clean(done)  # a JSON "\ud800" escape is text UTF-8 cannot hold: U+FFFD from here on
+            else:
+                dropped += 1
+        self.excluded[subset] = dropped
 
     def load(self) -> TaskData:
         """Every row in memory (the few-shot split: small, and indexed by position)."""

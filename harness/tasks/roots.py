@@ -1,4 +1,4 @@
-"""Where task files live: the repository's tasks/ folder, after any folders named in HARNESS_TASKS_DIR.
+"""Where task files live: the tasks/ folder the harness ships with (harness/resources.py), after any folders named in HARNESS_TASKS_DIR.
 
 A module of its own so that the template sandbox (which must know the roots an include may read from) and the
 task loader both depend on it, and not on each other."""
@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_TASKS_DIR = Path(__file__).resolve().parents[2] / "tasks"
+from harness.resources import bundled
+
+REPO_TASKS_DIR = bundled("tasks")  # the checkout's tasks/, or the installed package's copy
 TASKS_DIR_ENV = "HARNESS_TASKS_DIR"
 
 

@@ -18,7 +18,10 @@ from harness.errors import HarnessError
 DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines", "xlsx"]
 # math: a mathematical answer (LaTeX), read from the last \boxed{} (extraction `boxed`) and scored by `math_equiv`
 AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged", "math"]
-Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|pass@[1-9][0-9]*)$")]
+# csr/isr/psr (CFBench) and hsr/ssr (FollowBench): per-item scores from a judge's checklist marks (judge parsers
+# cfbench, followbench; harness/scoring/checklists.py)
+Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|csr|isr|psr|hsr|ssr|pass@[1-9][0-9]*)$")]
+CHECKLIST_METRICS = {"cfbench": ("csr", "isr", "psr"), "followbench": ("hsr", "ssr")}
 # boxed: the last complete \boxed{} of the answer, else an explicit final-answer line (harness/scoring/math_equiv.py)
 Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao", "boxed"]
 
@@ -165,7 +168,11 @@ class JudgeSpec(_Strict):
 
     prompt: str  # judge prompt template: sees doc, output (last answer), outputs (every turn's answer), turn
     system: str | None = None  # judge system prompt template
-    parser: Literal["rating", "score", "alignbench"]  # [[8]] / 得分: 0.7 / AlignBench's dimension dict
+    # [[8]] / 得分: 0.7 / AlignBench's dimension dict / a mark per checklist item: CFBench's "checkpoint\t0|1" lines,
+    # FollowBench's final YES/NO list (these give the metrics in CHECKLIST_METRICS instead of judge_score)
+    parser: Literal["rating", "score", "alignbench", "cfbench", "followbench"]
+    # items a rule scores instead of the judge (FollowBench's rule-checked sources, harness/scoring/followbench_rules.py)
+    rules: Literal["followbench"] | None = None
     scale: tuple[float, float] = (1.0, 10.0)  # lowest and highest verdict; an item scores verdict / highest
     pass_at: float | None = None  # instead: an item scores 1 when its verdict reaches this value (Flames: 3)
     per_turn: bool = False  # multi-turn: one verdict per turn (MT-Bench), else one for the whole dialogue
@@ -178,6 +185,17 @@ class JudgeSpec(_Strict):
         for path in v.values():
             _data_relative(path)
         return v
+
+
+class CslSpec(_Strict):
+    """FollowBench's CSL: items sharing `chain` (within a `by` group) are one instruction at levels 1..`levels`; a
+    chain's CSL is how many levels from level 1 have every constraint met (harness/scoring/chains.py)."""
+
+    chain: str  # row field naming the chain (example_id)
+    level: str  # row field holding the item's level
+    by: str = "subset"  # chains are averaged per group first (upstream: per constraint file), then over groups
+    levels: int = Field(5, ge=1)
+    metric: Literal["hsr"] = "hsr"
 
 
 class SubsetMeta(BaseModel):
@@ -219,8 +237,10 @@ class TaskSpec(_Strict):
     metrics: list[Metric] = Field(default_factory=lambda: ["accuracy"])  # the first is the task's score
     execution: ExecutionSpec | None = None  # answer_type execution
     judge: JudgeSpec | None = None  # answer_type judged
+    # a key may join two with "+" (subset+level: one group per subset and level; macro then averages those cells)
     group_by: list[str] = Field(default_factory=list)
     aggregate: Literal["macro", "micro"] = "micro"  # macro: mean over the first group_by key's groups
+    csl: CslSpec | None = None  # FollowBench's consecutive satisfied levels, reported beside the metrics
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
@@ -263,9 +283,32 @@ class TaskSpec(_Strict):
                              "that gives each subset its `type` (GAOKAO-Bench's Obj_Prompt.json)")
         if self.multi_answer == "set" and self.answer_type != "choice":
             raise ValueError("field 'multi_answer': set is for answer_type choice")
+        self._checklists_consistent()
         if self.generation.samples > 1 and self.generation.temperature == 0:
             raise ValueError("field 'generation.samples': several samples per item need temperature > 0")
         return self
+
+    def _checklists_consistent(self) -> None:
+        """Checklist parsers give their own metrics and only those; CSL and rules need FollowBench's parser."""
+        parser = self.judge.parser if self.judge else None
+        wanted = CHECKLIST_METRICS.get(parser or "")
+        mine = [m for m in self.metrics if any(m in ms for ms in CHECKLIST_METRICS.values())]
+        if wanted is not None and not set(self.metrics) <= set(wanted):
+            raise ValueError(f"field 'metrics': judge parser {parser} gives {', '.join(wanted)}, not "
+                             f"{', '.join(m for m in self.metrics if m not in wanted)}")
+        if mine and wanted is None:
+            raise ValueError(f"field 'metrics': {mine[0]} comes from a checklist judge parser "
+                             f"({', '.join(p for p, ms in CHECKLIST_METRICS.items() if mine[0] in ms)})")
+        if self.csl is not None and (parser != "followbench" or "hsr" not in self.metrics):
+            raise ValueError("field 'csl': needs judge parser followbench and the metric hsr")
+        if self.judge is not None and self.judge.rules is not None and parser != self.judge.rules:
+            raise ValueError(f"field 'judge.rules': {self.judge.rules} rules go with judge parser {self.judge.rules}")
+
+    @property
+    def meta_keys(self) -> list[str]:
+        """Row fields every sample carries in its meta (and samples line): the group_by keys and the CSL chain."""
+        extra = [self.csl.chain, self.csl.level] if self.csl else []
+        return [*self.group_by, *(k for k in extra if k not in self.group_by)]
 
     @model_validator(mode="after")
     def _numeric_for_numeric(self) -> "TaskSpec":

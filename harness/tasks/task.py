@@ -70,6 +70,7 @@ class Task:
     data_origin: str = ""
     subset_meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     skipped: int = 0  # multi-answer rows left out of a single-choice task (multi_answer: skip)
+    excluded: int = 0  # rows dropped by dataset.exclude (not scored, counted: FollowBench's level-0 seeds)
     execution_program: PromptTemplate | None = None
     execution_stdin: PromptTemplate | None = None
     judge_prompt: PromptTemplate | None = None
@@ -121,6 +122,7 @@ class Task:
                 else:
                     n += 1
             counts[subset] = n
+        self.excluded = sum(source.excluded.get(s, 0) for s in source.subsets)
         chosen = stratified_choice(counts, limit, seed)
         total = sum(counts.values()) if chosen is None else sum(sum(c) for c in chosen.values())
         return SampleStream(self, source, chosen, total)
@@ -236,7 +238,7 @@ class Task:
             if info is not None:
                 meta.update(info.model_dump(exclude_none=True))
             meta.update(self.subset_meta.get(subset, {}))
-        for key in spec.group_by:  # a group may also be a field of the row (SafetyBench's category)
+        for key in spec.meta_keys:  # a group may also be a field of the row (SafetyBench's category)
             if key not in meta and _has(row, key):
                 meta[key] = _get(row, key)
         if spec.answer_type == "gaokao" and "type" not in meta:
