@@ -25,6 +25,7 @@ def test_presets_cover_the_required_families() -> None:
 
 def test_remote_code_preset_needs_the_flag(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("harness.hub.unavailable", lambda: None)  # as if online (the tests never reach the hub)
     with pytest.raises(HarnessError, match="--trust-remote-code"):
         resolve_model("chatglm3-6b", revision=None, trust_remote_code=False)
     ref = resolve_model("chatglm3-6b", revision=None, trust_remote_code=True)
@@ -36,6 +37,7 @@ def test_preset_resolves_to_hub_id_offline_without_cache_fails_clearly(monkeypat
     with pytest.raises(HarnessError, match="offline"):
         resolve_model("qwen2.5-7b-instruct", revision=None, trust_remote_code=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr("harness.hub.unavailable", lambda: None)  # as if online
     ref = resolve_model("qwen2.5-7b-instruct", revision="abc123", trust_remote_code=False)
     assert (ref.source, ref.is_local, ref.is_chat, ref.revision) == ("Qwen/Qwen2.5-7B-Instruct", False, True, "abc123")
     assert not resolve_model("qwen2.5-7b", revision=None, trust_remote_code=False).is_chat

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from harness import hub
 from harness.errors import HarnessError
 from harness.resources import bundled
 
@@ -160,8 +160,12 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool, 
         raise HarnessError(
             f"{flag} {value}: no such folder, and not a hub id (org/name) or preset (known presets: {known})"
         )
-    if not ref.is_local and _offline() and not ref.config:
-        raise HarnessError(f"{flag} {value}: the hub is offline (HF_HUB_OFFLINE) and {source} is not in the local cache; pass a local folder")
+    if not ref.is_local and not ref.config:
+        why = hub.unavailable()  # seconds, not a minute of retries, when there is no network
+        if why is not None:
+            raise HarnessError(f"{flag} {value}: {why}, and {source} is not in the local hub cache; pass a local "
+                               f"model folder to {flag} (`harness tiny-model -o models/tiny` builds a small one), "
+                               f"{hub.FIX_ONLINE}")
     ref.revision = revision or (preset.revision if preset else None)
     auto_map = ref.config.get("auto_map") or {}
     ref.needs_remote_code = bool(auto_map) or (preset.trust_remote_code if preset else False)
@@ -171,10 +175,6 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool, 
             "which would run on this machine; re-run with --trust-remote-code if you trust its authors"
         )
     return ref
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
 def _cached_hub_config(hub_id: str) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from harness import hub
 from harness.contain import clean
 from harness.errors import HarnessError
 from harness.tasks.spec import DatasetSpec, TaskSpec
@@ -503,13 +504,15 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
     if spec.dataset.hub is not None and not allow_hub:
         hub_msg = "the hub copy was not tried"
     elif spec.dataset.hub is not None:
+        offline = hub.unavailable()  # no network: the local cache only, at once, instead of a minute of retries
         try:
             names, read = _hub_reader(spec, split_kind, subsets)
             return SplitSource(names, "hub", {}, read, _finisher(None, rules))
         except HarnessError:
             raise
         except Exception as e:
-            hub_msg = f"the hub copy {spec.dataset.hub.path} failed too ({_short(e)})"
+            hub_msg = (f"the hub copy {spec.dataset.hub.path} is not in the local cache and {offline}" if offline
+                       else f"the hub copy {spec.dataset.hub.path} failed too ({_short(e)})")
     else:
         hub_msg = "the task names no hub copy"
     raise HarnessError(

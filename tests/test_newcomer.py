@@ -1,0 +1,83 @@
+"""What a first-time user runs into (issue 15 item 7), through the real entry point: no network, a mistyped name,
+an output folder that is a file, a log that is not a terminal, the help text. Each ends in one clear line, fast."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from test_cli_errors import assert_one_line_error, fake_model, run_cli
+
+ONLINE_BUT_UNREACHABLE = {"HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0",
+                          "HF_ENDPOINT": "http://127.0.0.1:9"}  # the discard port: nothing listens, connect is refused
+QUICK = 15.0  # seconds: generous for a loaded CI box; the retries this replaces took 25-60 s
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    return fake_model(tmp_path / "fake-model")
+
+
+# ---------------------------------------------------------------- no network
+
+
+@pytest.mark.parametrize("env,why", [({}, "HF_HUB_OFFLINE is set"), (ONLINE_BUT_UNREACHABLE, "cannot be reached")],
+                         ids=["HF_HUB_OFFLINE", "unreachable-endpoint"])
+def test_uncached_hub_model_without_network_is_one_quick_line(tmp_path: Path, data_dir: Path, env: dict, why: str) -> None:
+    t0 = time.monotonic()
+    proc = run_cli("eval", "--model", "someorg/not-cached-model", "--tasks", "ceval", "--data-dir", str(data_dir),
+                   cwd=tmp_path, env_extra=env)
+    elapsed = time.monotonic() - t0
+    assert_one_line_error(proc, "--model someorg/not-cached-model", why, "not in the local hub cache",
+                          "local model folder", "HF_ENDPOINT")
+    assert elapsed < QUICK, f"took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("env,why", [({}, "HF_HUB_OFFLINE is set"), (ONLINE_BUT_UNREACHABLE, "cannot be reached")],
+                         ids=["HF_HUB_OFFLINE", "unreachable-endpoint"])
+def test_hub_data_without_network_is_one_quick_line(tmp_path: Path, model: Path, env: dict, why: str) -> None:
+    """A task without --data-dir falls back to its hub copy; without a network that is one line naming --data-dir."""
+    t0 = time.monotonic()
+    proc = run_cli("eval", "--model", str(model), "--tasks", "ceval", cwd=tmp_path, env_extra=env)
+    elapsed = time.monotonic() - t0
+    assert_one_line_error(proc, "task ceval", "ceval/ceval-exam is not in the local cache", why, "--data-dir")
+    assert elapsed < QUICK, f"took {elapsed:.1f} s"
+
+
+def test_probe_gives_up_on_a_silent_endpoint() -> None:
+    """An endpoint that accepts the connection and never answers (a black-holing firewall) is unreachable after
+    the probe's bound, not after the libraries' minute of retries."""
+    from harness.hub import _probe
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)  # the kernel completes the handshake; nobody ever reads or answers
+        why = _probe(f"http://127.0.0.1:{server.getsockname()[1]}", seconds=0.5)
+    assert why is not None and ("timed out" in why or "no answer" in why), why
+
+
+def test_probe_takes_any_http_answer_as_reachable() -> None:
+    """An error status still means the hub is there (the probe asks only whether anything answers)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from harness.hub import _probe
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert _probe(f"http://127.0.0.1:{server.server_address[1]}", seconds=5) is None
+    finally:
+        server.shutdown()
+        server.server_close()
