@@ -71,6 +71,9 @@ class GenerateRequest:
     # chat-template variables for backends that apply the template themselves (an OpenAI-compatible server's
     # chat_template_kwargs), e.g. (("enable_thinking", False),); the harness's own rendering already used them
     template_kwargs: tuple[tuple[str, Any], ...] = ()
+    # tools the model may call, as JSON text of an OpenAI-style `tools` list: the harness's chat template received
+    # them (tools=) when it rendered `prompt`; an OpenAI-compatible server gets them with `messages`. "": none
+    tools: str = ""
 
 
 @dataclass
@@ -101,3 +104,6 @@ class GenerateResult:
     # reasoning the engine returned apart from the text (an OpenAI-compatible server's reasoning_content); None when
     # it is inside `text` (think tags) or there is none: harness/run/reasoning.py splits the two either way
     reasoning: str | None = None
+    # tool calls a server returned apart from the text (an OpenAI-compatible reply's `tool_calls`, in that shape:
+    # [{"type": "function", "function": {"name": ..., "arguments": "<JSON>"}}]); None: none, or they are in `text`
+    tool_calls: list[dict[str, Any]] | None = None

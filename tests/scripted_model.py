@@ -1,4 +1,5 @@
-"""A real transformer whose greedy output is fixed text: a judge for end-to-end tests whose verdicts parse.
+"""A real transformer whose greedy output is fixed text: a judge for end-to-end tests whose verdicts parse, or a model
+whose answers are known by hand (a tiny Qwen3 with the real tokenizer: its embedding is untied here).
 
 The weights of a tiny qwen2 folder are rewritten so the model is a bigram table: attention and MLP outputs are
 zeroed (the residual stream stays the token's embedding), embeddings are basis vectors, and lm_head maps each
@@ -8,6 +9,7 @@ script's last token it emits EOS. Every engine runs it as the ordinary Qwen2ForC
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -18,6 +20,11 @@ def build_scripted_model(base: Path, out: Path, text: str) -> Path:
     from transformers import AutoTokenizer
 
     shutil.copytree(base, out)
+    config_path = out / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("tie_word_embeddings"):  # (tiny Qwen3 ties them) the bigram table needs its own output head
+        config["tie_word_embeddings"] = False
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
     tok = AutoTokenizer.from_pretrained(out)
     chain = tok.encode(text, add_special_tokens=False)
     eos = tok.convert_tokens_to_ids(tok.eos_token)
@@ -31,7 +38,7 @@ def build_scripted_model(base: Path, out: Path, text: str) -> Path:
     embed = basis[0].repeat(sd["model.embed_tokens.weight"].shape[0], 1)  # every other token: e0
     for i, t in enumerate(chain):
         embed[t] = basis[i + 1]
-    head = torch.zeros_like(sd["lm_head.weight"])
+    head = torch.zeros_like(sd["model.embed_tokens.weight"])
     for k, t in enumerate(chain):
         head[t] = 50.0 * basis[k]  # after e_k comes chain[k]
     head[eos] = 50.0 * basis[len(chain)]

@@ -113,6 +113,7 @@ class _Reply:
     ttft_s: float | None = None
     tpot_s: float | None = None
     chunks: int = 0
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # a chat reply's tool_calls, streamed ones joined
 
 
 class _BusyShares:
@@ -270,6 +271,8 @@ class OpenAIBackend:
                 body["top_k"] = r.top_k
         if r.messages and r.template_kwargs:
             body["chat_template_kwargs"] = dict(r.template_kwargs)
+        if r.messages and r.tools:  # the server's chat template (and tool parser) get the tools
+            body["tools"] = json.loads(r.tools)
         if self.is_vllm:
             if not sampling:
                 body.update(top_p=1.0, top_k=0)
@@ -314,6 +317,7 @@ class OpenAIBackend:
         message = (c.get("message") or {}) if chat else {}
         reply.text = _text(message.get("content") if chat else c.get("text"))
         reply.reasoning = _reasoning(message)
+        reply.tool_calls = [_tool_call(tc) for tc in message.get("tool_calls") or [] if isinstance(tc, dict)]
         reply.token_ids = list(c.get("token_ids") or [])
         reply.finish_reason = c.get("finish_reason")
         reply.stop_reason = c.get("stop_reason")
@@ -347,8 +351,11 @@ class OpenAIBackend:
                     reasoning = _reasoning(delta) if chat else ""
                     reply.text += piece
                     reply.reasoning += reasoning
+                    calls = delta.get("tool_calls") if chat else None
+                    if calls:
+                        _join_tool_call_deltas(reply.tool_calls, calls)
                     reply.token_ids.extend(ids)
-                    if piece or ids or reasoning:
+                    if piece or ids or reasoning or calls:
                         now = time.perf_counter()
                         first = now if first is None else first
                         last = now
@@ -394,7 +401,8 @@ class OpenAIBackend:
             ttft_s=reply.ttft_s,
             tpot_s=reply.tpot_s,
         )
-        return GenerateResult(text=text, finish_reason=reason, cost=cost, reasoning=reasoning)
+        return GenerateResult(text=text, finish_reason=reason, cost=cost, reasoning=reasoning,
+                              tool_calls=_clean_tree(reply.tool_calls) or None)
 
     # ---- likelihood ------------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:
@@ -681,6 +689,44 @@ def _clean(text: str) -> str:
 def _text(value: Any) -> str:
     """A content or text field: a string, or nothing (null, or a shape this client does not read)."""
     return value if isinstance(value, str) else ""
+
+
+def _clean_tree(value: Any) -> Any:
+    """`_clean` over every string of a JSON-like value."""
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean_tree(k): _clean_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_tree(v) for v in value]
+    return value
+
+
+def _tool_call(tc: dict[str, Any]) -> dict[str, Any]:
+    """One tool call of a reply in the OpenAI shape, arguments as JSON text (a server may send an object)."""
+    fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+    args = fn.get("arguments")
+    if not isinstance(args, str):
+        args = json.dumps(args if args is not None else {}, ensure_ascii=False)
+    return {"type": "function", "function": {"name": str(fn.get("name") or ""), "arguments": args}}
+
+
+def _join_tool_call_deltas(calls: list[dict[str, Any]], deltas: list[Any]) -> None:
+    """Streamed tool calls come in pieces: each delta names its call by `index`; the name arrives once, the
+    arguments' JSON text in fragments, joined in order."""
+    for d in deltas:
+        if not isinstance(d, dict):
+            continue
+        k = d.get("index", len(calls) - 1 if calls and "id" not in d else len(calls))
+        k = k if isinstance(k, int) and 0 <= k < 1024 else len(calls)
+        while len(calls) <= k:
+            calls.append({"type": "function", "function": {"name": "", "arguments": ""}})
+        fn = d.get("function") if isinstance(d.get("function"), dict) else {}
+        if fn.get("name"):
+            calls[k]["function"]["name"] += str(fn["name"])
+        if fn.get("arguments") is not None:
+            piece = fn["arguments"]
+            calls[k]["function"]["arguments"] += piece if isinstance(piece, str) else json.dumps(piece, ensure_ascii=False)
 
 
 def _reasoning(message: dict[str, Any]) -> str:

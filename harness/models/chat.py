@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from harness.errors import HarnessError
@@ -21,17 +22,34 @@ class ChatFormatter:
                 "use --chat-template off, or add chat_template to its preset"
             )
         self.hash = hashlib.sha256(self.template.encode("utf-8")).hexdigest()[:16]
+        self.model_name = model_name
+        self._tools_shown = False  # the template was seen to print tools once
 
-    def __call__(self, messages: str | list[tuple[str, str]], **kwargs: Any) -> str:
+    def __call__(self, messages: str | list[tuple[str, str]], tools: str = "", **kwargs: Any) -> str:
         """One user turn (a string), or a whole conversation as (role, content) pairs, ready for the answer.
-        `kwargs` are chat-template variables for this call (default: the run's, `self.kwargs`)."""
+        `tools`: JSON text of an OpenAI-style tools list, handed to the template as `tools=` (Qwen, GLM-4.5 and
+        DeepSeek-V3.1 templates show them in the prompt). `kwargs` are chat-template variables for this call
+        (default: the run's, `self.kwargs`)."""
         turns = [("user", messages)] if isinstance(messages, str) else messages
+        text = self._apply(turns, json.loads(tools) if tools else None, kwargs or self.kwargs)
+        if tools and not self._tools_shown:
+            # a template that never prints `tools` (DeepSeek-V3's) would drop them without a word
+            if text == self._apply(turns, None, kwargs or self.kwargs):
+                raise HarnessError(f"the chat template of {self.model_name or 'the model'} does not show tools passed "
+                                   "to it (tools=); use a task that puts the tools in its prompt, or a preset "
+                                   "chat_template that renders them")
+            self._tools_shown = True
+        return text
+
+    def _apply(self, turns: list[tuple[str, str]], tools: list[Any] | None, kwargs: dict[str, Any]) -> str:
+        extra = {"tools": tools} if tools else {}
         text = self.tokenizer.apply_chat_template(
             [{"role": r, "content": c} for r, c in turns],
             chat_template=self.template,
             tokenize=False,
             add_generation_prompt=True,
-            **(kwargs or self.kwargs),
+            **extra,
+            **kwargs,
         )
         return text if isinstance(text, str) else text[0]
 

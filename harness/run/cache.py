@@ -92,6 +92,8 @@ def request_key(model: dict[str, Any], request: LoglikelihoodRequest | GenerateR
             body.update(top_p=request.top_p, top_k=request.top_k)
         if request.template_kwargs:
             body["template_kwargs"] = [list(kv) for kv in request.template_kwargs]
+        if request.tools:
+            body["tools"] = request.tools
     return _digest({"schema": SCHEMA, "model": model, "request": body})
 
 

@@ -12,6 +12,7 @@ scored by the judge pass (harness/run/judge.py).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class Conversation:
     answers: list[str] = field(default_factory=list)
     results: list[GenerateResult | None] = field(default_factory=list)
     reasonings: list[str] = field(default_factory=list)  # each answer's reasoning (a judge may be shown it)
+    system: str | None = None  # the task's system message, before the first user turn
+    tools: str = ""  # JSON text of the tools handed to the chat template / server (tool_call.tools: template)
 
 
 def turns_of(p: Planned, ps: PromptedSample) -> list[str]:
@@ -73,6 +76,21 @@ def turns_of(p: Planned, ps: PromptedSample) -> list[str]:
         return [ps.prompt]
     later = ps.sample.raw.get(column) or []
     return [ps.prompt, *[str(t) for t in list(later)[1:]]]
+
+
+def _tools_of(p: Planned, ps: PromptedSample) -> str:
+    """The tools an item hands to the chat template or server (tool_call.tools: template), as JSON text; "" when
+    the task shows them in its prompt."""
+    tc = p.task.spec.tool_call
+    if tc is None or tc.tools != "template":
+        return ""
+    from harness.scoring.tool_calls import openai_tools
+
+    functions = ps.sample.raw.get(tc.functions)
+    if not isinstance(functions, list):
+        raise HarnessError(f"task {p.task.name}, item {ps.sample.sample_id}: field '{tc.functions}' (tool_call.functions) "
+                           "holds no list of function descriptions")
+    return json.dumps(openai_tools(functions), ensure_ascii=False)
 
 
 class Dispatcher:
@@ -101,20 +119,27 @@ class Dispatcher:
         self.live: dict[tuple[int, int], PromptedSample] = {}  # the window's items
         self.conversations: dict[tuple[int, int], Conversation] = {}
         self.hashes = [PromptHash() for _ in planned]
-        self.sandbox_isolation: dict[str, Any] | None = None  # layers in force, workers, verdict protocol
+        self.sandbox_isolation: dict[str, Any] | None = None  # layers and limits in force, workers, verdict protocol
         self.sandbox_workers = sandbox_workers  # checks at once (None: the cores)
         self._checks: Any = None  # harness.sandbox.protocol.CheckPool, started with the first execution item
         self._started: dict[int, list[Any]] = {}  # id(PromptedSample) -> futures of its checks
         self._waiting: deque[tuple[int, int]] = deque()  # execution items whose checks run, oldest first
         # what did not fit the model's context, or was left out by rule, per task (see harness/run/context.py)
         self.context = [ContextTally(policy=context_policy or p.task.spec.context_policy) for p in planned]
+        for p, ctx in zip(planned, self.context):  # rows the task cannot score (dataset.not_scored): counted, named
+            for reason, ids in p.task.not_scored.items():
+                for sid in ids:
+                    ctx.exclude(reason, sid)
         self.fit = ContextFit(None, None)
         self._bar: Any = None
 
     # ---- requests ----
-    def _render(self, messages: list[tuple[str, str]]) -> str:
+    def _render(self, messages: list[tuple[str, str]], tools: str = "") -> str:
         if self.chat is not None:
-            return self.chat(messages)
+            return self.chat(messages, tools=tools) if tools else self.chat(messages)
+        if tools and not self.use_messages:
+            raise HarnessError("a task passes its tools to the chat template (tool_call.tools: template), but the model "
+                               "runs without one (--chat-template off, or a base model); use --chat-template on")
         if len(messages) == 1:
             return messages[0][1]
         # a model without a chat template in a multi-turn task: a plain transcript
@@ -125,12 +150,12 @@ class Dispatcher:
         """The next turn's prompt text and messages: user turns with the model's earlier answers between them."""
         conv = self.conversations[(ti, si)]
         k = len(conv.answers)
-        messages: list[tuple[str, str]] = []
+        messages: list[tuple[str, str]] = [("system", conv.system)] if conv.system is not None else []
         for i in range(k + 1):
             messages.append(("user", conv.turns[i]))
             if i < k:
                 messages.append(("assistant", conv.answers[i]))
-        return self._render(messages), messages
+        return self._render(messages, conv.tools), messages
 
     def _generate_requests(self, ti: int, si: int, text: str, messages: list[tuple[str, str]],
                            prompt_len: int | None) -> list[GenerateRequest] | None:
@@ -156,7 +181,7 @@ class Dispatcher:
             tuple(gen.stop), gen.temperature, 1.0, 0)
         kwargs = tuple(sorted(self.thinking.template_kwargs.items())) if self.thinking and self.use_messages else ()
         return [GenerateRequest(text, max_new, stop, temperature, self.seed + j, self.chat is None,
-                                tuple(messages) if self.use_messages else (), top_p, top_k, kwargs)
+                                tuple(messages) if self.use_messages else (), top_p, top_k, kwargs, tools=conv.tools)
                 for j in range(n)]
 
     def _user(self, text: str) -> str:
@@ -182,7 +207,8 @@ class Dispatcher:
                 yield ti, si, ps
 
     def _ll_request(self, prompt: str, ps: PromptedSample) -> LoglikelihoodRequest:
-        return LoglikelihoodRequest(self._render([("user", self._user(prompt))]), ps.continuations,
+        system = [("system", ps.system)] if ps.system is not None else []
+        return LoglikelihoodRequest(self._render([*system, ("user", self._user(prompt))]), ps.continuations,
                                     add_special_tokens=self.chat is None)
 
     def _fewer_shots(self, ti: int, ps: PromptedSample, fits: Callable[[PromptedSample], bool]) -> PromptedSample | None:
@@ -240,7 +266,8 @@ class Dispatcher:
         firsts = []
         for ti, si, ps in gen_items:
             self.live[(ti, si)] = ps
-            self.conversations[(ti, si)] = Conversation([self._user(t) for t in turns_of(self.planned[ti], ps)])
+            self.conversations[(ti, si)] = Conversation([self._user(t) for t in turns_of(self.planned[ti], ps)],
+                                                        system=ps.system, tools=_tools_of(self.planned[ti], ps))
             firsts.append(self._conversation(ti, si))
         plens: list[int | None] = [None] * len(firsts)
         if limit:
@@ -375,7 +402,8 @@ class Dispatcher:
         try:
             # everything that scores sees the answer only; an unfinished thinking block leaves an empty answer
             splits = [self._split(ti, r) for r in results]
-            answers = [GenerateResult(sp.answer, r.finish_reason, r.cost) for r, sp in zip(results, splits)]
+            answers = [GenerateResult(sp.answer, r.finish_reason, r.cost, tool_calls=r.tool_calls)
+                       for r, sp in zip(results, splits)]
             conv.answers.append(splits[0].answer)
             conv.reasonings.append(splits[0].reasoning)
             if spec.answer_type == "execution":
@@ -388,7 +416,8 @@ class Dispatcher:
                                     **({"reasonings": conv.reasonings} if any(conv.reasonings) else {})})
                 values = [0.0] * len(results)  # known only after the judge pass
             else:
-                each = [score_generation(ps.sample, a, spec.metrics, spec.extractor, spec.answer_type, spec.numeric)
+                each = [score_generation(ps.sample, a, spec.metrics, spec.extractor, spec.answer_type, spec.numeric,
+                                         spec.tool_call)
                         for a in answers]
                 s = _mean_of(each)
                 values = [e.metrics[spec.metrics[0]] for e in each]
@@ -466,14 +495,14 @@ class Dispatcher:
     def _start_checks(self, p: Planned, ps: PromptedSample, answers: list[str]) -> list[Any]:
         from harness.sandbox.execution import render_checks
         from harness.sandbox.protocol import PROTOCOL, CheckPool
-        from harness.sandbox.core import Limits, isolation
+        from harness.sandbox.core import Limits, record
 
         ex = p.task.spec.execution
         assert ex is not None
         if self._checks is None:
             self._checks = CheckPool(self.sandbox_workers)
         if self.sandbox_isolation is None:
-            self.sandbox_isolation = {**isolation(), "workers": self._checks.workers, "protocol": PROTOCOL}
+            self.sandbox_isolation = {**record(), "workers": self._checks.workers, "protocol": PROTOCOL}
         limits = Limits(timeout_s=ex.timeout_s, cpu_s=max(1, int(ex.timeout_s)), memory_mb=ex.memory_mb)
         return [self._checks.submit(c, limits) for c in render_checks(p.task, ps.sample, answers)]
 
@@ -553,7 +582,7 @@ def sample_record(p: Planned, ps: PromptedSample, s: Scored, res: Any,
 
 
 def _record_meta(p: Planned, sample: Sample) -> dict[str, Any]:
-    keep = ("subset", "type", *p.task.spec.meta_keys)  # not the subset's long fields (e.g. its prompt prefix)
+    keep = ("subset", "type", "all_of", *p.task.spec.meta_keys)  # not the subset's long fields (e.g. its prompt prefix)
     return {k: v for k, v in sample.meta.items() if k in keep}
 
 

@@ -1,13 +1,19 @@
 """Runs inside the sandbox child, before the untrusted program: locks the process down, then runs the program.
 
-Started by harness/sandbox/core.py as `python -I -S -B -X utf8 boot.py [--require=L,...] [--status-fd=N] PROG`.
+Started by harness/sandbox/core.py as
+`python -I -S -B -X utf8 boot.py [--require=L,...] [--status-fd=N] [--tmpfs=BYTES,FILES] [--uid=N] [--tasks=N] PROG`.
 A standalone stdlib-only script on purpose: with `-I` the harness package is not on sys.path, and nothing the
 harness imports (or its environment) should be reachable from the child.
 
 Steps, in order, all in the process that will run the program:
-  0. pid-namespace init (only when we are pid 1): fork; this process stays outside every restriction, waits for
-     the worker and reports its exit status on --status-fd. A pid-1 process ignores default-action signals
-     (SIGXCPU at the CPU limit among them), and when init exits the kernel kills everything left in the namespace.
+  0. pid-namespace init (only when we are pid 1), with the mount namespace's privileges: a tmpfs of BYTES and
+     FILES inodes over the program's directory (--tmpfs), the shared writable folders masked read-only, folders
+     only root may pass masked with the interpreter's directories bound back (--uid); then the uid dropped to N
+     (--uid: no groups, no capabilities; without namespaces the worker drops it, the work directory handed over);
+     then fork: this process waits for the worker and reports its exit status on --status-fd. A pid-1 process
+     ignores default-action signals (SIGXCPU at the CPU limit among them), and when init exits the kernel kills
+     everything left in the namespace.
+  0b. RLIMIT_NPROC = --tasks (the uid or user namespace is the sandbox's own, so it counts the sandbox alone).
   1. no_new_privs, and every capability dropped (root in the sandbox is then an ordinary uid 0 without privileges).
   2. Landlock (`landlock` in --require): writes only beneath the program's directory, reads only beneath the
      Python stdlib, system library directories, /proc and a few /etc and /dev files, no execve anywhere,
@@ -15,7 +21,8 @@ Steps, in order, all in the process that will run the program:
   3. seccomp (`seccomp` in --require), via libseccomp: no fork/vfork/clone of processes (threads are fine),
      clone3 says ENOSYS so glibc falls back to clone for threads, no execve/execveat, no socket() of any family
      (socketpair stays), no chmod/chown/xattr changes, no signals/priority/limit changes aimed at other
-     processes, and none of the kernel-administration calls (mount, ptrace, bpf, io_uring, modules, reboot, ...).
+     processes, no memory the address-space limit does not count (SysV shm/msg, POSIX mqueues, memfd), and none
+     of the kernel-administration calls (mount, ptrace, bpf, io_uring, modules, reboot, ...).
   4. runpy the program as __main__: exit 0 when it returns, 1 with its traceback on an exception, MEMORY_EXIT with
      MEMORY_MARK on MemoryError.
 A required layer that cannot be applied ends the child with LAYER_EXIT and a `sandbox: ...` line on stderr, so a
@@ -88,6 +95,9 @@ _DENIED_SYSCALLS = (  # EPERM, whatever the arguments
     "settimeofday", "clock_settime", "clock_adjtime", "adjtimex", "sethostname", "setdomainname", "iopl",
     "ioperm", "lookup_dcookie", "vhangup", "fanotify_init", "nfsservctl", "uselib", "migrate_pages",
     "move_pages", "process_madvise", "process_mrelease",
+    # memory that RLIMIT_AS does not count (it is not mapped until attached, or never): SysV shared memory and
+    # message queues, POSIX message queues, memfd. /dev/shm is out of reach too (Landlock, or masked).
+    "shmget", "shmat", "shmctl", "msgget", "msgsnd", "semget", "mq_open", "memfd_create", "memfd_secret",
     # Landlock does not cover metadata: without these, uid 0 could chmod/chown/xattr any root-owned file it can
     # name (`chmod 4777 /usr/bin/python3`). Timestamps (utime) stay allowed; they are harmless.
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "setxattr", "lsetxattr",
@@ -168,6 +178,11 @@ def _mapped_dirs() -> set[str]:
     return dirs
 
 
+def _read_roots() -> set:
+    """What the program may read: the stdlib (sys.path), loaded libraries' directories, _READ_ROOTS."""
+    return {p for p in sys.path if p and os.path.exists(p)} | _mapped_dirs() | set(_READ_ROOTS)
+
+
 def apply_landlock(workdir: str) -> None:
     """Write (and everything else) beneath workdir; read-only beneath the roots the interpreter needs; no exec,
     no TCP, no signals out of the sandbox. Already-open descriptors (stdin/stdout/stderr pipes) keep working."""
@@ -217,8 +232,7 @@ def apply_landlock(workdir: str) -> None:
             os.close(fd)
 
     try:
-        reads = {p for p in sys.path if p and os.path.exists(p)} | _mapped_dirs() | set(_READ_ROOTS)
-        for path in sorted(reads):
+        for path in sorted(_read_roots()):
             allow(path, read)
         for path in _WRITE_DEVICES:
             allow(path, read | _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0))
@@ -278,6 +292,122 @@ def apply_seccomp() -> None:
             raise LayerError(f"seccomp unavailable (seccomp_load: {os.strerror(-rc)})")
     finally:
         lib.seccomp_release(ctx)
+
+
+# ------------------------------------------------------------------------------------------------ limits, user
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT, _MS_BIND, _MS_REC = 1, 2, 4, 8, 32, 4096, 16384
+# world-writable places a non-root program could fill or leave files in; masked read-only and empty (the work
+# directory, when it lies beneath one, is put back). Landlock keeps them out of reach too, where it works.
+_SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/dev/mqueue", "/run/lock", "/var/lock")
+
+
+def _mount(source, target: str, fstype, flags: int, data) -> None:
+    ctypes, libc = _libc()
+    enc = (lambda x: x.encode() if isinstance(x, str) else x)
+    if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        raise LayerError(f"limits: mount {target} failed ({os.strerror(ctypes.get_errno())})")
+
+
+def work_tmpfs(program: str, size: int, files: int, uid) -> None:
+    """A fresh tmpfs of `size` bytes and `files` inodes over the program's directory, in this mount namespace
+    only: disk use is bounded, and whatever the program leaves there (a 2,500-deep tree, 20,000 files) is gone
+    with the namespace. The program file is carried over."""
+    workdir = os.path.dirname(program)
+    with open(program, "rb") as f:
+        source = f.read()
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    _mount("tmpfs", workdir, "tmpfs", _MS_NOSUID | _MS_NODEV,
+           f"size={size + len(source) + 65536},nr_inodes={files + 2},mode=0700{owner}")
+    fd = os.open(program, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(source)
+        while view:
+            view = view[os.write(fd, view):]
+        if uid is not None:
+            os.fchown(fd, uid, uid)
+    finally:
+        os.close(fd)
+    os.chdir(workdir)  # the old cwd is the directory under the mount
+
+
+def _beneath(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _unreachable_from(path: str):
+    """The outermost ancestor of `path` that a uid other than its owner cannot pass through (no o+x), or None."""
+    parts = path.strip("/").split("/")
+    for i in range(1, len(parts)):
+        ancestor = "/" + "/".join(parts[:i])
+        try:
+            if not os.stat(ancestor).st_mode & 0o001:
+                return ancestor
+        except OSError:
+            return None
+    return None
+
+
+def _mask(target: str, keep: list, writable: str) -> None:
+    """An empty read-only tmpfs over `target`, with the paths in `keep` (beneath it) bound back in place, read-only
+    but for `writable` (the work directory)."""
+    keep = sorted({k for k in keep if os.path.exists(k)})
+    keep = [k for k in keep if not any(k != o and _beneath(k, o) for o in keep)]  # outermost only
+    fds = [os.open(k, os.O_PATH | os.O_CLOEXEC) for k in keep]  # before the mount hides them
+    try:
+        _mount("tmpfs", target, "tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=65536,nr_inodes=4096,mode=0755")
+        for k, fd in zip(keep, fds):
+            os.makedirs(os.path.dirname(k), mode=0o755, exist_ok=True)  # in the new tmpfs: nothing kept is above
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.mkdir(k, 0o755)
+            else:
+                os.close(os.open(k, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+            _mount(f"/proc/self/fd/{fd}", k, None, _MS_BIND | _MS_REC, None)
+            if k != writable:
+                _mount(None, k, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
+        _mount(None, target, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def mask_paths(workdir: str, uid) -> None:
+    """In this mount namespace: the shared writable directories masked (the work directory kept), and where
+    the program will run under another uid (`uid`), every directory it must read made reachable: a folder
+    on the way that only its owner may pass (/root, where pyenv and uv keep Python) is masked with just those
+    roots bound back, so the rest of it (keys, tokens, caches) stays out of sight."""
+    targets = {}
+    for d in _SHARED_WRITABLE:
+        if os.path.isdir(d) and not os.path.islink(d):
+            targets[os.path.realpath(d)] = [workdir] if _beneath(workdir, os.path.realpath(d)) else []
+    if uid is not None:
+        for root in _read_roots() | {workdir}:
+            blocked = _unreachable_from(os.path.realpath(root))
+            if blocked is not None:
+                targets.setdefault(blocked, []).append(os.path.realpath(root))
+    for target in sorted(targets, key=len, reverse=True):  # inner targets first: an outer one keeps them
+        outer = [t for t in targets if t != target and _beneath(target, t)]
+        if outer:
+            continue
+        nested = [t for t in targets if t != target and _beneath(t, target)]
+        keep = targets[target] + [k for t in nested for k in targets[t]]
+        _mask(target, keep, workdir)
+
+
+def drop_user(uid: int) -> None:
+    """Root's rights gone for good: no supplementary groups, every uid and gid `uid` (capabilities go with it)."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid) or os.getgroups():
+        raise LayerError(f"limits: could not become uid {uid}")
+
+
+def limit_tasks(n: int) -> None:
+    """RLIMIT_NPROC: processes and threads (raw clone(CLONE_THREAD) included) of this uid in this user namespace,
+    which the harness makes the sandbox's alone: its own uid (dropped from root) or its own user namespace."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NPROC, (n, n))
 
 
 # ------------------------------------------------------------------------------------------------ running
@@ -348,15 +478,31 @@ def _run(program: str) -> None:
 def main(argv: list[str]) -> None:
     required: set[str] = set()
     status_fd: int | None = None
+    tmpfs: tuple[int, int] | None = None
+    uid: int | None = None
+    tasks: int | None = None
     args = list(argv)
-    while args and args[0].startswith("--"):
-        opt = args.pop(0)
-        if opt.startswith("--require="):
-            required = {x for x in opt.split("=", 1)[1].split(",") if x}
-        elif opt.startswith("--status-fd="):
-            status_fd = int(opt.split("=", 1)[1])
-    if len(args) != 1:
-        sys.stderr.write(f"{LAYER_MARK}usage: boot.py [--require=L,...] [--status-fd=N] PROGRAM\n")
+    try:
+        while args and args[0].startswith("--"):
+            opt, _, value = args.pop(0).partition("=")
+            if opt == "--require":
+                required = {x for x in value.split(",") if x}
+            elif opt == "--status-fd":
+                status_fd = int(value)
+            elif opt == "--tmpfs":
+                size, files = value.split(",")
+                tmpfs = (int(size), int(files))
+            elif opt == "--uid":
+                uid = int(value)
+            elif opt == "--tasks":
+                tasks = int(value)
+            else:
+                raise ValueError(opt)
+    except ValueError as e:
+        args = [f"bad option {e}"]
+    if len(args) != 1 or args[0].startswith("bad option"):
+        sys.stderr.write(f"{LAYER_MARK}usage: boot.py [--require=L,...] [--status-fd=N] [--tmpfs=BYTES,FILES] "
+                         f"[--uid=N] [--tasks=N] PROGRAM\n")
         os._exit(LAYER_EXIT)
     program = os.path.abspath(args[0])
     unknown = required - {"landlock", "seccomp"}
@@ -364,13 +510,24 @@ def main(argv: list[str]) -> None:
         sys.stderr.write(f"{LAYER_MARK}unknown layers required: {sorted(unknown)}\n")
         os._exit(LAYER_EXIT)
 
-    if os.getpid() == 1:
-        worker = os.fork()
-        if worker:
-            _init(worker, status_fd)
-    if status_fd is not None:
-        os.close(status_fd)  # the untrusted program must not be able to forge its status
     try:
+        if os.getpid() == 1:
+            if tmpfs is not None:  # needs this mount namespace's privileges: before the uid goes
+                work_tmpfs(program, *tmpfs, uid)
+                mask_paths(os.path.dirname(program), uid)
+            if uid is not None:  # init too: nothing in the namespace keeps root's rights
+                drop_user(uid)
+            worker = os.fork()
+            if worker:
+                _init(worker, status_fd)
+        elif uid is not None:  # no namespaces: the work directory is the host's, handed to the uid
+            os.chown(os.path.dirname(program), uid, uid)
+            os.chown(program, uid, uid)
+            drop_user(uid)
+        if status_fd is not None:
+            os.close(status_fd)  # the untrusted program must not be able to forge its status
+        if tasks is not None:
+            limit_tasks(tasks)
         if sys.platform.startswith("linux"):
             _no_new_privs()
             _drop_capabilities()

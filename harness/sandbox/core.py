@@ -5,7 +5,7 @@ files or the network.
 Containment layers, each probed once by running small hostile programs (`isolation()`), used where they work:
 
   rlimits     RLIMIT_AS (memory -> MemoryError, status "memory"), RLIMIT_CPU (SIGXCPU, status "cpu"),
-              RLIMIT_FSIZE, RLIMIT_CORE=0, RLIMIT_NOFILE=256, RLIMIT_NPROC (not enforced for uid 0, hence seccomp).
+              RLIMIT_FSIZE, RLIMIT_CORE=0, RLIMIT_NOFILE=256; RLIMIT_NPROC is set inside (see limits below).
   session     the child leads a new session/process group; on timeout or exit the whole group gets SIGKILL.
   namespaces  `unshare --net --pid --ipc --uts --mount-proc --fork --kill-child` (plus --user --map-root-user when
               not root): no network interface but a downed loopback, a private pid space in which the harness and
@@ -20,6 +20,22 @@ Containment layers, each probed once by running small hostile programs (`isolati
 Always, on Linux: no_new_privs and every capability dropped; on every platform: a fresh mkdtemp() work dir
 (removed afterwards, even on timeout) as cwd/HOME/TMPDIR, and an environment of six fixed variables, none
 taken from os.environ (API keys and tokens stay in the harness).
+
+Limits that hold (`limits()`; set up by boot.py in the namespaces, before the layers above):
+  user    a root harness runs each program under a uid of its own (random, far above system and login ranges,
+          never two at once), no groups, no capabilities; its init too. Folders only root may pass (/root, where
+          pyenv/uv keep Python) are masked in the mount namespace with just the interpreter's directories bound
+          back. A harness that is not root runs programs in a user namespace of their own.
+  tasks   RLIMIT_NPROC = Limits.tasks, set inside: it counts tasks per uid and user namespace, which are the
+          sandbox's alone, so raw clone(CLONE_THREAD) threads are capped too (seccomp already forbids processes).
+  memory  RLIMIT_AS, plus seccomp denying what it does not count: SysV shm/msg, POSIX mqueues, memfd; /dev/shm
+          is out of reach (Landlock, and a read-only mask). The work directory's tmpfs is memory too, bounded.
+  disk    the work directory is a tmpfs of Limits.disk_mb and Limits.files over the mkdtemp() directory, in the
+          sandbox's mount namespace only: writes stop with ENOSPC, and whatever is left (20,000 files, a
+          2,500-deep tree) is freed with the namespace; /tmp, /var/tmp, /dev/shm, /run/lock are masked read-only.
+Where one does not hold (no mount namespace: per-file RLIMIT_FSIZE only; no seccomp: shm allowed), limits()
+says so, and untrusted code runs only after allow_weak_sandbox() (the CLI's --allow-weak-sandbox): refusal().
+Root's rights are never an option: if the uid cannot be dropped here, nothing runs.
 
 A layer that does not work here is left out and `isolation()` says so (on macOS: rlimits and session only;
 in a container that forbids unshare: no namespaces). Callers record `isolation()` next to their results, so a
@@ -36,9 +52,12 @@ but from the verdict protocol (harness/sandbox/protocol.py), which runs the test
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import json
 import logging
 import os
 import resource
+import secrets
 import selectors
 import shutil
 import signal
@@ -53,7 +72,9 @@ from pathlib import Path
 from typing import Sequence
 
 from harness.contain import clean_text, remove_tree
+from harness.errors import HarnessError
 from harness.sandbox import boot as _boot
+
 log = logging.getLogger(__name__)
 
 _BOOT = Path(_boot.__file__).resolve()
@@ -68,6 +89,9 @@ class Limits:
     cpu_s: int = 10  # RLIMIT_CPU
     memory_mb: int = 1024  # RLIMIT_AS (address space)
     file_size_mb: int = 16  # RLIMIT_FSIZE
+    tasks: int = 64  # processes and threads (RLIMIT_NPROC under the sandbox's own uid or user namespace)
+    disk_mb: int = 64  # the work directory's size (a tmpfs: memory, freed with the sandbox)
+    files: int = 4096  # files and folders in the work directory
     max_output_bytes: int = 65536  # stdout/stderr each, truncated beyond this (read without deadlocking)
 
 
@@ -91,10 +115,38 @@ class _Setup:
 
     wrapper: tuple[str, ...] = ()
     require: frozenset[str] = frozenset()
+    tmpfs: bool = False  # a sized tmpfs as work directory, shared folders masked (needs the wrapper's mount namespace)
+    drop_uid: bool = False  # run under a uid of its own, never root's (the harness runs as root)
+    tasks: bool = False  # RLIMIT_NPROC set inside, where it counts the sandbox alone
 
 
 _probe_lock = threading.Lock()
-_probed: tuple[dict[str, bool], _Setup] | None = None
+_probed: tuple[dict[str, bool], _Setup, dict[str, str]] | None = None
+_allow_weak = False
+
+
+class _Uids:
+    """uids for sandboxes of a root harness, one per running program: unused on the machine (taken at random far
+    above any system or login range) and never two at once here, so RLIMIT_NPROC counts one sandbox alone."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._used: set[int] = set()
+
+    def take(self) -> int:
+        with self._lock:
+            while True:
+                uid = 0x40000000 + secrets.randbelow(0x3FFF0000)
+                if uid not in self._used:
+                    self._used.add(uid)
+                    return uid
+
+    def give(self, uid: int) -> None:
+        with self._lock:
+            self._used.discard(uid)
+
+
+_uids = _Uids()
 
 
 def _wrapper_candidates() -> list[tuple[str, ...]]:
@@ -105,7 +157,11 @@ def _wrapper_candidates() -> list[tuple[str, ...]]:
         return []
     user = () if os.geteuid() == 0 else ("--user", "--map-root-user")
     base = (unshare, *user, "--net", "--pid", "--fork", "--kill-child")
-    return [(*base, "--ipc", "--uts", "--mount-proc"), (*base, "--mount-proc"), base]
+    return [(*base, "--ipc", "--uts", "--mount-proc"), (*base, "--mount-proc"), (*base, "--mount"), base]
+
+
+def _has_mount_ns(wrapper: tuple[str, ...]) -> bool:
+    return "--mount-proc" in wrapper or "--mount" in wrapper
 
 
 _PROBE_RLIMITS = """
@@ -161,11 +217,74 @@ print("ok")
 """
 
 
+_PROBE_LIMITS = """
+import ctypes, json, os, threading
+facts = {"uid": [os.getuid(), os.geteuid(), os.getgid(), os.getegid()], "groups": os.getgroups()}
+with open("/proc/self/status") as f:
+    facts["caps"] = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
+import decimal, fractions, statistics, unicodedata  # the stdlib is still readable
+st = os.statvfs(".")
+facts["disk"], facts["files"] = st.f_blocks * st.f_frsize, st.f_files
+stop, started = threading.Event(), []
+try:
+    for _ in range(TASKS + 8):
+        t = threading.Thread(target=stop.wait)
+        t.start()
+        started.append(t)
+except RuntimeError:
+    pass
+stop.set()
+for t in started:
+    t.join()
+facts["threads"] = len(started)
+libc = ctypes.CDLL(None, use_errno=True)
+facts["shmget"] = libc.shmget(0, 1 << 20, 0o1600) >= 0  # IPC_PRIVATE, IPC_CREAT | 0600
+try:
+    os.close(os.memfd_create("probe"))
+    facts["memfd"] = True
+except OSError:
+    facts["memfd"] = False
+try:
+    open("/dev/shm/harness-probe-%d" % os.getpid(), "w").close()
+    facts["dev_shm"] = True
+except OSError:
+    facts["dev_shm"] = False
+print(json.dumps(facts))
+"""
+
+
+def _probe_limits(setup: _Setup, rlimits: bool) -> dict[str, str]:
+    """Which limits hold under `setup`, from what a program sees inside it (see limits())."""
+    want = Limits(timeout_s=20.0, cpu_s=10, memory_mb=512, tasks=16, disk_mb=1, files=64)
+    r = _execute(_PROBE_LIMITS.replace("TASKS", str(want.tasks)), want, None, setup)
+    try:
+        facts = json.loads(r.stdout) if r.status == "passed" else {}
+    except ValueError:
+        facts = {}
+    if not facts:
+        log.warning("sandbox: the limits probe failed (%s): %s", r.status, r.stderr.strip()[-300:])
+    root = os.geteuid() == 0
+    if not facts or facts["caps"] or (root and (0 in facts["uid"] or facts["groups"])):  # uid 0 of a user ns: fine
+        user = "root" if root else "harness uid, privileges kept"
+    elif root:
+        user = "own uid"
+    else:
+        user = "harness uid, user namespace" if "--user" in setup.wrapper else "harness uid"
+    no_shm = facts and not (facts["shmget"] or facts["memfd"] or facts["dev_shm"])
+    return {
+        "user": user,
+        "memory": ("rlimit" if rlimits else "none") + ("+no-shm" if no_shm else ""),
+        "tasks": "rlimit-nproc" if facts and facts["threads"] < want.tasks else "none",
+        "disk": ("tmpfs" if facts and facts["disk"] <= 4 * 1024 * 1024 and facts["files"] <= want.files + 8
+                 else "rlimit-fsize" if rlimits else "none"),
+    }
+
+
 def _probe_ok(result: SandboxResult) -> bool:
     return result.status == "passed" and result.stdout.strip() == "ok"
 
 
-def _probe() -> tuple[dict[str, bool], _Setup]:
+def _probe() -> tuple[dict[str, bool], _Setup, dict[str, str]]:
     """Run one small program per layer, each under that layer alone, and keep the layers whose effect shows."""
     limits = Limits(timeout_s=20.0, cpu_s=10, memory_mb=512)
     bare = _Setup()
@@ -198,10 +317,19 @@ def _probe() -> tuple[dict[str, bool], _Setup]:
     if missing:
         log.warning("sandbox: containment layers unavailable on this machine: %s", ", ".join(missing))
     require = frozenset(name for name in ("landlock", "seccomp") if found[name])
-    return found, _Setup(wrapper=wrapper, require=require)
+    linux = sys.platform.startswith("linux")
+    setup = _Setup(wrapper=wrapper, require=require, tmpfs=_has_mount_ns(wrapper), drop_uid=os.geteuid() == 0,
+                   tasks=linux and (bool(wrapper) or os.geteuid() == 0))
+    held = _probe_limits(setup, found["rlimits"]) if linux else {
+        "user": "root" if os.geteuid() == 0 else "harness uid", "memory": "rlimit" if found["rlimits"] else "none",
+        "tasks": "none", "disk": "rlimit-fsize" if found["rlimits"] else "none"}
+    if setup.tmpfs and held["disk"] != "tmpfs":  # the mount failed here: keep the rest, without it
+        setup = dataclasses.replace(setup, tmpfs=False)
+        held = _probe_limits(setup, found["rlimits"])
+    return found, setup, held
 
 
-def _setup() -> tuple[dict[str, bool], _Setup]:
+def _setup() -> tuple[dict[str, bool], _Setup, dict[str, str]]:
     global _probed
     with _probe_lock:
         if _probed is None:
@@ -215,6 +343,63 @@ def isolation() -> dict[str, bool]:
     return dict(_setup()[0])
 
 
+def limits() -> dict[str, str]:
+    """Which resource limits hold here, and how (probed once, cached; recorded with the results):
+      user    "own uid" (a root harness's programs run under a uid of their own, no groups, no capabilities),
+              "harness uid, user namespace" / "harness uid" (not root); "root" means the drop failed: nothing runs
+      memory  "rlimit+no-shm": RLIMIT_AS, with SysV shm/msg, POSIX mqueues and memfd denied and /dev/shm out of
+              reach (memory that the address-space limit does not count); "rlimit" without the denials
+      tasks   "rlimit-nproc": RLIMIT_NPROC counting the sandbox's processes and threads alone (its own uid, or its
+              own user namespace); "none": only seccomp's ban on new processes, threads unbounded
+      disk    "tmpfs": the work directory is a tmpfs of Limits.disk_mb and Limits.files, gone with the sandbox;
+              "rlimit-fsize": only the size of each file is bounded"""
+    return dict(_setup()[2])
+
+
+_STRONG_LIMITS = {"memory": "rlimit+no-shm", "tasks": "rlimit-nproc", "disk": "tmpfs"}
+
+
+def weaknesses() -> list[str]:
+    """What this machine's sandbox lacks, as short phrases (empty: every layer and limit holds)."""
+    layers, _, held = _setup()
+    out = [name for name in ("namespaces", "landlock", "seccomp") if not layers[name]]
+    out += [f"{k} limit ({held[k]})" for k, v in _STRONG_LIMITS.items() if held[k] != v]
+    return out
+
+
+def record() -> dict[str, object]:
+    """What the results' `sandbox` block says about containment: the layers (isolation()), the limits (limits()),
+    and, where untrusted code ran anyway under --allow-weak-sandbox, what was missing (`weak`)."""
+    weak = weaknesses()
+    return {**isolation(), "limits": limits(), **({"weak": weak} if weak else {})}
+
+
+def allow_weak_sandbox(allow: bool = True) -> None:
+    """Let untrusted code run although a layer or limit is missing here (the CLI's --allow-weak-sandbox)."""
+    global _allow_weak
+    _allow_weak = allow
+
+
+def refusal() -> str | None:
+    """Why untrusted code must not run here, in one line naming the fix; None when it may. Root's rights are never
+    an option; a missing layer or limit is, by explicit choice (allow_weak_sandbox)."""
+    if _setup()[2]["user"] == "root":
+        return ("sandbox: running as root, and the sandboxed programs cannot be moved to a uid of their own here "
+                "(see the log for why); run the harness as an ordinary user")
+    weak = weaknesses()
+    if weak and not _allow_weak:
+        return (f"sandbox: {', '.join(weak)} missing on this machine; untrusted code (execution tasks) would run "
+                f"weakly contained: pass --allow-weak-sandbox to run it anyway")
+    return None
+
+
+def check_allowed() -> None:
+    """Raise HarnessError with refusal()'s line when untrusted code must not run here."""
+    why = refusal()
+    if why is not None:
+        raise HarnessError(why)
+
+
 # ------------------------------------------------------------------------------------------------ running
 def _rlimit_values(limits: Limits) -> list[tuple[str, tuple[int, int]]]:
     """(name, (soft, hard)). CPU's hard limit is one second above the soft one, so the soft limit's SIGXCPU
@@ -226,20 +411,19 @@ def _rlimit_values(limits: Limits) -> list[tuple[str, tuple[int, int]]]:
         ("RLIMIT_FSIZE", (limits.file_size_mb * mb, limits.file_size_mb * mb)),
         ("RLIMIT_CORE", (0, 0)),
         ("RLIMIT_NOFILE", (256, 256)),
-        ("RLIMIT_NPROC", (_nproc_limit(), _nproc_limit())),
     ]
     return [(name, value) for name, value in values if hasattr(resource, name)]
 
 
-def _nproc_limit() -> int:
-    """64 more tasks than exist now. RLIMIT_NPROC counts every task of the real uid machine-wide, so a flat 64
-    would stop a non-root harness on a busy machine from starting the child at all (root is exempt anyway)."""
+def _nproc_fallback(limits: Limits) -> int:
+    """Without a uid or user namespace of its own, RLIMIT_NPROC counts every task of the harness's uid machine-wide:
+    allow `limits.tasks` more than exist now (a bound on the machine, not on the sandbox; limits() says "none")."""
     try:
         with open("/proc/loadavg") as f:
             total = int(f.read().split()[3].split("/")[1])  # scheduling entities on the whole machine
     except (OSError, ValueError, IndexError):
         total = 0
-    return (0 if os.geteuid() == 0 else total) + 64
+    return total + limits.tasks
 
 
 def _preexec(rlimits: list[tuple[int, tuple[int, int]]]):
@@ -437,6 +621,7 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
     except OSError as e:
         return SandboxResult("error", None, "", f"sandbox: no work directory: {e}", time.monotonic() - start)
     status_r = status_w = None
+    uid: int | None = None
     try:
         main = os.path.join(workdir, "main.py")
         try:
@@ -457,8 +642,17 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
             status_r, status_w = os.pipe()
             cmd.append(f"--status-fd={status_w}")
             pass_fds += (status_w,)
+        if setup.tmpfs:
+            cmd.append(f"--tmpfs={limits.disk_mb << 20},{limits.files}")
+        if setup.drop_uid:
+            uid = _uids.take()
+            cmd.append(f"--uid={uid}")
+        if setup.tasks:
+            cmd.append(f"--tasks={limits.tasks}")
         cmd.append(main)
         rlimits = [(getattr(resource, name), value) for name, value in _rlimit_values(limits)]
+        if not setup.tasks and os.geteuid() != 0 and hasattr(resource, "RLIMIT_NPROC"):
+            rlimits.append((resource.RLIMIT_NPROC, (_nproc_fallback(limits),) * 2))
         try:
             proc = subprocess.Popen(
                 cmd, cwd=workdir, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -498,6 +692,8 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
         for fd in (status_r, status_w):
             if fd is not None:
                 os.close(fd)
+        if uid is not None:
+            _uids.give(uid)  # its processes are gone: the pid namespace died with its init, or the group was killed
         remove_tree(workdir)  # any depth (a 2,500-deep tree made rmtree recurse out), locked folders, never raises
 
 
@@ -505,7 +701,18 @@ def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None
                handle: ProcessHandle | None = None) -> SandboxResult:
     """Run `program` as __main__ in a fresh sandboxed process under every layer that works here. Its status
     reports how the process ended (passed: exit 0), not whether an answer is right: scores come from the verdict
-    protocol of harness/sandbox/protocol.py. `fds` are handed over (see _execute); `handle` lets another thread stop it."""
+    protocol of harness/sandbox/protocol.py. `fds` are handed over (see _execute); `handle` lets another thread stop it.
+    Where refusal() says no, nothing runs: status "error", the refusal as stderr."""
+    why = refusal()
+    if why is not None:
+        for fd in (fds or {}).values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if handle is not None:
+            handle._detach()
+        return SandboxResult("error", None, "", why, 0.0)
     return _execute(program, limits, stdin, _setup()[1], fds, handle)
 
 

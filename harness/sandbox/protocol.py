@@ -208,6 +208,9 @@ class CheckPool:
     """Checks running at once, up to `workers` (each one or two sandboxed processes and a thread or two here)."""
 
     def __init__(self, workers: int | None = None) -> None:
+        from harness.sandbox.core import check_allowed
+
+        check_allowed()  # one line naming what is missing and --allow-weak-sandbox, before anything is queued
         self.workers = workers or default_workers()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="sandbox")
 

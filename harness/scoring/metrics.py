@@ -103,8 +103,12 @@ def metric_value(metric: str, prediction: str | None, sample: Sample, answer_typ
 
 def score_generation(
     sample: Sample, result: GenerateResult, metrics: Sequence[str] = ("accuracy",), extractor: str = "choice",
-    answer_type: str = "choice", numeric: Any = None,
+    answer_type: str = "choice", numeric: Any = None, tool_call: Any = None,
 ) -> Scored:
+    if answer_type == "tool_call":  # calls read and checked by the task's checker (`tool_call` block)
+        from harness.scoring.acebench import score_item
+
+        return score_item(sample, result, metrics, tool_call)
     prediction = extract(extractor, result.text, sample)
     values = {m: metric_value(m, prediction, sample, answer_type, numeric) for m in metrics}
     return Scored(prediction=prediction, metrics=values, correct=values[metrics[0]] >= 1.0, output=result.text)
@@ -186,8 +190,20 @@ class Tally:
         self.all = Moments()
         self.groups: dict[str, dict[str, Moments]] = {key: {} for key in self.group_by}
         self.members: dict[str, dict[str, set[str]]] = {key: {} for key in self.group_by}  # group -> its base groups
+        # items of one unit (meta "all_of": a dialogue's turns, see the task's `all_of`): unit -> (meta, lowest value,
+        # weight). A unit counts once, right only if all its items are; it joins the sums when results are read.
+        self.units: dict[str, tuple[dict[str, Any], float, float]] = {}
 
     def add(self, meta: dict[str, Any], value: float, weight: float = 1.0) -> None:
+        unit = meta.get("all_of")
+        if unit is not None:
+            key = str(unit)
+            held = self.units.get(key)
+            self.units[key] = (meta, value if held is None else min(held[1], value), weight)
+            return
+        self._add(meta, value, weight)
+
+    def _add(self, meta: dict[str, Any], value: float, weight: float = 1.0) -> None:
         self.all.add(value, weight)
         base = _group_values(meta, self.group_by[0]) if self.group_by else []
         for key in self.group_by:
@@ -200,6 +216,14 @@ class Tally:
         unweighted mean of subject accuracies, C-Eval's and CMMLU's official "Average"); the higher-level groups
         (e.g. STEM) then also average their member subjects. A sample whose meta lists several groups (CMMLU's
         "China specific") counts in each."""
+        if self.units:  # the units join a copy, so items of a unit may still arrive after a result is read
+            import copy
+
+            whole = copy.deepcopy(self)
+            whole.units = {}
+            for meta, value, weight in self.units.values():
+                whole._add(meta, value, weight)
+            return whole.result(rule)
         micro, micro_se = self.all.mean_stderr()
         out: dict[str, Any] = {"n": self.all.n, "micro": 100 * micro, "micro_stderr": 100 * micro_se, "groups": {}}
         base_key = self.group_by[0] if self.group_by else None
@@ -296,7 +320,7 @@ class TaskTally:
         self.n += 1
         if self.chains is not None:
             self.chains.add(meta, metrics)
-        groups = {k: meta[k] for k in self._keys if k in meta}
+        groups = {k: meta[k] for k in (*self._keys, "all_of") if k in meta}
         for m, tally in self.metrics.items():
             if m in metrics:
                 tally.add(groups, metrics[m], weight)

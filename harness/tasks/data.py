@@ -46,11 +46,14 @@ class SplitSource:
     read: Callable[[str], Iterable[dict[str, Any]]]  # the raw rows of one subset, in file order
     finish: Callable[[dict[str, Any]], dict[str, Any] | None] = lambda row: row  # join, then exclude (None)
     excluded: dict[str, int] = field(default_factory=dict)  # rows dataset.exclude dropped, per subset (a full pass)
+    # a subset's own finish (a join file per subset: dataset.join.path with {subset}); None: `finish` for all
+    finish_for: Callable[[str], Callable[[dict[str, Any]], dict[str, Any] | None]] | None = None
 
     def rows(self, subset: str) -> Iterator[dict[str, Any]]:
         dropped = 0
+        finish = self.finish_for(subset) if self.finish_for is not None else self.finish
         for row in self.read(subset):
-            done = self.finish(row)
+            done = finish(row)
             if done is not None:
                 yield clean(done)  # a JSON "\ud800" escape is text UTF-8 cannot hold: U+FFFD from here on
             else:
@@ -492,6 +495,16 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
                       for p in files.values()}
             read = _local_reader(spec.dataset, files, spec.name)
             join = None
+            if spec.dataset.join and "{subset}" in spec.dataset.join.path:  # an answers file beside each subset's file
+                finishes = {}
+                for subset in files:
+                    rel = spec.dataset.join.path.replace("{subset}", subset)
+                    join_path = inside(data_dir, rel, where, "dataset.join.path")
+                    if join_path.is_file():
+                        hashes[rel] = check_text_file(join_path, where)
+                    finishes[subset] = _finisher(_joiner(join_path, spec.dataset.join.key, spec.dataset.join.fields,
+                                                         spec.name), rules)
+                return SplitSource(list(files), "local", hashes, read, finish_for=finishes.__getitem__)
             if spec.dataset.join:
                 join_path = inside(data_dir, spec.dataset.join.path, where, "dataset.join.path")
                 if join_path.is_file():

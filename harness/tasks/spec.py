@@ -17,10 +17,12 @@ from harness.errors import HarnessError
 
 DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines", "xlsx"]
 # math: a mathematical answer (LaTeX), read from the last \boxed{} (extraction `boxed`) and scored by `math_equiv`
-AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged", "math"]
+# tool_call: the answer is tool calls (or, in a benchmark's special cases, a refusal in words), checked by the task's
+# `tool_call.checker` (harness/scoring/acebench.py)
+AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged", "math", "tool_call"]
 # csr/isr/psr (CFBench) and hsr/ssr (FollowBench): per-item scores from a judge's checklist marks (judge parsers
 # cfbench, followbench; harness/scoring/checklists.py)
-Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|csr|isr|psr|hsr|ssr|pass@[1-9][0-9]*)$")]
+Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|csr|isr|psr|hsr|ssr|acebench|acebench_strict|pass@[1-9][0-9]*)$")]
 CHECKLIST_METRICS = {"cfbench": ("csr", "isr", "psr"), "followbench": ("hsr", "ssr")}
 # boxed: the last complete \boxed{} of the answer, else an explicit final-answer line (harness/scoring/math_equiv.py)
 Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao", "boxed"]
@@ -84,6 +86,21 @@ class RepairSpec(_Strict):
     why: str
 
 
+class NotScoredSpec(_Strict):
+    """A data file of the benchmark whose rows this task cannot score (ACEBench's agent scenarios need upstream's
+    simulated environments): its rows are counted and their ids listed in the results under `reason`, never
+    scored 0."""
+
+    path: str  # JSON lines under the data dir
+    reason: str = Field(pattern=r"^[a-z0-9_]+$")  # shown with underscores as spaces
+    id: str = "id"  # the field holding each row's id
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, v: str) -> str:
+        return _data_relative(v) or v
+
+
 class DatasetSpec(_Strict):
     format: DataFormat
     eval: str  # path under the data dir; {subset} is replaced by each subset name
@@ -98,6 +115,7 @@ class DatasetSpec(_Strict):
     subsets_from: SubsetsFromSpec | None = None
     repairs: list[RepairSpec] = Field(default_factory=list)
     sheet: str | None = None  # xlsx: the worksheet the rows are on (default: the first)
+    not_scored: list[NotScoredSpec] = Field(default_factory=list)  # files of the benchmark left out, counted
 
     @field_validator("eval", "fewshot")
     @classmethod
@@ -198,6 +216,42 @@ class CslSpec(_Strict):
     metric: Literal["hsr"] = "hsr"
 
 
+class ToolCallSpec(_Strict):
+    """A tool-calling task: where the function descriptions are, how they reach the model and how calls are read
+    back (harness/scoring/tool_calls.py) and checked."""
+
+    functions: str  # row field holding the function descriptions ({name, description, parameters})
+    # prompt: the task's templates show the functions (a benchmark's own prompt, ACEBench's); template: they go to
+    # the model's chat template as tools= (or to an OpenAI-compatible server as `tools`)
+    tools: Literal["prompt", "template"] = "prompt"
+    # how calls are read from the answer: bracket ([Api(k=v)], ACEBench), qwen (<tool_call> JSON), deepseek, glm;
+    # calls a server returned apart (`tool_calls`) are taken as they are
+    format: Literal["bracket", "qwen", "deepseek", "glm"] = "bracket"
+    checker: Literal["acebench"] = "acebench"  # ACEBench's rules: normal_* calls, special_* refusals by subset name
+
+
+class AllOfSpec(_Strict):
+    """Items that form one unit (a dialogue's turns): the unit counts once and is right only if all its items are.
+    The unit is group 1 of `pattern` matched against the row's `field`; an item whose field does not match counts
+    on its own."""
+
+    field: str
+    pattern: str
+
+    @field_validator("pattern")
+    @classmethod
+    def _one_group(cls, v: str) -> str:
+        import re
+
+        try:
+            groups = re.compile(v).groups
+        except re.error as e:
+            raise ValueError(f"not a regular expression: {e}") from None
+        if groups < 1:
+            raise ValueError("needs a group naming the unit, e.g. '^(dialogue_\\d+)_\\d+$'")
+        return v
+
+
 class SubsetMeta(BaseModel):
     """Free-form metadata of one subset (e.g. a subject): names and the groups it belongs to."""
 
@@ -227,6 +281,7 @@ class TaskSpec(_Strict):
     context_policy: Literal["skip", "fewer_shots"] = "skip"
     labels: list[str] = Field(default_factory=lambda: ["A", "B", "C", "D"])
     prompt: str  # template file (relative to the YAML file) or an inline template
+    system: str | None = None  # a system message before the prompt (template file or inline; same variables)
     continuation: str = "{{ label }}"  # what is scored after the prompt in likelihood mode
     num_fewshot: int = Field(0, ge=0)
     mode: Literal["likelihood", "generate"] = "likelihood"
@@ -237,6 +292,8 @@ class TaskSpec(_Strict):
     metrics: list[Metric] = Field(default_factory=lambda: ["accuracy"])  # the first is the task's score
     execution: ExecutionSpec | None = None  # answer_type execution
     judge: JudgeSpec | None = None  # answer_type judged
+    tool_call: ToolCallSpec | None = None  # answer_type tool_call
+    all_of: AllOfSpec | None = None  # items scored together: a dialogue right only if every turn is
     # a key may join two with "+" (subset+level: one group per subset and level; macro then averages those cells)
     group_by: list[str] = Field(default_factory=list)
     aggregate: Literal["macro", "micro"] = "micro"  # macro: mean over the first group_by key's groups
@@ -278,6 +335,13 @@ class TaskSpec(_Strict):
         if self.answer_type in ("execution", "judged") and self.metrics[0] in ("accuracy", "exact_match", "f1", "gaokao_score"):
             raise ValueError(f"field 'metrics': answer_type {self.answer_type} is scored by "
                              f"{'pass@k' if self.answer_type == 'execution' else 'judge_score'}")
+        if (self.answer_type == "tool_call") != (self.tool_call is not None):
+            raise ValueError("field 'tool_call': needed by answer_type tool_call, and only by it")
+        acebench = {"acebench", "acebench_strict"}
+        if self.answer_type == "tool_call" and not set(self.metrics) <= acebench:
+            raise ValueError("field 'metrics': answer_type tool_call is scored by acebench (and acebench_strict)")
+        if set(self.metrics) & acebench and self.answer_type != "tool_call":
+            raise ValueError("field 'metrics': acebench scores answer_type tool_call only")
         if self.answer_type == "gaokao" and self.dataset.subsets_from is None:
             raise ValueError("field 'dataset.subsets_from': answer_type gaokao scores by question type; name the file "
                              "that gives each subset its `type` (GAOKAO-Bench's Obj_Prompt.json)")

@@ -7,13 +7,15 @@ the continuations to score).
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.tasks.data import SINGLE, SplitSource, TaskData, load_split, load_subset_meta, open_split, sha256_file
+from harness.tasks.data import (SINGLE, SplitSource, TaskData, check_text_file, inside, load_split, load_subset_meta,
+                                open_split, sha256_file)
 from harness.errors import HarnessError
 from harness.tasks.spec import TaskSpec, load_task_spec
 from harness.tasks.roots import task_dirs
@@ -58,6 +60,7 @@ class PromptedSample:
     prompt: str
     continuations: tuple[str, ...] = ()
     shots: int | None = None  # exemplars actually used, when the context policy dropped some to fit
+    system: str | None = None  # the task's system message (`system`), sent before the prompt
 
 
 @dataclass
@@ -75,6 +78,9 @@ class Task:
     execution_stdin: PromptTemplate | None = None
     judge_prompt: PromptTemplate | None = None
     judge_system: PromptTemplate | None = None
+    system: PromptTemplate | None = None
+    # rows of the benchmark this task cannot score (dataset.not_scored): reason -> their ids, read by `plan`
+    not_scored: dict[str, list[str]] = field(default_factory=dict)
     _prefix_free: set[tuple[str, ...]] = field(default_factory=set)  # continuation sets already checked
 
     @classmethod
@@ -87,6 +93,8 @@ class Task:
             # an inline one-liner whose final "\n" is meant: the answer ends the way the exemplars end it
             continuation=PromptTemplate(spec.continuation, f"{path} field 'continuation'", keep_trailing_newline=True),
         )
+        if spec.system is not None:
+            task.system = PromptTemplate.from_task_field(spec.system, path, "system")
         if spec.execution is not None:
             task.execution_program = PromptTemplate.from_task_field(spec.execution.program, path, "execution.program")
             if spec.execution.stdin is not None:
@@ -124,8 +132,31 @@ class Task:
             counts[subset] = n
         self.excluded = sum(source.excluded.get(s, 0) for s in source.subsets)
         chosen = stratified_choice(counts, limit, seed)
+        self._count_not_scored(data_dir)
         total = sum(counts.values()) if chosen is None else sum(sum(c) for c in chosen.values())
         return SampleStream(self, source, chosen, total)
+
+    def _count_not_scored(self, data_dir: Path | None) -> None:
+        """The ids of the benchmark's rows this task leaves out (dataset.not_scored), per reason; their files are
+        hashed like every file read."""
+        self.not_scored = {}
+        for ns in self.spec.dataset.not_scored:
+            where = f"task {self.name}: dataset.not_scored"
+            if data_dir is None:
+                raise HarnessError(f"{where}: {ns.path} is read from the data dir; give --data-dir")
+            path = inside(data_dir, ns.path, f"task {self.name}", "dataset.not_scored.path")
+            if not path.is_file():
+                raise HarnessError(f"{where}: {path} not found (the rows it names are counted in the results)")
+            self.data_hashes[ns.path] = check_text_file(path, f"task {self.name}")
+            ids = self.not_scored.setdefault(ns.reason, [])
+            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    raise HarnessError(f"{where}: {path} line {i + 1} is not JSON") from None
+                ids.append(str(row.get(ns.id, i)) if isinstance(row, dict) else str(i))
 
     def _to_samples(self, rows: list[dict[str, Any]], subset: str) -> list[Sample]:
         out = []
@@ -168,13 +199,15 @@ class Task:
         shots = fewshot.get(subset, [])[:num_fewshot]
         if len(shots) < num_fewshot:
             raise HarnessError(f"task {self.name}: subset '{subset}' has {len(shots)} few-shot exemplars, {num_fewshot} asked")
-        prompt = self.template.render(doc=template_doc(s), fewshot=[template_doc(x) for x in shots], subset=s.meta)
+        doc, few = template_doc(s), [template_doc(x) for x in shots]
+        prompt = self.template.render(doc=doc, fewshot=few, subset=s.meta)
+        system = self.system.render(doc=doc, fewshot=few, subset=s.meta) if self.system is not None else None
         conts: tuple[str, ...] = ()
         if mode == "likelihood":
             conts = tuple(self.continuation.render(label=l, text=t) for l, t in zip(s.labels, s.choices))
             if conts not in self._prefix_free:
                 self._check_prefix_free(conts, s)
-        return PromptedSample(s, prompt, conts)
+        return PromptedSample(s, prompt, conts, system=system)
 
     def _check_prefix_free(self, conts: tuple[str, ...], s: Sample) -> None:
         """Every option must be able to win: if one continuation is a proper prefix of another ("1" of "10"), the
@@ -213,6 +246,11 @@ class Task:
                 raise HarnessError(f"{where}: label {raw_target!r} is not one of the task's classes {keys[:8]}...")
             target = keys.index(str(raw_target))
             answers = (labels[target],)
+        elif spec.answer_type == "tool_call":  # the possible answer(s) as JSON: any shape, read back by the checker
+            labels, target = (), -1
+            if raw_target is None or raw_target == "" or raw_target == {} or raw_target == []:
+                raise HarnessError(f"{where}: empty possible answer in field '{f.target}'")
+            answers = (json.dumps(raw_target, ensure_ascii=False),)
         elif spec.answer_type == "choice":
             if len(choices) > len(spec.labels):
                 raise HarnessError(f"{where}: {len(choices)} options but only {len(spec.labels)} labels; extend 'labels'")
@@ -241,6 +279,10 @@ class Task:
         for key in spec.meta_keys:  # a group may also be a field of the row (SafetyBench's category)
             if key not in meta and _has(row, key):
                 meta[key] = _get(row, key)
+        if spec.all_of is not None and _has(row, spec.all_of.field):  # a dialogue's turns count as one unit
+            m = re.match(spec.all_of.pattern, str(_get(row, spec.all_of.field)))
+            if m is not None and m.group(1) is not None:
+                meta["all_of"] = m.group(1)
         if spec.answer_type == "gaokao" and "type" not in meta:
             raise HarnessError(f"{where}: subset '{subset}' has no question type in {spec.dataset.subsets_from.path if spec.dataset.subsets_from else 'dataset.subsets_from'}; "
                                "answer_type gaokao needs one per subset")
