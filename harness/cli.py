@@ -185,6 +185,9 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     if data_dir is not None and not data_dir.is_dir():
         where = "--data-dir" if args.data_dir else "$HARNESS_DATA_DIR"
         raise HarnessError(f"{where} {data_dir}: no such folder (it should hold e.g. ceval/val/*.csv)")
+    from harness.results.files import check_output_dir
+
+    check_output_dir(args.output_dir)  # before any model loads
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     if bool(args.model) == bool(models):
         raise HarnessError("--model or --models: name the model to evaluate (one of the two)")

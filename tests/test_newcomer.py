@@ -81,3 +81,19 @@ def test_probe_takes_any_http_answer_as_reachable() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- output folder
+
+
+def test_output_dir_that_is_a_file_fails_before_loading(tmp_path: Path, data_dir: Path) -> None:
+    """Checked up front: the model named here has no weights, so reaching the load would be a different error."""
+    afile = tmp_path / "results.txt"
+    afile.write_text("not a folder")
+    weightless = fake_model(tmp_path / "weightless")
+    proc = run_cli("eval", "--model", str(weightless), "--tasks", "ceval", "--data-dir", str(data_dir), "--limit", "1",
+                   "--output-dir", str(afile), cwd=tmp_path)
+    assert_one_line_error(proc, f"--output-dir {afile}", "is a file", "name a folder")
+    proc = run_cli("eval", "--model", str(weightless), "--tasks", "ceval", "--data-dir", str(data_dir), "--limit", "1",
+                   "--output-dir", str(afile / "below"), cwd=tmp_path)
+    assert_one_line_error(proc, f"--output-dir {afile / 'below'}", f"{afile} is a file")

@@ -15,8 +15,8 @@ from harness.contain import clean_text
 from harness.errors import HarnessError
 from harness.results.schema import SCHEMA_VERSION, SchemaError, validate_results
 
-__all__ = ["SCHEMA_VERSION", "SampleWriter", "clean", "dumps_line", "read_samples", "results_text", "write_atomic",
-           "write_json_atomic", "write_results"]
+__all__ = ["SCHEMA_VERSION", "SampleWriter", "check_output_dir", "clean", "dumps_line", "read_samples", "results_text",
+           "write_atomic", "write_json_atomic", "write_results"]
 
 
 def clean(obj: Any) -> Any:
@@ -59,6 +59,19 @@ def dumps_line(record: dict[str, Any]) -> str:
     the three other characters that str.splitlines() breaks at (U+0085, U+2028, U+2029), which JSON leaves as
     they are, are escaped too, so a model's text can never split a line for any reader."""
     return json.dumps(clean(record), ensure_ascii=False, allow_nan=False, default=_plain).translate(_LINE_BREAKS)
+
+
+def check_output_dir(path: Path, flag: str = "--output-dir") -> None:
+    """Fail before anything loads when results could not be written there (a file, or a folder not writable),
+    rather than with a traceback after the model ran. A missing folder is fine: it is created."""
+    existing = path
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = "is a file" if existing == path else f"cannot be created: {existing} is a file"
+        raise HarnessError(f"{flag} {path}: {what}; name a folder (it is created if missing), e.g. {flag} results")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise HarnessError(f"{flag} {path}: {existing} is not writable by this user; name a folder you can write to")
 
 
 def write_atomic(path: Path, write: Callable[[TextIO], None]) -> None:
