@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.tasks.data import default_data_dir
-    from harness.run.runner import EvalConfig, run_eval
+    from harness.run.runner import EvalConfig
     from harness.results.summary import print_summary
 
     data_dir = args.data_dir or default_data_dir()
@@ -248,9 +248,11 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     import dataclasses
 
+    from harness.api import run_config
+
     for model in models:  # one after another, each loaded once
-        results, path = run_eval(dataclasses.replace(cfg, model=model))
-        print_summary(results, str(path))
+        result = run_config(dataclasses.replace(cfg, model=model))
+        print_summary(result.raw, str(result.path))
     return 0
 
 
