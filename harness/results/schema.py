@@ -465,11 +465,10 @@ def validate_sample(data: Any) -> SampleLine:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a results file, as checked in at schemas/results.schema.json."""
-    schema = ResultsFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "harness results file"
-    schema["description"] = f"One run of `harness eval` (schema_version {SCHEMA_VERSION}; reads {', '.join(map(str, READS))})."
-    return schema
+    head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "harness results file",
+            "description": f"One run of `harness eval` (schema_version {SCHEMA_VERSION}; this harness reads versions "
+                           f"{', '.join(map(str, READS))}, and newer ones that only add fields)."}
+    return {**head, **{k: v for k, v in ResultsFile.model_json_schema().items() if k not in head}}
 
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
