@@ -375,19 +375,20 @@ def mask_paths(workdir: str, uid) -> None:
     the program will run under another uid (`uid`), every directory it must read made reachable: a folder
     on the way that only its owner may pass (/root, where pyenv and uv keep Python) is masked with just those
     roots bound back, so the rest of it (keys, tokens, caches) stays out of sight."""
+    roots = {os.path.realpath(r) for r in _read_roots()} | {workdir}
     targets = {}
     for d in _SHARED_WRITABLE:
         if os.path.isdir(d) and not os.path.islink(d):
-            targets[os.path.realpath(d)] = [workdir] if _beneath(workdir, os.path.realpath(d)) else []
+            d = os.path.realpath(d)
+            targets[d] = [r for r in roots if _beneath(r, d)]  # the work directory; an interpreter kept in /tmp
     if uid is not None:
-        for root in _read_roots() | {workdir}:
-            blocked = _unreachable_from(os.path.realpath(root))
+        for root in roots:
+            blocked = _unreachable_from(root)
             if blocked is not None:
-                targets.setdefault(blocked, []).append(os.path.realpath(root))
-    for target in sorted(targets, key=len, reverse=True):  # inner targets first: an outer one keeps them
-        outer = [t for t in targets if t != target and _beneath(target, t)]
-        if outer:
-            continue
+                targets.setdefault(blocked, []).append(root)
+    for target in targets:
+        if any(t != target and _beneath(target, t) for t in targets):
+            continue  # masked with the folder around it, which keeps what this one keeps
         nested = [t for t in targets if t != target and _beneath(t, target)]
         keep = targets[target] + [k for t in nested for k in targets[t]]
         _mask(target, keep, workdir)

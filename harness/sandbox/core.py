@@ -238,7 +238,10 @@ for t in started:
     t.join()
 facts["threads"] = len(started)
 libc = ctypes.CDLL(None, use_errno=True)
-facts["shmget"] = libc.shmget(0, 1 << 20, 0o1600) >= 0  # IPC_PRIVATE, IPC_CREAT | 0600
+shm = libc.shmget(0, 1 << 20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+facts["shmget"] = shm >= 0
+if shm >= 0:
+    libc.shmctl(shm, 0, None)  # IPC_RMID: leave nothing behind where there is no IPC namespace
 try:
     os.close(os.memfd_create("probe"))
     facts["memfd"] = True
@@ -246,6 +249,7 @@ except OSError:
     facts["memfd"] = False
 try:
     open("/dev/shm/harness-probe-%d" % os.getpid(), "w").close()
+    os.unlink("/dev/shm/harness-probe-%d" % os.getpid())
     facts["dev_shm"] = True
 except OSError:
     facts["dev_shm"] = False
