@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--max-position-embeddings", type=_positive_int, default=4096, help="context length written to config.json")
     tm.add_argument("--seed", type=int, default=0)
     tm.add_argument("--base", action="store_true", help="no chat template (a base model)")
+
+    from harness.bench.cli import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 
@@ -165,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             return _tiny(args)
         if args.command == "leaderboard":
             return _leaderboard(args)
+        if args.command == "bench":
+            from harness.bench.cli import run as run_bench
+
+            return run_bench(args, argv)
     except HarnessError as e:
         from harness.contain import printable
 
