@@ -13,7 +13,7 @@ import pytest
 
 from harness.scoring.chains import ChainTally
 from harness.scoring.checklists import (cfbench_scores, cfbench_strict, followbench_scores, parse_cfbench,
-                                        parse_followbench, round2)
+                                        parse_followbench, parse_marks, round2)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,13 @@ def test_loose_forms_read_in_order(cfbench: dict[int, dict]) -> None:
     numbered = "1. 新闻稿\t1\n2. 字数\t１\n3. 伦理\t0.0\n"  # numbered, full-width 1, 0.0, single newlines
     assert parse_cfbench(numbered, checkpoints) == ([1, 1, 0], False)
     assert parse_cfbench("```\n" + _echo(cfbench[377], [0, 1, 1]) + "\n```", checkpoints) == ([0, 1, 1], False)
+
+
+def test_a_thinking_judges_draft_is_not_read(cfbench: dict[int, dict]) -> None:
+    row = cfbench[377]
+    draft = "<think>\n先逐条打分：\n" + _echo(row, [1, 1, 1]) + "\n再想想第三条。\n</think>\n\n"
+    assert parse_marks("cfbench", draft + _echo(row, [1, 1, 0]), row) == ([1, 1, 0], True)
+    assert parse_marks("followbench", "<think>['YES', 'YES']</think>\n分析……\n['YES', 'NO']", {"level": 2}) == ([1, 0], True)
 
 
 @pytest.mark.parametrize("text", [

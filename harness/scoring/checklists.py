@@ -150,7 +150,10 @@ METRICS = {"cfbench": ("csr", "isr", "psr"), "followbench": ("hsr", "ssr")}
 
 
 def parse_marks(parser: str, text: str, row: dict[str, Any]) -> tuple[list[int], bool] | None:
-    """The marks in `text` for the item whose data row is `row`, and whether they came in the exact form."""
+    """The marks in `text` for the item whose data row is `row`, and whether they came in the exact form. A
+    thinking judge's reasoning (up to its last </think>) is not read: it may draft marks it later changes."""
+    if "</think>" in text:
+        text = text.rsplit("</think>", 1)[1].lstrip("\n")
     if parser == "cfbench":
         return parse_cfbench(text, [str(c[0]) for c in row["criteria"]])
     if parser == "followbench":
