@@ -14,6 +14,7 @@ import pytest
 import harness.sandbox.protocol as protocol
 from harness.cli import main
 from harness.run.dispatch import Dispatcher
+from harness.sandbox.core import limits
 from test_openai_backend import FakeServer
 
 pytestmark = pytest.mark.slow
@@ -61,6 +62,7 @@ def test_checks_run_at_once_up_to_the_limit(workers: int | None, data_dir: Path,
     (path,) = tmp_path.rglob("*.json")
     results = json.loads(path.read_text(encoding="utf-8"))
     assert results["sandbox"]["workers"] == expected and results["sandbox"]["protocol"] == protocol.PROTOCOL
+    assert results["sandbox"]["limits"] == limits() and "weak" not in results["sandbox"]  # what held, recorded
     lines = [json.loads(x) for x in (path.parent / results["samples_file"]).read_text(encoding="utf-8").splitlines()]
     assert len({s["sample_id"] for s in lines}) == 12 == len(lines)
     assert all(s["execution"][0]["status"] == "failed" and s["execution"][0]["reason"] for s in lines)
