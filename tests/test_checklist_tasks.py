@@ -20,7 +20,9 @@ def test_cfbench_judge_prompt_is_upstreams(data_dir: Path) -> None:
     """sha256 of gpt_judge_for_cfbench(prompt, gold, "好的", checkpoints joined by blank lines) for idx 0, as
     code/evalaute.py @ 0bcbf9b0 renders it (computed once from upstream's f-string)."""
     task = Task.load(TASKS / "cfbench.yaml")
-    (sample,) = [s for s in task.samples(data_dir) if s.sample_id == "0"]
+    samples = task.samples(data_dir)
+    assert len(samples) == 1000 and sum(s.meta["split"] == "hard" for s in samples) == 500
+    (sample,) = [s for s in samples if s.sample_id == "0"]
     assert task.judge_prompt is not None
     text = task.judge_prompt.render(doc=template_doc(sample), output="好的", outputs=["好的"], turn=1, ctx={},
                                     subset=sample.meta)
