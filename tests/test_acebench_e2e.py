@@ -58,9 +58,15 @@ def _eval(model: Path, tasks: str, data: Path, out: Path) -> tuple[dict[str, Any
 
     assert main(["eval", "--model", str(model), "--tasks", tasks, "--data-dir", str(data), "--thinking", "off",
                  "--max-new-tokens", "32", "--output-dir", str(out), "--no-progress"]) == 0
+    from harness.results.schema import validate_results, validate_sample
+
     (results_file,) = list(out.rglob("*.json"))
     results = json.loads(results_file.read_text(encoding="utf-8"))
-    return results, read_samples(results_file.parent / results["samples_file"])
+    samples = read_samples(results_file.parent / results["samples_file"])
+    validate_results(results)  # the typed results schema holds the new fields (context.excluded, tool calls)
+    for s in samples:
+        validate_sample(s)
+    return results, samples
 
 
 def _by_hand(samples: list[dict[str, Any]], task: str, subsets: tuple[str, ...], metric: str = "acebench") -> float:
