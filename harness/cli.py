@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--cache-dir", type=Path, default=None, help="where finished responses are kept, so a re-run after a crash continues (default: $HARNESS_CACHE_DIR, else ~/.cache/harness)")
     ev.add_argument("--no-cache", action="store_true", help="neither reuse nor store responses")
     ev.add_argument("--fresh", action="store_true", help="recompute every response (and store the new ones)")
-    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ev.add_argument("--no-progress", action="store_true", help="no progress output (a bar on a terminal, else a line every 10 s)")
     ev.add_argument("--sandbox-workers", type=_positive_int, default=None, help="execution tasks: sandboxed checks run at once (default: the number of cores)")
     ev.add_argument("--allow-weak-sandbox", action="store_true", help="execution tasks: run untrusted code even where a sandbox layer (Landlock, seccomp, namespaces) or limit is missing on this machine (recorded in the results)")
 
@@ -245,7 +245,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         sandbox_workers=args.sandbox_workers,
         cache="off" if args.no_cache else "fresh" if args.fresh else "on",
         cache_dir=args.cache_dir,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress,  # a bar on a terminal, plain lines in a log (harness/run/progress.py)
         command=["harness", *argv],
     )
     if args.launcher == "ray":

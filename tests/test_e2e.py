@@ -117,3 +117,6 @@ def test_cli_subprocess_prints_summary(tiny_models: dict[str, Path], data_dir: P
     assert proc.returncode == 0, proc.stderr
     assert "ceval" in proc.stdout and ("STEM" in proc.stdout or "Humanities" in proc.stdout)
     assert "results:" in proc.stdout and "tok/s" in proc.stdout
+    # stderr is a pipe, as in CI or `| tee log`: plain progress lines, no redrawn bar (tests/test_newcomer.py)
+    assert "eval: 5 items to do" in proc.stderr and "eval: 5/5 items (100%) in " in proc.stderr, proc.stderr
+    assert "\r" not in proc.stderr

@@ -97,3 +97,63 @@ def test_output_dir_that_is_a_file_fails_before_loading(tmp_path: Path, data_dir
     proc = run_cli("eval", "--model", str(weightless), "--tasks", "ceval", "--data-dir", str(data_dir), "--limit", "1",
                    "--output-dir", str(afile / "below"), cwd=tmp_path)
     assert_one_line_error(proc, f"--output-dir {afile / 'below'}", f"{afile} is a file")
+
+
+# ---------------------------------------------------------------- progress in a log
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_plain_progress_lines_when_not_a_terminal() -> None:
+    """A log gets a first line at once, one line per 10 s with a rate-based estimate, and a last line; never a
+    carriage return."""
+    import io
+
+    from harness.run.progress import LineProgress
+
+    out, clock = io.StringIO(), FakeClock()
+    bar = LineProgress(200, "eval", "item", out, clock=clock)
+    for _ in range(50):  # 50 items in 6.25 s: no line yet
+        clock.t += 0.125
+        bar.update(1)
+    clock.t += 3.75  # 10 s in, 51 done
+    bar.update(1)
+    for _ in range(149):
+        bar.update(1)  # no time passes: no new line until close
+    clock.t += 65
+    bar.close()
+    bar.close()
+    assert out.getvalue().splitlines() == [
+        "eval: 200 items to do",
+        "eval: 51/200 items (25%), 10 s, about 29 s left",  # 10 s for 51: 149 more take about 29 s
+        "eval: 200/200 items (100%) in 1 min 15 s",
+    ]
+    assert "\r" not in out.getvalue()
+
+
+def test_progress_picks_lines_off_a_terminal_and_nothing_when_disabled() -> None:
+    import io
+
+    from harness.run.progress import LineProgress, progress
+
+    quiet = io.StringIO()
+    bar = progress(10, "judge", "item", enabled=False, stream=quiet)
+    bar.update(10)
+    bar.close()
+    assert quiet.getvalue() == ""
+    assert isinstance(progress(10, "judge", "item", enabled=True, stream=io.StringIO()), LineProgress)
+
+
+def test_no_progress_silences_the_lines(tmp_path: Path, data_dir: Path, tiny_models: dict[str, Path]) -> None:
+    """Without the flag, a run in a pipe prints its progress lines (checked in tests/test_e2e.py's
+    test_cli_subprocess_prints_summary); with it, nothing."""
+    proc = run_cli("eval", "--model", str(tiny_models["qwen2"]), "--tasks", "ceval", "--data-dir", str(data_dir),
+                   "--limit", "2", "--output-dir", str(tmp_path / "results"), "--no-progress", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "eval:" not in proc.stderr and "items to do" not in proc.stderr, proc.stderr

@@ -311,15 +311,14 @@ class Dispatcher:
 
     # ---- running ----
     def run(self, backend: Any, samples_path: Path, progress: bool) -> None:
-        from tqdm import tqdm
-
         from harness.run.context import backend_context
+        from harness.run.progress import progress as progress_bar
 
         self.fit = backend_context(backend)
         for c in self.context:
             c.limit = self.fit.limit
         total = sum(p.n for p in self.planned)
-        self._bar = tqdm(total=total, desc="eval", unit="item", disable=not progress, dynamic_ncols=True, leave=False)
+        self._bar = progress_bar(total, "eval", "item", progress)
         stream = self._stream()
         try:
             with SampleWriter(samples_path) as writer:

@@ -113,9 +113,8 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
               progress: bool, cache: Any = None, sees_reasoning: bool = False) -> dict[str, Any]:
     """Judge every pending line of the samples file, window by window; add each judged item to its task's tally
     (`tallies`, one per planned task); return the results file's `judge` block."""
-    from tqdm import tqdm
-
     from harness.run.dispatch import WINDOW
+    from harness.run.progress import progress as progress_bar
 
     by_name = {p.task.name: ti for ti, p in enumerate(planned) if p.task.spec.answer_type == "judged"}
     contexts: dict[int, dict[str, Any]] = {}
@@ -134,8 +133,7 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
     judge = _Judging(planned, tallies, contexts, opened, seed, cache)
     judge.sees_reasoning = sees_reasoning
     wall0 = time.perf_counter()
-    bar = tqdm(total=sum(planned[ti].n for ti in by_name.values()), desc="judge", unit="item", disable=not progress,
-               dynamic_ncols=True, leave=False)
+    bar = progress_bar(sum(planned[ti].n for ti in by_name.values()), "judge", "item", progress)
 
     def rewrite(out: Any) -> None:
         window: list[dict[str, Any]] = []

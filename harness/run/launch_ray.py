@@ -149,9 +149,9 @@ def run_ray(cfg: EvalConfig, models: list[str], address: str | None, shards: int
                 staging = staging_root / f"m{mi}-s{si}"
                 ref = actors[si % n_workers].run_shard.remote(tasks, str(staging), fault_marker)
                 pending[ref] = (mi, si)
-        from tqdm import tqdm
+        from harness.run.progress import progress as progress_bar
 
-        bar = tqdm(total=len(pending), desc="shards", unit="shard", disable=not progress, leave=False)
+        bar = progress_bar(len(pending), "shards", "shard", progress)
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             ref = done[0]
