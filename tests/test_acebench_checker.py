@@ -148,3 +148,16 @@ def test_special_items(data_dir: Path, file: str, item: str, answer: str, right:
 
 def test_normalise_is_acebench_standardize_string() -> None:
     assert normalise("New-York_City, N.Y./*^'x'") == 'newyorkcityny"x"'
+
+
+def test_where_acebench_would_stop_the_answer_is_wrong_with_its_reason() -> None:
+    """ACEBench's checker raises (and its whole evaluation stops) on an objectArray parameter or a function without
+    `parameters`; here only that answer is wrong, and it says why."""
+    fn = {"name": "f", "description": "", "parameters": {"type": "object", "required": [], "properties": {
+        "items": {"type": "objectArray", "items": {"type": "object"}}}}}
+    right, why = check_normal("[f(items=[{'a': 1}])]", [fn], {"f": {"items": [{"a": 1}]}})
+    assert not right and "objectArray" in why
+    right, why = check_normal("[g(x=1)]", [{"name": "g", "description": "", "arguments": {}}], {"g": {"x": 1}})
+    assert not right and "no parameter description" in why
+    right, why = check_normal("[g(x=1)]", [], "not calls")
+    assert not right and "possible answer" in why
