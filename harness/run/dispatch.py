@@ -591,7 +591,9 @@ def _mean_of(each: list[Scored]) -> Scored:
     first = each[0]
     if len(each) == 1:
         return first
-    metrics = {m: sum(e.metrics[m] for e in each) / len(each) for m in first.metrics}
+    # a metric that leaves a generation out (accuracy_answered: no answer read) averages over those that have it
+    names = dict.fromkeys(m for e in each for m in e.metrics)
+    metrics = {m: sum(got) / len(got) for m in names if (got := [e.metrics[m] for e in each if m in e.metrics])}
     return Scored(prediction=first.prediction, metrics=metrics, correct=first.correct, output=first.output,
                   details={"predictions": [e.prediction for e in each], "correct_each": [e.correct for e in each]})
 

@@ -15,34 +15,21 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.tasks.data import check_text_file, inside, sha256_file
+from harness.tasks.data import load_context_files
 from harness.run.dispatch import Planned
-from harness.errors import HarnessError
 from harness.results.files import SampleWriter, dumps_line, write_atomic
 from harness.tasks.task import template_doc
 from harness.results.throughput import Usage
 from harness.types import GenerateRequest
 from harness.scoring import checklists
+from harness.scoring.judged import OWN_PARSERS, own_item
 from harness.scoring.verdicts import dimension_scores, parse_verdict
 
 
 def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
     """The judge's side files (rubric prompts, dimension tables) named in the task's judge.context, with hashes."""
     assert p.task.spec.judge is not None
-    ctx: dict[str, Any] = {}
-    hashes: dict[str, str] = {}
-    for name, rel in p.task.spec.judge.context.items():
-        path = inside(data_dir, rel, f"task {p.task.name}", f"judge.context.{name}") if data_dir else None
-        if path is None or not path.is_file():
-            raise HarnessError(f"task {p.task.name}: judge.context '{name}': {rel} not found under the data dir")
-        check_text_file(path, f"task {p.task.name}")  # not UTF-8: one line naming the file and line
-        text = path.read_text(encoding="utf-8")
-        try:
-            ctx[name] = json.loads(text)
-        except json.JSONDecodeError:
-            ctx[name] = [json.loads(line) for line in text.split("\n") if line.strip()]
-        hashes[rel] = sha256_file(path)
-    return ctx, hashes
+    return load_context_files(p.task.spec.judge.context, data_dir, f"task {p.task.name}", "judge.context")
 
 
 def build_prompts(p: Planned, doc: dict[str, Any], turns: list[str], answers: list[str],
@@ -61,6 +48,7 @@ def build_prompts(p: Planned, doc: dict[str, Any], turns: list[str], answers: li
             system = p.task.judge_system.render(**context).strip()
             if system:
                 messages.append(("system", system))
+        messages.extend((role, t.render(**context)) for role, t in p.task.judge_history)  # HalluQA's rubric turns
         assert p.task.judge_prompt is not None
         messages.append(("user", p.task.judge_prompt.render(**context)))
         out.append((turn if spec.per_turn else None, messages))
@@ -165,6 +153,7 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
         "unparsed_verdicts": judge.unparsed,
         "inexact_verdicts": judge.inexact,  # checklist marks read in order: not in the form upstream requires
         "rule_scored": judge.ruled,  # items a rule scored instead of the judge (judge.rules)
+        **judge.flagged,  # judge_clamped / judge_defaulted / judge_skipped_empty: task -> items
         "judgements_file": judge_path.name,
         "sees_reasoning": sees_reasoning,
         "throughput": {"model_load_seconds": round(load_seconds, 3), **judge.usage.report(wall_seconds=wall)},
@@ -189,6 +178,7 @@ class _Judging:
         self.unparsed: dict[str, int] = {}
         self.inexact: dict[str, int] = {}
         self.ruled: dict[str, int] = {}
+        self.flagged: dict[str, dict[str, int]] = {}  # flag -> task -> items (judged.own_item's flags)
         self.sees_reasoning = False  # --judge-sees-reasoning: each answer is shown after its think block
 
     def window(self, records: list[dict[str, Any]], by_name: dict[str, int], out: Any, writer: SampleWriter,
@@ -207,6 +197,10 @@ class _Judging:
             rule = rule_for(p, rec.get("meta") or {}, rec["doc"]["row"])
             if rule is not None:
                 verdicts[ri][None] = (self._rule_marks(rule, rec), None)
+                continue
+            if spec.empty_answer == "zero" and not rec["answers"][-1].strip():  # scored without the judge
+                rec["judge_skipped"] = "empty answer"
+                verdicts[ri][None] = (None, None)
                 continue
             answers = rec["answers"]
             if self.sees_reasoning:
@@ -268,7 +262,16 @@ class _Judging:
         assert spec is not None
         ordered = [per_turn[k] for k in sorted(per_turn, key=lambda k: k or 0)]
         values = [v for v, _ in ordered]
-        if spec.parser in checklists.PARSERS:  # one verdict: a mark per constraint, and the task's metrics from them
+        if spec.parser in OWN_PARSERS or "judge_skipped" in rec:  # a grade, points, or an empty answer
+            own = own_item(p.task.spec, values[0], ordered[0][1], float(rec.get("weight", 1.0)), "judge_skipped" in rec)
+            metrics, prediction, score = own.metrics, own.prediction, own.score
+            for flag in own.flags:
+                self.tallies[ti].flags[flag] += 1
+                self.flagged.setdefault(flag, {}).setdefault(p.task.name, 0)
+                self.flagged[flag][p.task.name] += 1
+            if own.flags:
+                rec["verdict_flags"] = own.flags
+        elif spec.parser in checklists.PARSERS:  # one verdict: a mark per constraint, and the task's metrics from them
             metrics = self._checklist_metrics(spec.parser, values[0], rec)
             score = metrics.get(p.task.spec.metrics[0])
             prediction = None if not metrics else "".join(str(m) for m in values[0])
@@ -284,7 +287,9 @@ class _Judging:
         if spec.parser == "alignbench":
             rec["dimensions"] = [dimension_scores(t) for _, t in ordered]
         self.tallies[ti].add_values(rec.get("meta") or {}, metrics, float(rec.get("weight", 1.0)), rec["prediction"])
-        missing = sum(v is None for v in values)
+        if "judge_skipped" in rec:  # scored without a verdict (an empty answer): not an unread one
+            rec["judge"] = "skipped"
+        missing = 0 if "judge_skipped" in rec else sum(v is None for v in values)
         if missing:
             self.unparsed[p.task.name] = self.unparsed.get(p.task.name, 0) + missing
 

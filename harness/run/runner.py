@@ -22,8 +22,9 @@ from harness.errors import HarnessError
 from harness.models.presets import ModelRef, resolve_commit, resolve_model, tokenizer_fingerprint, weights_fingerprint
 from harness.results.files import write_results
 from harness.results.schema import SCHEMA_VERSION
-from harness.scoring.metrics import TaskTally
+from harness.scoring.metrics import TaskTally, three_way
 from harness.tasks.suites import Suite, aggregate_suite, load_suite
+from harness.tasks.spec import DERIVED
 from harness.run.decoding import DecodingFlags, settings_for
 from harness.run.dispatch import Dispatcher, Planned
 from harness.run.reasoning import ThinkingPlan, plan_thinking
@@ -392,6 +393,9 @@ def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
     spec = p.task.spec
     # an item without a value (a judge verdict that could not be read) is left out and counted, never scored 0
     per_metric = {m: tally.metrics[m].result(spec.aggregate) for m in spec.metrics}
+    if any(m in DERIVED for m in spec.metrics):  # CGA and F-score come from the correct and incorrect shares
+        derived = three_way(per_metric["correct"], per_metric["incorrect"])
+        per_metric = {m: derived.get(m, agg) for m, agg in per_metric.items()}
     metrics: dict[str, Any] = {}
     for m, agg in per_metric.items():
         metrics[m], metrics[f"{m}_stderr"] = agg["score"], agg["score_stderr"]
@@ -400,6 +404,7 @@ def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
     elif spec.answer_type == "judged":
         metrics["judged"] = tally.n - tally.without_metrics
         metrics["judge_unparsed"] = tally.without_metrics
+        metrics.update(sorted(tally.flags.items()))  # judge_clamped, judge_defaulted, judge_skipped_empty
     elif p.mode == "generate":
         metrics["unextracted"] = tally.without_prediction
     by_chain: dict[str, Any] = {}

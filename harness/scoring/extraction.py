@@ -161,3 +161,20 @@ def extract_choice_set(text: str, labels: Sequence[str], options: Sequence[str] 
 
 def _ordered(found: Sequence[str], labels: Sequence[str]) -> str:
     return "".join(sorted(set(found), key=list(labels).index))
+
+
+def extract_answer_letter(text: str) -> str | None:
+    """HalluQA's multiple-choice rule (calculate_metrics_mc.py @7e5c6739): the reply, stripped, is "Answer: X" (X: the
+    rest as written, so "Answer: A。" is not "A") or a single letter; anything else is no answer."""
+    t = text.strip()
+    if t.startswith("Answer: "):
+        return t[len("Answer: "):] or None
+    return t if len(t) == 1 and t.isalpha() else None
+
+
+def extract_first_letter(text: str, labels: Sequence[str]) -> str | None:
+    """UHGEval's selective rule (eval_sele.py @affd38ea): the reply's first non-blank character, when it is a label.
+    Upstream first cuts the reply at "更符合现实，更准确"; what is left starts with the same character, or is blank when
+    the reply starts with the phrase (then no label either way)."""
+    t = text.strip()
+    return t[0] if t and t[0] in labels else None

@@ -68,11 +68,22 @@ def extract(extractor: str, text: str, sample: Sample) -> str | None:
         from harness.scoring.math_equiv import extract_answer
 
         return extract_answer(text)  # the last complete \boxed{}, else an explicit final-answer line
+    if extractor == "answer_letter":
+        from harness.scoring.extraction import extract_answer_letter
+
+        return extract_answer_letter(text)  # "Answer: X" or one letter, nothing else (HalluQA MC)
+    if extractor == "first_letter":
+        from harness.scoring.extraction import extract_first_letter
+
+        return extract_first_letter(text, sample.labels)  # the reply's first character, if a label (UHGEval)
     raise ValueError(f"unknown extractor {extractor}")
 
 
-def metric_value(metric: str, prediction: str | None, sample: Sample, answer_type: str, numeric: Any = None) -> float:
-    """One sample's value of one metric, in [0, 1]."""
+def metric_value(metric: str, prediction: str | None, sample: Sample, answer_type: str,
+                 numeric: Any = None) -> float | None:
+    """One sample's value of one metric, in [0, 1]; None where the metric leaves the sample out."""
+    if metric == "accuracy_answered":  # accuracy over the answered items only (UHGEval's own figure)
+        return None if prediction is None else metric_value("accuracy", prediction, sample, answer_type, numeric)
     if metric == "accuracy":
         if prediction is None:
             return 0.0
@@ -110,7 +121,8 @@ def score_generation(
 
         return score_item(sample, result, metrics, tool_call)
     prediction = extract(extractor, result.text, sample)
-    values = {m: metric_value(m, prediction, sample, answer_type, numeric) for m in metrics}
+    each = {m: metric_value(m, prediction, sample, answer_type, numeric) for m in metrics}
+    values = {m: v for m, v in each.items() if v is not None}
     return Scored(prediction=prediction, metrics=values, correct=values[metrics[0]] >= 1.0, output=result.text)
 
 
@@ -255,6 +267,51 @@ class Tally:
         return out
 
 
+def _cga_f(c: float, i: float, n: int) -> tuple[float, float, float, float]:
+    """CGA, F-score and their standard errors from the correct and incorrect shares of n items. CGA = CO/(CO+IN) and
+    F = 2·CO·CGA/(CO+CGA), which is 2·CO/(1+CO+IN); both 0 where upstream's formula divides by 0. The standard errors
+    are the delta method's over the items' (correct, incorrect) indicators, which exclude each other, with the same
+    n-1 sample variance as Moments."""
+    att = c + i
+    cga = c / att if att > 0 else 0.0
+    f = 2 * c / (1 + c + i)
+    if n < 2:
+        return cga, f, float("nan"), float("nan")
+    k = n / (n - 1)
+    sxx, syy, sxy = k * c * (1 - c), k * i * (1 - i), -k * c * i
+
+    def se(gx: float, gy: float) -> float:
+        return math.sqrt(max(gx * gx * sxx + gy * gy * syy + 2 * gx * gy * sxy, 0.0) / n)
+
+    a = 1 + c + i
+    cga_se = se(i / att**2, -c / att**2) if att > 0 else float("nan")
+    return cga, f, cga_se, se(2 * (1 + i) / a**2, -2 * c / a**2)
+
+
+def three_way(correct: dict[str, Any], incorrect: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Chinese SimpleQA's task-level metrics (calculate_accuracies in judge/chinese_simpleqa_easy.py @8b1aa9eb):
+    correct_given_attempted (CGA) and f_score, overall and per group, from the `correct` and `incorrect` metrics'
+    aggregates (Tally.result: 0-100, micro). Shaped like a Tally result, so either can be a task's score."""
+
+    def block(cr: dict[str, Any], ir: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        n = cr["n"]
+        if not n:
+            nan = float("nan")
+            return ({"n": 0, "micro": nan, "micro_stderr": nan, "score": nan},) * 2
+        cga, f, cga_se, f_se = _cga_f(cr["micro"] / 100, ir["micro"] / 100, n)
+        return ({"n": n, "micro": 100 * cga, "micro_stderr": 100 * cga_se, "score": 100 * cga},
+                {"n": n, "micro": 100 * f, "micro_stderr": 100 * f_se, "score": 100 * f})
+
+    cga, f = block(correct, incorrect)
+    cga.update(score_stderr=cga["micro_stderr"], groups={})
+    f.update(score_stderr=f["micro_stderr"], groups={})
+    for key, table in correct["groups"].items():
+        cga["groups"][key], f["groups"][key] = {}, {}
+        for g, entry in table.items():
+            cga["groups"][key][g], f["groups"][key][g] = block(entry, incorrect["groups"][key][g])
+    return {"correct_given_attempted": cga, "f_score": f}
+
+
 def aggregate(
     rows: Iterable[tuple[dict[str, Any], float]] | Iterable[tuple[dict[str, Any], float, float]],
     group_by: Sequence[str],
@@ -290,6 +347,7 @@ class TaskTally:
         self.predictions: Counter[str] = Counter()  # only where predictions are a few statuses (execution tasks)
         self.draws: list[Moments] = []  # several generations per item: the primary metric of the j-th of each
         self.any_right = Moments()  # ... and whether any of an item's generations was fully right (pass@N)
+        self.flags: Counter[str] = Counter()  # judged items by how their verdict was read (judge_clamped, ...)
 
     def add_draws(self, values: Sequence[float]) -> None:
         if len(values) < 2:

@@ -58,13 +58,63 @@ def dimension_scores(text: str) -> dict[str, float]:
     return {k: float(v) for k, v in re.findall(rf"['\"]([^'\"]+)['\"]\s*[:：]\s*{_NUM}", dicts[-1])}
 
 
-PARSERS = {"rating": parse_rating, "score": parse_score, "alignbench": parse_alignbench}
+def parse_abc(text: str) -> str:
+    """Chinese SimpleQA's grade (judge/chinese_simpleqa_easy.py @8b1aa9eb): the first A, B or C anywhere in the reply,
+    as `re.search(r"(A|B|C)", ...)` finds it; C (not attempted) when there is none, as upstream defaults."""
+    found = re.search(r"[ABC]", text)
+    return found.group(0) if found else "C"
 
 
-def parse_verdict(parser: str, text: str, scale: tuple[float, float]) -> float | None:
+def abc_defaulted(text: str) -> bool:
+    """Whether parse_abc found no letter and fell back to C (counted: a judge that ignores the format shows)."""
+    return re.search(r"[ABC]", text) is None
+
+
+def parse_yes_no(text: str) -> str | None:
+    """One HalluQA vote: 是 (hallucinated) or 否. Upstream (calculate_metrics.py @7e5c6739) accepts only a reply that is
+    exactly 是 or 否 and asks again otherwise; here the reply, stripped, must be or start with one of them (not 是否,
+    an echo of the question)."""
+    t = text.strip()
+    if not t or t.startswith("是否") or t[0] not in "是否":
+        return None
+    return t[0]
+
+
+def hallucinated(votes: list[str | None]) -> bool | None:
+    """HalluQA's vote rule: a hallucination when more than half of the votes say 是 (upstream: more than 2 of n=5);
+    None when any vote is unreadable (upstream asks again, and after five failures marks the item Invalid_Judge)."""
+    if not votes or any(v is None for v in votes):
+        return None
+    return 2 * votes.count("是") > len(votes)
+
+
+def _no_hallucination(text: str) -> float | None:
+    """The yes_no parser's verdict: 1 for no hallucination, 0 for one (one reply is one vote)."""
+    bad = hallucinated([parse_yes_no(text)])
+    return None if bad is None else 0.0 if bad else 1.0
+
+
+_GAOKAO_TOTAL = re.compile(r"【总分】\s*(?:.*=)?\s*(\d+(\.\d*)?)\s*分")  # Bench/bench_function.py @6dbb24f8
+
+
+def parse_gaokao_total(text: str) -> float | None:
+    """GAOKAO-Bench's grade: the points after 【总分】, read with upstream's regex, when it matches exactly once (upstream
+    asks again otherwise)."""
+    found = _GAOKAO_TOTAL.findall(text)
+    return float(found[0][0]) if len(found) == 1 else None
+
+
+PARSERS = {"rating": parse_rating, "score": parse_score, "alignbench": parse_alignbench, "abc": parse_abc,
+           "yes_no": _no_hallucination, "gaokao_total": parse_gaokao_total}
+UNSCALED = ("abc", "gaokao_total")  # a letter; points out of each item's own points (clamped by the item, not here)
+
+
+def parse_verdict(parser: str, text: str, scale: tuple[float, float]) -> float | str | None:
     """The verdict, or None when it is missing or outside the rubric's scale (a judge that answers "[[15]]"
     on a 1-10 scale has not given a verdict the rubric defines)."""
     value = PARSERS[parser](text)
-    if value is None or not scale[0] <= value <= scale[1]:
+    if value is None or parser in UNSCALED:
+        return value
+    if not scale[0] <= value <= scale[1]:  # type: ignore[operator]
         return None
     return value

@@ -532,3 +532,30 @@ def open_split(spec: TaskSpec, split_kind: str, data_dir: Path | None, allow_hub
         f"task {spec.name}: {split_kind} data not found: {looked}; {hub_msg}. "
         f"Point --data-dir (or ${DATA_DIR_ENV}) at a folder holding the upstream files, or go online."
     )
+
+
+def load_context_files(files: dict[str, str], data_dir: Path | None, where: str,
+                       field: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Side files a task's templates see as `ctx.<name>` (judge rubrics, dimension tables, prompts shipped with the
+    data), with their hashes: a .txt file as its text, any other as a JSON document or JSON lines."""
+    ctx: dict[str, Any] = {}
+    hashes: dict[str, str] = {}
+    for name, rel in files.items():
+        path = inside(data_dir, rel, where, f"{field}.{name}") if data_dir else None
+        if path is None or not path.is_file():
+            raise HarnessError(f"{where}: {field} '{name}': {rel} not found under the data dir")
+        check_text_file(path, where)  # not UTF-8: one line naming the file and line
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".txt":
+            ctx[name] = text
+        else:
+            try:
+                ctx[name] = json.loads(text)
+            except json.JSONDecodeError:
+                try:
+                    ctx[name] = [json.loads(line) for line in text.split("\n") if line.strip()]
+                except json.JSONDecodeError as e:
+                    raise HarnessError(f"{where}: {field} '{name}': {rel} is neither JSON nor JSON lines ({e.msg} at "
+                                       f"line {e.lineno}); a plain-text prompt file must end in .txt") from None
+        hashes[rel] = sha256_file(path)
+    return ctx, hashes

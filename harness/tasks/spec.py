@@ -22,10 +22,17 @@ DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines", "xlsx"]
 AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged", "math", "tool_call"]
 # csr/isr/psr (CFBench) and hsr/ssr (FollowBench): per-item scores from a judge's checklist marks (judge parsers
 # cfbench, followbench; harness/scoring/checklists.py)
-Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|csr|isr|psr|hsr|ssr|acebench|acebench_strict|pass@[1-9][0-9]*)$")]
+Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|csr|isr|psr|hsr|ssr|acebench|acebench_strict|pass@[1-9][0-9]*"
+                                       r"|accuracy_answered|correct|incorrect|not_attempted|correct_given_attempted|f_score)$")]
+# per-item shares of a three-way judged grade (Chinese SimpleQA): correct (A), incorrect (B), not_attempted (C); the
+# task-level correct_given_attempted and f_score are computed from the first two (harness/scoring/metrics.py, three_way)
+THREE_WAY = ("correct", "incorrect", "not_attempted")
+DERIVED = ("correct_given_attempted", "f_score")
 CHECKLIST_METRICS = {"cfbench": ("csr", "isr", "psr"), "followbench": ("hsr", "ssr")}
 # boxed: the last complete \boxed{} of the answer, else an explicit final-answer line (harness/scoring/math_equiv.py)
-Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao", "boxed"]
+# answer_letter: the reply is "Answer: X" or one letter (HalluQA MC); first_letter: the reply's first non-blank
+# character, when it is a label (UHGEval's selective evaluator)
+Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao", "boxed", "answer_letter", "first_letter"]
 
 
 class _Strict(BaseModel):
@@ -115,6 +122,9 @@ class DatasetSpec(_Strict):
     subsets_from: SubsetsFromSpec | None = None
     repairs: list[RepairSpec] = Field(default_factory=list)
     sheet: str | None = None  # xlsx: the worksheet the rows are on (default: the first)
+    # columns computed from each row by an inline template that sees `row` (UHGEval's option order, a gold letter cut
+    # out of "Answer: X"); added to the row before `fields` are read, rendered in the order written
+    derive: dict[str, str] = Field(default_factory=dict)
     not_scored: list[NotScoredSpec] = Field(default_factory=list)  # files of the benchmark left out, counted
 
     @field_validator("eval", "fewshot")
@@ -181,14 +191,30 @@ class ExecutionSpec(_Strict):
     memory_mb: int = Field(1024, ge=64)
 
 
+class JudgeTurn(_Strict):
+    """A fixed earlier turn of the judge's conversation (HalluQA: the rubric, then its acknowledgement)."""
+
+    role: Literal["user", "assistant"]
+    content: str  # template file or inline template; sees what the judge prompt sees
+
+
 class JudgeSpec(_Strict):
     """An answer scored by a judge model with the task's rubric."""
 
-    prompt: str  # judge prompt template: sees doc, output (last answer), outputs (every turn's answer), turn
+    prompt: str  # judge prompt template: sees doc, output (last answer), outputs (every turn's answer), turn, subset
     system: str | None = None  # judge system prompt template
+    history: list[JudgeTurn] = Field(default_factory=list)  # turns between the system message and the prompt
+    # judge: an empty answer is judged like any other; zero: it is not sent and scores 0 on every metric
+    empty_answer: Literal["judge", "zero"] = "judge"
+    # the verdict is points out of the item's points (fields.points): the item scores min(verdict, points) / points,
+    # weighs its points, and a verdict above them is clamped and counted
+    points: bool = False
     # [[8]] / 得分: 0.7 / AlignBench's dimension dict / a mark per checklist item: CFBench's "checkpoint\t0|1" lines,
     # FollowBench's final YES/NO list (these give the metrics in CHECKLIST_METRICS instead of judge_score)
-    parser: Literal["rating", "score", "alignbench", "cfbench", "followbench"]
+    # abc: the first A|B|C of the reply (Chinese SimpleQA: correct, incorrect, not attempted; none: C), giving the
+    # metrics in THREE_WAY; yes_no: 是 / 否 (HalluQA: 否 = no hallucination = 1); gaokao_total: GAOKAO-Bench's
+    # 【总分】N分, points out of the item's points (with `points`)
+    parser: Literal["rating", "score", "alignbench", "cfbench", "followbench", "abc", "yes_no", "gaokao_total"]
     # items a rule scores instead of the judge (FollowBench's rule-checked sources, harness/scoring/followbench_rules.py)
     rules: Literal["followbench"] | None = None
     scale: tuple[float, float] = (1.0, 10.0)  # lowest and highest verdict; an item scores verdict / highest
@@ -203,6 +229,14 @@ class JudgeSpec(_Strict):
         for path in v.values():
             _data_relative(path)
         return v
+
+    @model_validator(mode="after")
+    def _points_parser(self) -> "JudgeSpec":
+        if self.points != (self.parser == "gaokao_total"):
+            raise ValueError("field 'judge.points': the gaokao_total parser reads points (points: true), and only it")
+        if self.parser == "yes_no" and tuple(self.scale) != (0, 1):
+            raise ValueError("field 'judge.scale': the yes_no parser gives 0 (是) or 1 (否): scale [0, 1]")
+        return self
 
 
 class CslSpec(_Strict):
@@ -282,6 +316,9 @@ class TaskSpec(_Strict):
     labels: list[str] = Field(default_factory=lambda: ["A", "B", "C", "D"])
     prompt: str  # template file (relative to the YAML file) or an inline template
     system: str | None = None  # a system message before the prompt (template file or inline; same variables)
+    # name -> file under the data dir the prompt templates see as `ctx.name` (JSON/JSON lines parsed, other text as it
+    # is): prompts that ship with the data (HalluQA's 6-shot prompts/*.txt)
+    context: dict[str, str] = Field(default_factory=dict)
     continuation: str = "{{ label }}"  # what is scored after the prompt in likelihood mode
     num_fewshot: int = Field(0, ge=0)
     mode: Literal["likelihood", "generate"] = "likelihood"
@@ -373,6 +410,34 @@ class TaskSpec(_Strict):
         """Row fields every sample carries in its meta (and samples line): the group_by keys and the CSL chain."""
         extra = [self.csl.chain, self.csl.level] if self.csl else []
         return [*self.group_by, *(k for k in extra if k not in self.group_by)]
+
+    @field_validator("context")
+    @classmethod
+    def _context_relative(cls, v: dict[str, str]) -> dict[str, str]:
+        for path in v.values():
+            _data_relative(path)
+        return v
+
+    @model_validator(mode="after")
+    def _three_way_metrics(self) -> "TaskSpec":
+        """Three-way metrics come from a three-way grade (parser abc); the derived ones need correct and incorrect."""
+        three = [m for m in self.metrics if m in THREE_WAY + DERIVED]
+        abc = self.judge is not None and self.judge.parser == "abc"
+        if three and not abc:
+            raise ValueError(f"field 'metrics': {three[0]} needs answer_type judged with judge.parser abc")
+        if abc and (not three or "judge_score" in self.metrics):
+            raise ValueError("field 'metrics': judge.parser abc grades correct / incorrect / not attempted: list those "
+                             "(and correct_given_attempted, f_score) instead of judge_score")
+        if any(m in DERIVED for m in self.metrics) and not {"correct", "incorrect"} <= set(self.metrics):
+            raise ValueError("field 'metrics': correct_given_attempted and f_score are computed from correct and "
+                             "incorrect; list both")
+        if any(m in DERIVED for m in self.metrics) and self.aggregate != "micro":
+            raise ValueError("field 'aggregate': correct_given_attempted and f_score come from per-item shares (micro)")
+        if self.metrics[0] == "accuracy_answered":
+            raise ValueError("field 'metrics': accuracy_answered leaves out unanswered items; it cannot be the score")
+        if self.extraction == "first_letter" and self.answer_type != "choice":
+            raise ValueError("field 'extraction': first_letter reads an option label (answer_type choice)")
+        return self
 
     @model_validator(mode="after")
     def _numeric_for_numeric(self) -> "TaskSpec":

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.tasks.data import (SINGLE, SplitSource, TaskData, check_text_file, inside, load_split, load_subset_meta,
-                                open_split, sha256_file)
+from harness.tasks.data import (SINGLE, SplitSource, TaskData, check_text_file, inside, load_context_files, load_split,
+                                load_subset_meta, open_split, sha256_file)
 from harness.errors import HarnessError
 from harness.tasks.spec import TaskSpec, load_task_spec
 from harness.tasks.roots import task_dirs
@@ -78,6 +78,9 @@ class Task:
     execution_stdin: PromptTemplate | None = None
     judge_prompt: PromptTemplate | None = None
     judge_system: PromptTemplate | None = None
+    judge_history: list[tuple[str, PromptTemplate]] = field(default_factory=list)  # fixed earlier judge turns
+    derived: list[tuple[str, PromptTemplate]] = field(default_factory=list)  # dataset.derive: column, template
+    ctx: dict[str, Any] = field(default_factory=dict)  # the `context` files, read by `plan`: what templates see as ctx
     system: PromptTemplate | None = None
     # rows of the benchmark this task cannot score (dataset.not_scored): reason -> their ids, read by `plan`
     not_scored: dict[str, list[str]] = field(default_factory=dict)
@@ -103,6 +106,10 @@ class Task:
             task.judge_prompt = PromptTemplate.from_task_field(spec.judge.prompt, path, "judge.prompt")
             if spec.judge.system is not None:
                 task.judge_system = PromptTemplate.from_task_field(spec.judge.system, path, "judge.system")
+            task.judge_history = [(t.role, PromptTemplate.from_task_field(t.content, path, f"judge.history.{i}"))
+                                  for i, t in enumerate(spec.judge.history)]
+        task.derived = [(name, PromptTemplate(source, f"{path} field 'dataset.derive.{name}'"))
+                        for name, source in spec.dataset.derive.items()]
         return task
 
     @property
@@ -121,6 +128,9 @@ class Task:
         self.data_hashes.update(source.file_hashes)
         self._load_subset_meta(data_dir)
         self.data_origin = source.origin
+        if self.spec.context:  # prompts shipped with the data, seen by the templates as ctx.<name>
+            self.ctx, hashes = load_context_files(self.spec.context, data_dir, f"task {self.name}", "context")
+            self.data_hashes.update(hashes)
         counts: dict[str, int] = {}
         for subset in source.subsets:
             n = 0
@@ -200,7 +210,7 @@ class Task:
         if len(shots) < num_fewshot:
             raise HarnessError(f"task {self.name}: subset '{subset}' has {len(shots)} few-shot exemplars, {num_fewshot} asked")
         doc, few = template_doc(s), [template_doc(x) for x in shots]
-        prompt = self.template.render(doc=doc, fewshot=few, subset=s.meta)
+        prompt = self.template.render(doc=doc, fewshot=few, subset=s.meta, ctx=self.ctx)
         system = self.system.render(doc=doc, fewshot=few, subset=s.meta) if self.system is not None else None
         conts: tuple[str, ...] = ()
         if mode == "likelihood":
@@ -228,6 +238,10 @@ class Task:
         where = f"task {self.name}, subset {subset}, row {index}"
         if spec.dataset.repairs and f.id and _has(row, f.id):
             row = _repair(row, str(_get(row, f.id)), spec.dataset.repairs, where)
+        if self.derived:  # dataset.derive: columns computed from the row, in the order written
+            row = dict(row)
+            for name, template in self.derived:
+                row[name] = template.render(row=row)
         try:
             question = str(_get(row, f.question))
             optional = spec.answer_type in ("execution", "judged")  # a reference, where the row has one
