@@ -139,6 +139,38 @@ STRINGS: dict[str, tuple[str, str]] = {
                         "One chart per accelerator and backend: generated tokens/s (log scale) across, total score "
                         "up. The line is the Pareto frontier: no other model is both faster and better."),
     "frontier": ("帕累托前沿", "Pareto frontier"),
+    "matrix_title": ("模型 × 加速器", "Model × accelerator"),
+    "matrix_help": ("同一模型在不同加速器上的实测生成速度并列：每格为该加速器与后端上最近一次实测运行，上行为全部设备合计的生成 token/秒，"
+                    "下行为每设备的速率（设备数见 “n×”），及每生成 token 焦耳数与每百万生成 token 成本（有计量或价格时）。"
+                    "★ 为该模型每设备最快的一格。",
+                    "The same model's measured generation speed on each accelerator, side by side: each cell is the "
+                    "latest measuring run on that accelerator and backend; first line generated tokens/s over all its "
+                    "devices, then the rate per device (the device count is the \"n×\"), joules per generated token "
+                    "and cost per million generated tokens where metered or priced. ★ marks the model's fastest cell "
+                    "per device."),
+    "per_device": ("每设备", "per device"),
+    "fronts_title": ("跨加速器的帕累托前沿", "Pareto fronts across accelerators"),
+    "fronts_help": ("每个点是一个模型在一种加速器上（“模型 @ 加速器”）。速度按每设备计，使 8 卡与单卡可比；成本图只含有价格的运行，横轴越小越好。",
+                    "Each point is one model on one accelerator (\"model @ accelerator\"). Speed is per device, so "
+                    "an 8-device run compares with a single-device one; the cost chart has only priced runs, and "
+                    "there lower is better."),
+    "bench_title": ("服务性能（harness bench）", "Serving performance (harness bench)"),
+    "bench_help": ("结果文件夹中的 harness bench 运行，每种模型、后端、加速器与提示来源取最新一次，每个场景一行：离线（全部请求同时发出）、"
+                   "固定并发或泊松到达率。TTFT 首 token 时间，TPOT 每输出 token 时间，ITL 流式块间隔（毫秒），吞吐为输出 token/秒；"
+                   "有延迟目标时给出有效吞吐（满足目标的请求/秒）。右侧为同一模型在同一加速器上评测时的生成速度，供对照。",
+                   "harness bench runs found in the results folder, the newest per model, backend, accelerator and "
+                   "prompt source, one row per scenario: offline (every request at once), a fixed concurrency, or "
+                   "Poisson arrivals at a rate. TTFT time to first token, TPOT time per output token, ITL gap between "
+                   "streamed chunks (ms); throughput in output tokens/s; goodput (requests/s meeting the latency "
+                   "targets) where targets were set. On the right, the same model's generation speed while evaluated "
+                   "on the same accelerator, for comparison."),
+    "scenario": ("场景", "Scenario"),
+    "prompts_from": ("提示", "Prompts"),
+    "req_s": ("请求/秒", "req/s"),
+    "out_tok_s": ("输出 token/秒", "output tok/s"),
+    "goodput": ("有效吞吐", "Goodput"),
+    "eval_tok_s": ("评测时生成 token/秒", "eval generated tok/s"),
+    "no_bench": ("结果文件夹中没有 harness bench 的结果。", "No harness bench results in the results folder."),
     "no_efficiency": ("还没有同时含生成速度和总分的运行。", "No run has both a generation speed and a total score yet."),
     "all_tasks": ("全部任务", "All tasks"),
     "models_on_task": ("个模型", "models"),

@@ -20,6 +20,7 @@ from markupsafe import Markup
 from harness.errors import HarnessError
 from harness.leaderboard import i18n, svg
 from harness.leaderboard.collect import Leaderboard, ModelRow, TaskScore, build, load_results, slug
+from harness.leaderboard.efficiency import efficiency_view, load_bench
 from harness.leaderboard.export import ranking_csv, ranking_json
 from harness.resources import bundled
 from harness.leaderboard.samples import read_samples_by_task, write_sample_files
@@ -155,6 +156,8 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
     env = _env()
     built_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     common = {"built_at": built_at, "n_runs": len(runs), "board": board}
+
+    common["efficiency"] = efficiency_view(board, load_bench(results_dir, skipped))  # matrix, fronts, bench runs
 
     # samples: one folder per (task column, model), from the run that gave the shown score
     sample_sets: dict[str, list[dict[str, Any]]] = {}  # task -> [{model, slug, column, dir, n, right}]
