@@ -194,3 +194,25 @@ def test_tiny_model_help_shows_defaults(capsys: pytest.CaptureFixture[str], monk
     monkeypatch.setenv("COLUMNS", "100")
     text = " ".join(_help(capsys, "tiny-model").split())
     assert "transformer layers (default: 2)" in text and "(default: qwen2)" in text
+
+
+# ---------------------------------------------------------------- did you mean
+
+
+def test_did_you_mean() -> None:
+    from harness.errors import did_you_mean
+
+    assert did_you_mean("cevl", ["ceval", "cmmlu", "c3"]) == "; did you mean 'ceval'?"
+    assert did_you_mean("CMMLU", ["ceval", "cmmlu"]) == "; did you mean 'cmmlu'?"
+    assert did_you_mean("superclue-objectiv", ["superclue", "superclue-objective"]) == \
+        "; did you mean 'superclue-objective' or 'superclue'?"
+    assert did_you_mean("xyzzy", ["ceval", "cmmlu"]) == ""
+
+
+@pytest.mark.parametrize("flag,typo,meant", [("--tasks", "cevl", "ceval"), ("--suite", "superclue-objectiv", "superclue-objective"),
+                                             ("--model", "qwen2.5-7b-instrct", "qwen2.5-7b-instruct")])
+def test_misspelt_names_get_a_suggestion(tmp_path: Path, model: Path, flag: str, typo: str, meant: str) -> None:
+    args = ["--model", str(model), flag, typo] if flag != "--model" else ["--model", typo, "--tasks", "ceval"]
+    proc = run_cli("eval", *args, cwd=tmp_path)
+    line = assert_one_line_error(proc, typo)
+    assert f"did you mean '{meant}'" in line, line

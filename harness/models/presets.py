@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from harness import hub
-from harness.errors import HarnessError
+from harness.errors import HarnessError, did_you_mean
 from harness.resources import bundled
 
 PRESETS_DIR = bundled("configs") / "models"
@@ -158,7 +158,8 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool, 
     else:
         known = ", ".join(sorted(presets)) or "none"
         raise HarnessError(
-            f"{flag} {value}: no such folder, and not a hub id (org/name) or preset (known presets: {known})"
+            f"{flag} {value}: no such folder, and not a hub id (org/name) or preset{did_you_mean(value, presets)} "
+            f"(known presets: {known})"
         )
     if not ref.is_local and not ref.config:
         why = hub.unavailable()  # seconds, not a minute of retries, when there is no network

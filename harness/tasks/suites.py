@@ -10,7 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, did_you_mean
 from harness.tasks.roots import task_dirs
 
 
@@ -61,7 +61,8 @@ def load_suite(name: str) -> Suite:
     known = discover_suites()
     path = known.get(name) or (Path(name) if name.endswith((".yaml", ".yml")) and Path(name).is_file() else None)
     if path is None:
-        raise HarnessError(f"--suite: unknown suite '{name}' (known: {', '.join(sorted(known)) or 'none'})")
+        raise HarnessError(f"--suite: unknown suite '{name}'{did_you_mean(name, known)} "
+                           f"(known: {', '.join(sorted(known)) or 'none'})")
     try:
         return Suite.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
     except yaml.YAMLError as e:

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from harness.tasks.data import (SINGLE, SplitSource, TaskData, check_text_file, inside, load_context_files, load_split,
                                 load_subset_meta, open_split, sha256_file)
-from harness.errors import HarnessError
+from harness.errors import HarnessError, did_you_mean
 from harness.tasks.spec import TaskSpec, load_task_spec
 from harness.tasks.roots import task_dirs
 from harness.tasks.templates import PromptTemplate
@@ -48,7 +48,8 @@ def resolve_task_files(names: list[str]) -> list[Path]:
             out.append(Path(name))
         else:
             hint = ", ".join(sorted(known)) or "none found"
-            raise HarnessError(f"--tasks: unknown task '{name}' (known: {hint}; or give a path to a task .yaml)")
+            raise HarnessError(f"--tasks: unknown task '{name}'{did_you_mean(name, known)} (known: {hint}; or give a "
+                               f"path to a task .yaml)")
     return out
 
 
