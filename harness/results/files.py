@@ -115,7 +115,10 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
         problem = None
     except SchemaError as e:
         problem = e
-    write_atomic(path, lambda f: f.write(text))
+    def dump(f: TextIO) -> None:
+        f.write(text)
+
+    write_atomic(path, dump)
     if problem is not None:
         raise HarnessError(f"{path}: written, but it does not match the results schema at {problem}; the leaderboard "
                            "will skip it (a harness bug: please report it)")
