@@ -46,8 +46,10 @@ def _judge_reply(body: dict[str, Any]) -> dict[str, Any]:
     user = body["messages"][-1]["content"]
     if "只返回字母" in user:  # Chinese SimpleQA: A, B, or no letter at all (graded C, as upstream)
         text = "A" if "ans-1" in user else "B：【错误】" if "ans-2" in user else "【未尝试】"
-    elif "是否存在幻觉" in user:  # HalluQA: 否 for ans-1, 是 for ans-2, an unreadable vote for ans-3
-        text = "否" if "ans-1" in user else "是" if "ans-2" in user else "不确定"
+    elif "是否存在幻觉" in user:  # HalluQA, 5 votes (seeds 1234..1238): ans-1 gets 2 是 of 5 (no hallucination), ans-2
+        j = body["seed"] - 1234  # 3 of 5 (a hallucination), ans-3 one unreadable vote
+        text = ("是" if j < 2 else "否") if "ans-1" in user else ("是" if j < 3 else "否。") if "ans-2" in user else (
+            "不确定" if j == 4 else "否")
     else:  # GAOKAO-Bench: 3 points, 99 points (clamped to the question's), or a reply the regex cannot read
         text = ("【判分理由】略\n【总分】3分" if "ans-1" in user else "【总分】1+98=99分" if "ans-2" in user
                 else "【总分】两分" if "ans-3" in user else "【总分】0分")
@@ -91,8 +93,8 @@ def test_chinese_simpleqa_f_score_from_the_grades(run: tuple[Any, ...]) -> None:
         else:
             g = grades[s["output"]]
             assert s["prediction"] == g and s["metrics"]["correct"] == (g == "A") and s["metrics"]["incorrect"] == (g == "B")
-            assert s["metrics"]["not_attempted"] == (g == "C") and s["verdict_flags" if g == "C" else "judge"] in (
-                ["judge_defaulted"], "done")
+            assert s["metrics"]["not_attempted"] == (g == "C") and s["judge"] == "done"
+            assert s.get("verdict_flags") == (["judge_defaulted"] if g == "C" else None)  # no letter: C, flagged
     co = sum(s["metrics"]["correct"] for s in mine) / 12
     inc = sum(s["metrics"]["incorrect"] for s in mine) / 12
     cga = co / (co + inc)
@@ -122,9 +124,16 @@ def test_halluqa_votes_and_empty_answers(run: tuple[Any, ...]) -> None:
         assert s["metrics"] == {"judge_score": expected[s["output"]]}
     unread = [s for s in mine if s["output"] == "ans-3"]
     assert unread and all(s["judge"] == "unparsed" and s["metrics"] == {} for s in unread)
+    for s in mine:  # every vote is kept, in seed order
+        want = {"ans-1": ["是", "是", "否", "否", "否"], "ans-2": ["是", "是", "是", "否", "否"],
+                "ans-3": ["否", "否", "否", "否", None]}.get(s["output"])
+        assert s.get("votes") == want and len(s.get("vote_outputs", [])) == (5 if want else 0)
     t = results["tasks"]["halluqa"]
     assert t["score"] == pytest.approx(100 * sum(expected[s["output"]] for s in scored) / len(scored))
     assert t["metrics"]["judge_unparsed"] == len(unread) and t["metrics"]["judged"] == len(scored)
+    asked = [b for b in judge.posts("/v1/chat/completions") if "是否存在幻觉" in b["messages"][-1]["content"]]
+    assert len(asked) == 5 * (len(mine) - sum(s["output"] == "" for s in mine))
+    assert sorted({b["seed"] for b in asked}) == [1234, 1235, 1236, 1237, 1238] and all(b["temperature"] == 0 for b in asked)
     # upstream's judge conversation: system, the rubric, its acknowledgement, then the item
     convo = next(b["messages"] for b in judge.posts("/v1/chat/completions") if "是否存在幻觉" in b["messages"][-1]["content"])
     assert [m["role"] for m in convo] == ["system", "user", "assistant", "user"]

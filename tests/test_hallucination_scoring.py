@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -256,3 +257,43 @@ def test_a_broken_derive_template_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(HarnessError) as e:
         Task.load(tmp_path / "t.yaml")
     assert "dataset.derive.g" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_local_judge_is_asked_once_a_server_five_times(data_dir: Path, tmp_path: Path) -> None:
+    """judge.votes: 5 separate requests (seeds seed..seed+4) to a judge server; one to a local judge, whose greedy
+    votes would all repeat the first. Two 是 of five are no hallucination (upstream: more than 2 of 5)."""
+    import io
+
+    from harness.results.files import SampleWriter
+    from harness.run.dispatch import Planned
+    from harness.run.judge import _Judging
+    from harness.scoring.metrics import TaskTally
+    from harness.types import GenerateResult as Result
+
+    task = _task("halluqa")
+    s = task.samples(data_dir)[0]
+    planned = Planned(task, "generate", 0, [s], 1)
+
+    class Backend:
+        def __init__(self, name: str) -> None:
+            self.name, self.seeds = name, []
+
+        def generate(self, requests: list[Any]) -> Any:
+            for i, r in enumerate(requests):
+                self.seeds.append(r.seed)
+                yield i, Result("是" if r.seed - 1234 < 2 else "否", "stop")
+
+    for name, asked, votes, score in (("hf", [1234], ["是"], 0.0), ("openai", [1234, 1235, 1236, 1237, 1238],
+                                                                   ["是", "是", "否", "否", "否"], 1.0)):
+        backend = Backend(name)
+        opened = SimpleNamespace(backend=backend, chat=None, use_messages=False, model_block={})
+        tally = TaskTally(task.spec.metrics, task.spec.group_by)
+        judging = _Judging([planned], [tally], {0: {}}, opened, 1234, None)
+        rec = {"task": "halluqa", "sample_id": s.sample_id, "doc": template_doc(s), "turns": [s.question],
+               "answers": ["我是清华大学毕业的。"], "meta": s.meta, "weight": 1.0, "judge": "pending"}
+        out = io.StringIO()
+        with SampleWriter(tmp_path / f"{name}.judge.jsonl") as w:
+            judging.window([rec], {"halluqa": 0}, out, w, SimpleNamespace(update=lambda n: None))
+        line = json.loads(out.getvalue())
+        assert sorted(backend.seeds) == asked and line.get("votes") == votes
+        assert line["metrics"] == {"judge_score": score}

@@ -23,7 +23,7 @@ from harness.results.throughput import Usage
 from harness.types import GenerateRequest
 from harness.scoring import checklists
 from harness.scoring.judged import OWN_PARSERS, own_item
-from harness.scoring.verdicts import dimension_scores, parse_verdict
+from harness.scoring.verdicts import dimension_scores, hallucinated, parse_verdict, parse_yes_no
 
 
 def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -205,11 +205,14 @@ class _Judging:
             answers = rec["answers"]
             if self.sees_reasoning:
                 answers = with_reasoning(answers, rec.get("reasonings") or [])
+            votes = spec.votes if self.backend.name == "openai" else 1  # a greedy local judge repeats its one vote
             for turn, messages in build_prompts(p, rec["doc"], rec["turns"], answers, self.contexts[ti], rec.get("meta")):
                 text = self.chat(messages) if self.chat is not None else "\n\n".join(c for _, c in messages)
-                requests.append(GenerateRequest(text, spec.max_new_tokens, (), 0.0, self.seed, self.chat is None,
-                                                tuple(messages) if self.use_messages else ()))
-                items.append((ri, turn))
+                for j in range(votes):
+                    requests.append(GenerateRequest(text, spec.max_new_tokens, (), 0.0, self.seed + j, self.chat is None,
+                                                    tuple(messages) if self.use_messages else ()))
+                    items.append((ri, turn))
+        ballots: dict[tuple[int, int | None], list[tuple[int, str]]] = {}  # judge.votes: each request's reply
         answered = through_cache(self.cache, self.judge_id, "gen", self.backend.generate, requests) if requests else ()
         for idx, res, hit in answered:
             self.cached += hit
@@ -218,12 +221,20 @@ class _Judging:
             spec = self.planned[by_name[rec["task"]]].task.spec.judge
             value = self._verdict(spec, res.text, rec)
             verdicts[ri][turn] = (value, res.text)
+            if spec.votes > 1:
+                ballots.setdefault((ri, turn), []).append((idx, res.text))
             c = res.cost
             if not hit:
                 self.usage.add(c.prompt_tokens, c.generated_tokens, c.seconds, c.ttft_s, c.tpot_s)
             writer.write({"task": rec["task"], "sample_id": rec["sample_id"], "turn": turn,
                           "judge_prompt": requests[idx].prompt, "judge_output": res.text, "verdict": value})
         self.requests += len(requests)
+        for (ri, turn), replies in ballots.items():  # HalluQA: a hallucination when more than half the votes say 是
+            texts = [t for _, t in sorted(replies)]
+            cast = [parse_yes_no(t) for t in texts]
+            bad = hallucinated(cast)
+            verdicts[ri][turn] = (None if bad is None else 0.0 if bad else 1.0, texts[0])
+            records[ri].update(votes=cast, vote_outputs=texts)
         for rec, per_turn in zip(records, verdicts):
             ti = by_name[rec["task"]]
             self._finish(ti, rec, per_turn)

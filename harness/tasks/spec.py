@@ -209,6 +209,10 @@ class JudgeSpec(_Strict):
     # the verdict is points out of the item's points (fields.points): the item scores min(verdict, points) / points,
     # weighs its points, and a verdict above them is clamped and counted
     points: bool = False
+    # votes per item (parser yes_no; HalluQA: 5, a hallucination when more than half say 是): separate requests with
+    # seeds seed..seed+votes-1 to a judge server (--judge-backend openai), whose replies at temperature 0 may differ;
+    # a local judge decodes greedily, where every vote would repeat the first, so it is asked once
+    votes: int = Field(1, ge=1)
     # [[8]] / 得分: 0.7 / AlignBench's dimension dict / a mark per checklist item: CFBench's "checkpoint\t0|1" lines,
     # FollowBench's final YES/NO list (these give the metrics in CHECKLIST_METRICS instead of judge_score)
     # abc: the first A|B|C of the reply (Chinese SimpleQA: correct, incorrect, not attempted; none: C), giving the
@@ -234,6 +238,8 @@ class JudgeSpec(_Strict):
     def _points_parser(self) -> "JudgeSpec":
         if self.points != (self.parser == "gaokao_total"):
             raise ValueError("field 'judge.points': the gaokao_total parser reads points (points: true), and only it")
+        if self.votes > 1 and self.parser != "yes_no":
+            raise ValueError("field 'judge.votes': votes are counted by the yes_no parser only")
         if self.parser == "yes_no" and tuple(self.scale) != (0, 1):
             raise ValueError("field 'judge.scale': the yes_no parser gives 0 (是) or 1 (否): scale [0, 1]")
         return self
