@@ -120,6 +120,8 @@ BAD_RESULTS: list[tuple[str, Any, str]] = [
      'samples_file: should be a file name in the same folder (got "../../../etc/passwd")'),
     ("samples-file-absolute", mutated(lambda d: d.update(samples_file="/etc/passwd")),
      'samples_file: should be a file name in the same folder (got "/etc/passwd")'),
+    ("data-files-list", mutated(lambda d: d["tasks"]["ceval"].update(data={"files": ["a.csv"]})),
+     'tasks.ceval.data.files: should be an object (got ["a.csv"])'),
     ("command-mixed", mutated(lambda d: d.update(command=["harness", 7])), "command.1: should be a string (got 7)"),
     ("version-string", mutated(lambda d: d.update(schema_version="2")), 'schema_version: should be a whole number (got "2")'),
     ("newer-and-broken", mutated(lambda d: d.update(schema_version=99, tasks=[])),
@@ -282,3 +284,32 @@ def test_a_samples_file_outside_the_folder_is_never_read(tmp_path: Path) -> None
     assert info["skipped"] == ['skipped evil/run.json: samples_file: should be a file name in the same folder '
                                '(got "../../secret.samples.jsonl")']
     assert not any("SECRET" in p.read_text(encoding="utf-8") for p in out.rglob("*") if p.is_file())
+
+
+def _sparse_runs() -> list[tuple[str, dict[str, Any]]]:
+    """Files the schema accepts with as little in them as it allows: every optional block null, or present with
+    only its required fields."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    optional = ["run_id", "started_at", "finished_at", "harness", "environment", "judge", "command", "config", "suite",
+                "throughput", "samples_file", "sandbox", "cache", "launcher"]
+    for key in optional:
+        out.append((f"null-{key}", mutated(lambda d, k=key: d.update({k: None}))))
+        out.append((f"absent-{key}", mutated(lambda d, k=key: d.pop(k, None))))
+    out.append(("judge-minimal", mutated(lambda d: d.update(judge={"model": {"name": "j"}}))))
+    out.append(("suite-minimal", mutated(lambda d: d.update(suite={"categories": {"k": {}}}))))
+    out.append(("throughput-minimal", mutated(lambda d: d.update(throughput={"accelerator": {"kind": "cuda"}}))))
+    out.append(("model-minimal", mutated(lambda d: d.update(model={"name": "m"}))))
+    out.append(("task-minimal", mutated(lambda d: d.update(tasks={"ceval": {"version": "2a", "n_samples": 0,
+                                                                          "score": None}}))))
+    out.append(("task-data-minimal", mutated(lambda d: d["tasks"]["ceval"].update(data={}, context={}, metrics={}))))
+    out.append(("launcher-minimal", mutated(lambda d: d.update(launcher={"kind": "ray"}))))
+    return out
+
+
+@pytest.mark.parametrize(("name", "data"), _sparse_runs(), ids=[n for n, _ in _sparse_runs()])
+def test_a_sparse_but_valid_file_builds(tmp_path: Path, name: str, data: dict[str, Any]) -> None:
+    """Whatever the schema lets through, the site can show: no page reads a field the schema does not promise."""
+    root = tmp_path / "results"
+    put(root, "m", data, [line(sample("ceval", 0)), line(sample("cmath", 0))])
+    info = build_site(root, tmp_path / "site")
+    assert info["skipped"] == [] and info["runs"] == 1

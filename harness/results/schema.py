@@ -214,6 +214,14 @@ class Metrics(_Block):
     across_samples: AcrossSamples | None = None
 
 
+class TaskData(_Block):
+    """tasks.<name>.data: where the items came from and the sha256 of every data file read."""
+
+    origin: str | None = None
+    files: dict[str, str] = {}
+    skipped_rows: Count | None = None
+
+
 class TaskResult(_Block):
     """One task's block: its score (the primary metric), every metric, how it was asked and what it cost."""
 
@@ -231,10 +239,11 @@ class TaskResult(_Block):
     aggregate: dict[str, Any] | None = None
     template_hash: str | None = None
     prompt_hash: str | None = None
-    data: dict[str, Any] | None = None
+    data: TaskData | None = None
     source: str | None = None
     license: str | None = None
     description: str | None = None
+    description_zh: str | None = None  # the description in Chinese (task file's description_zh), when it has one
     template: str | None = None
     throughput: Usage | None = None
     max_new_tokens: Count | None = None
