@@ -57,6 +57,7 @@ def _eval(model: Path, tasks: str, data: Path, out: Path) -> tuple[dict[str, Any
     from harness.results.files import read_samples
 
     assert main(["eval", "--model", str(model), "--tasks", tasks, "--data-dir", str(data), "--thinking", "off",
+                 "--chat-template", "on",
                  "--max-new-tokens", "32", "--output-dir", str(out), "--no-progress"]) == 0
     from harness.results.schema import validate_results, validate_sample
 
@@ -96,6 +97,9 @@ def test_acebench_scripted(long_qwen3: Path, acebench_slice: Path, tmp_path: Pat
     right = [s["sample_id"] for s in samples if s["correct"]]
     assert right == ["normal_atom_bool/normal_atom_bool_1"]
     assert all(s["output"] == "[CapitalWeatherChecker(country='日本')]" for s in samples)
+    # ACEBench's system prompt as the system message of Qwen3's chat template, its user prompt as the user turn
+    assert all(s["prompt"].startswith("<|im_start|>system\n你是一个AI") for s in samples)
+    assert all("<|im_start|>user\n对话历史1..t:\n" in s["prompt"] for s in samples)
     one = next(s for s in samples if s["sample_id"] == "normal_atom_bool/normal_atom_bool_1")
     assert json.loads(one["prediction"]) == [{"CapitalWeatherChecker": {"country": "日本"}}]
     assert json.loads(one["target"]) == {"CapitalWeatherChecker": {"country": "日本"}}
@@ -123,3 +127,41 @@ def test_acebench_scripted(long_qwen3: Path, acebench_slice: Path, tmp_path: Pat
         "special_irrelevant/special_irrelevant_0", "special_irrelevant/special_irrelevant_1"]
     assert results["tasks"]["acebench_special_zh"]["score"] == pytest.approx(100 / 3)
     assert results["tasks"]["acebench_special_zh"]["score"] == pytest.approx(_by_hand(samples, "acebench_special_zh", SPECIAL))
+
+
+@pytest.mark.slow
+def test_tools_reach_the_chat_template_in_a_run(long_qwen3: Path, acebench_slice: Path, tmp_path: Path) -> None:
+    """tool_call.tools: template on the transformers backend: each item's functions go to Qwen3's chat template as
+    tools=, so the prompt the model saw (the samples line) lists them in <tools>, after the task's system message, and
+    the user turn does not; the answer is read in Qwen's <tool_call> format (this random model writes none: unread)."""
+    task = tmp_path / "acebench_tools.yaml"
+    task.write_text(
+        "name: acebench_tools\nversion: 1\ncategory: agents\ndescription: tools through the chat template\n"
+        "source: test\nlicense: MIT\n"
+        "dataset:\n  format: jsonl\n  eval: acebench/data_zh/data_{subset}.json\n"
+        '  join: {path: "acebench/data_zh/possible_answer/data_{subset}.json", key: id, fields: [ground_truth]}\n'
+        "subsets: {normal_atom_bool: {}}\nfields: {id: id, question: question, target: ground_truth}\n"
+        "answer_type: tool_call\ntool_call: {functions: function, tools: template, format: qwen}\n"
+        "system: 请调用合适的工具。\nprompt: '{{ doc.question }}'\nmode: generate\nmodes: [generate]\n"
+        "generation: {max_new_tokens: 4, stop: []}\nmetrics: [acebench]\ngroup_by: [subset]\naggregate: macro\n",
+        encoding="utf-8")
+    from harness.cli import main
+    from harness.results.files import read_samples
+
+    out = tmp_path / "out"
+    assert main(["eval", "--model", str(long_qwen3), "--tasks", str(task), "--data-dir", str(acebench_slice),
+                 "--thinking", "off", "--chat-template", "on", "--output-dir", str(out), "--no-progress"]) == 0
+    (results_file,) = list(out.rglob("*.json"))
+    results = json.loads(results_file.read_text(encoding="utf-8"))
+    samples = read_samples(results_file.parent / results["samples_file"])
+    rows = [json.loads(x) for x in (acebench_slice / "acebench" / "data_zh" / "data_normal_atom_bool.json")
+            .read_text(encoding="utf-8").splitlines()]
+    assert len(samples) == 2
+    for s in samples:
+        row = next(r for r in rows if s["sample_id"].endswith("/" + r["id"]))
+        prompt = s["prompt"]
+        assert prompt.index("请调用合适的工具。") < prompt.index("<tools>") < prompt.index(row["question"].strip())
+        for f in row["function"]:
+            assert f'"name": "{f["name"]}"' in prompt  # every function of the row, as a tool
+        assert s["prediction"] is None and s["metrics"]["acebench"] == 0.0
+    assert results["tasks"]["acebench_tools"]["metrics"]["unextracted"] == 2
