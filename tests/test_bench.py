@@ -134,6 +134,7 @@ def test_bench_tiny_model_hf(tiny_models: dict[str, Path], tmp_path: Path) -> No
     doc = json.loads(out.read_text(encoding="utf-8"))
     validate_bench(doc)
     assert doc["accelerator"]["kind"] == "cpu" and doc["devices"] == 1
+    assert doc["model"]["name"] == "tiny-qwen2"  # as `harness eval` names it: the leaderboard puts the two together
     assert doc["workload"]["input_len"] == {"mean": 16, "min": 16, "max": 16}
     for s in doc["scenarios"]:
         assert (s["completed"], s["output_tokens"], s["input_tokens"]) == (6, 24, 96)  # exact lengths: --ignore-eos

@@ -104,6 +104,7 @@ class Target:
     tokenizer: Any
     chat: Any
     device: str  # "remote" for a server
+    name: str  # the model's name as `harness eval` records it (so the leaderboard can put the two side by side)
     close: Callable[[], None] = lambda: None
 
 
@@ -126,7 +127,8 @@ def open_target(cfg: BenchConfig) -> Target:
             if cfg.chat_template == "on" or (cfg.chat_template == "auto" and getattr(tokenizer, "chat_template", None)
                                              and cfg.endpoint != "chat"):
                 chat = ChatFormatter(tokenizer, None, cfg.model)
-        return Target(lambda p, a, c, d: _run_threads(client, p, a, c, d), describe, tokenizer, chat, "remote")
+        return Target(lambda p, a, c, d: _run_threads(client, p, a, c, d), describe, tokenizer, chat, "remote",
+                      cfg.model)
     from harness.run.runner import EvalConfig, open_model
 
     ecfg = EvalConfig(model=cfg.model, tasks=[], backend=cfg.backend, device=cfg.device, dtype=cfg.dtype,
@@ -146,7 +148,7 @@ def open_target(cfg: BenchConfig) -> Target:
         server = HFServer(backend, cfg.temperature, cfg.ignore_eos, cfg.seed)
     close = getattr(backend, "close", None) or (lambda: None)
     return Target(server.run, {**opened.describe, "load_seconds": opened.load_seconds}, backend.tokenizer,
-                  opened.chat, str(opened.describe.get("device", "cpu")), close)
+                  opened.chat, str(opened.describe.get("device", "cpu")), opened.ref.name, close)
 
 
 def _run_threads(client: Any, prompts: Sequence[BenchPrompt], arr: Sequence[float], cap: int | None,
@@ -265,7 +267,7 @@ def run_bench(cfg: BenchConfig) -> dict[str, Any]:
         "bench_schema_version": 1, "kind": "harness-bench",
         "harness": {"version": __version__, "git_commit": _git_commit()},
         "command": cfg.command, "started_at": started, "finished_at": _now(),
-        "model": {"name": cfg.model, "backend": cfg.backend, "engine": _jsonable(target.describe)},
+        "model": {"name": target.name, "source": cfg.model, "backend": cfg.backend, "engine": _jsonable(target.describe)},
         "accelerator": _jsonable(accelerator), "devices": devices if target.device != "remote" else None,
         "workload": workload, "slo": slo or None, "scenarios": results,
     }
