@@ -99,14 +99,16 @@ def _config(model: str, tasks: Sequence[str], suite: str | None, data_dir: str |
 def run_config(cfg: EvalConfig, keep_files: bool = True) -> EvalResult:
     """Run one evaluation as configured and return its result (the CLI's path; `evaluate` builds the config).
     keep_files=False reads the samples into memory now, since the caller removes the output folder."""
-    from harness.results.files import read_samples
+    import json
+
+    from harness.results.files import read_samples, results_text
     from harness.results.schema import SchemaError, validate_results
     from harness.run.runner import run_eval
 
     raw, path = run_eval(cfg)
     samples_path = path.parent / raw["samples_file"]
     try:
-        typed = validate_results(raw)
+        typed = validate_results(json.loads(results_text(raw)))  # as the file holds it: a NaN metric is null there
     except SchemaError as e:  # the runner checks what it writes; this would be a harness bug, said in one line
         raise HarnessError(f"{path}: the results do not match their schema ({e}); the files are kept") from None
     if keep_files:

@@ -196,3 +196,19 @@ def test_gaokao_points_over_points(run: tuple[Any, ...]) -> None:
     assert set(t["aggregate"]["groups"]["subset"]) == {"2010-2022_Physics_Open-ended_Questions",
                                                        "2010-2022_Chemistry_Open-ended_Questions",
                                                        "2010-2022_Biology_Open-ended_Questions"}
+
+
+def test_a_metric_without_values_is_null_not_a_failed_run(data_dir: Path, tmp_path: Path) -> None:
+    """A model that never starts with A or B leaves accuracy_answered without a single item: the run still succeeds
+    and the results file holds null there (the CLI used to check the in-memory NaN against the schema and exit 2)."""
+    model = FakeServer()
+    model.reply = lambda body: {"text": "两个续写都不准确", "finish_reason": "stop", "stop_reason": None}
+    try:
+        assert main(["eval", "--backend", "openai", "--base-url", model.url, "--model", "tiny", "--tasks",
+                     "uhgeval_selective", "--limit", "3", "--data-dir", str(data_dir), "--output-dir", str(tmp_path),
+                     "--no-cache", "--no-progress"]) == 0
+    finally:
+        model.close()
+    (path,) = tmp_path.rglob("*.json")
+    t = json.loads(path.read_text(encoding="utf-8"))["tasks"]["uhgeval_selective"]
+    assert t["score"] == 0.0 and t["metrics"]["unextracted"] == 3 and t["metrics"]["accuracy_answered"] is None
