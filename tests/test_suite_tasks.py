@@ -597,3 +597,16 @@ def test_aggregate_mean_of_tasks_by_hand() -> None:
 def test_aggregate_nothing_evaluated() -> None:
     out = aggregate_suite(_toy_suite("mean_of_tasks"), {})
     assert out["total"] is None and out["weight_evaluated"] == 0
+
+
+@pytest.mark.parametrize("rule", ["mean_of_tasks", "weighted_by_items"])
+def test_aggregate_a_task_without_a_score(rule: str) -> None:
+    """A judged task whose every verdict was unreadable has score None: its category is the mean of the tasks that
+    have a score, the task is listed as unscored, and a category with nothing scored is not evaluated. Before, the
+    aggregation added None to a number and the run ended with a TypeError before writing its results file."""
+    results = {**TOY_RESULTS, "t2": {"score": None, "n_samples": 300}, "t4": {"score": None, "n_samples": 5}}
+    out = aggregate_suite(_toy_suite(rule), results)
+    a, c = out["categories"]["a"], out["categories"]["c"]
+    assert a["score"] == pytest.approx(80.0) and a["unscored_tasks"] == ["t2"] and a["tasks"] == {"t1": 80.0, "t2": None}
+    assert c["evaluated"] is False and c["unscored_tasks"] == ["t4"] and c["missing_tasks"] == []
+    assert out["total"] == pytest.approx((2 * 80 + 1 * 50) / 3) and out["weight_evaluated"] == 3

@@ -262,6 +262,7 @@ class SuiteCategory(_Block):
     score: Number | None = None
     evaluated: bool | None = None
     missing_tasks: list[str] = []
+    unscored_tasks: list[str] = []  # ran, but nothing could be scored (e.g. every judge verdict unreadable)
 
 
 class SuiteResult(_Block):

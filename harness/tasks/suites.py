@@ -81,8 +81,11 @@ def aggregate_suite(suite: Suite, tasks: dict[str, dict[str, Any]]) -> dict[str,
     categories: dict[str, Any] = {}
     num = den = 0.0
     for c in suite.categories:
-        done = {t: tasks[t] for t in c.tasks if t in tasks}
-        entry: dict[str, Any] = {"zh": c.zh, "en": c.en, "weight": c.weight, "tasks": {t: r["score"] for t, r in done.items()}}
+        ran = {t: tasks[t] for t in c.tasks if t in tasks}
+        # a task that ran but has no score (every judge verdict unreadable) is left out like a missing one, and
+        # listed: counting it as zero would be a score nobody measured
+        done = {t: r for t, r in ran.items() if r.get("score") is not None}
+        entry: dict[str, Any] = {"zh": c.zh, "en": c.en, "weight": c.weight, "tasks": {t: r["score"] for t, r in ran.items()}}
         if done:
             if suite.category_rule == "weighted_by_items":
                 n = sum(r["n_samples"] for r in done.values())
@@ -93,6 +96,7 @@ def aggregate_suite(suite: Suite, tasks: dict[str, dict[str, Any]]) -> dict[str,
             den += c.weight
         entry["evaluated"] = bool(done)
         entry["missing_tasks"] = [t for t in c.tasks if t not in tasks]
+        entry["unscored_tasks"] = [t for t in ran if t not in done]
         categories[c.id] = entry
     return {
         "name": suite.name,
