@@ -35,6 +35,11 @@ def test_grade_is_the_first_letter_as_upstream() -> None:
     assert parse_abc("Answer: B") == "A"  # upstream's re.search takes the A of "Answer": kept, as upstream scores it
     assert parse_abc("【未尝试】") == "C" and abc_defaulted("【未尝试】")  # no letter: C, and counted
     assert not abc_defaulted("C")
+    # a thinking judge: the verdict follows its reasoning, whose letters are not read; a block that never closed has none
+    assert parse_verdict("abc", "<think>A looks right, but B...</think>\nC", (1, 10)) == "C"
+    assert parse_verdict("abc", "<think>A or B", (1, 10)) == "C"
+    assert parse_verdict("yes_no", "<think>是否有幻觉？</think>否", (0, 1)) == 1.0
+    assert parse_verdict("gaokao_total", "<think>【总分】9分?</think>【总分】6分", (1, 10)) == 6.0
 
 
 def test_f_score_of_ten_real_items_by_hand() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.scoring.verdicts import abc_defaulted
+from harness.scoring.verdicts import abc_defaulted, after_thinking
 from harness.tasks.spec import DERIVED, TaskSpec
 
 OWN_PARSERS = ("abc", "gaokao_total")
@@ -34,7 +34,7 @@ def own_item(spec: TaskSpec, verdict: Any, text: str | None, weight: float, empt
     if spec.judge.parser == "abc":
         shares = {"correct": float(verdict == "A"), "incorrect": float(verdict == "B"),
                   "not_attempted": float(verdict == "C")}
-        flags = ["judge_defaulted"] if text is not None and abc_defaulted(text) else []
+        flags = ["judge_defaulted"] if text is not None and abc_defaulted(after_thinking(text)) else []
         return JudgedItem({m: v for m, v in shares.items() if m in per_item}, verdict, shares["correct"], flags)
     if verdict is None or weight <= 0:
         return JudgedItem({}, None, None)

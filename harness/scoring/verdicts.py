@@ -107,12 +107,22 @@ def parse_gaokao_total(text: str) -> float | None:
 PARSERS = {"rating": parse_rating, "score": parse_score, "alignbench": parse_alignbench, "abc": parse_abc,
            "yes_no": _no_hallucination, "gaokao_total": parse_gaokao_total}
 UNSCALED = ("abc", "gaokao_total")  # a letter; points out of each item's own points (clamped by the item, not here)
+FIRST_MATCH = ("abc", "yes_no", "gaokao_total")  # read the reply's first or only verdict: never from a judge's reasoning
+
+
+def after_thinking(text: str) -> str:
+    """A judge's reply without its reasoning: what follows the last </think>; nothing when a <think> block never
+    closed. The first-match parsers (upstream's judges do not think) would otherwise read a letter the reasoning
+    mentions."""
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1]
+    return "" if "<think>" in text else text
 
 
 def parse_verdict(parser: str, text: str, scale: tuple[float, float]) -> float | str | None:
     """The verdict, or None when it is missing or outside the rubric's scale (a judge that answers "[[15]]"
     on a 1-10 scale has not given a verdict the rubric defines)."""
-    value = PARSERS[parser](text)
+    value = PARSERS[parser](after_thinking(text) if parser in FIRST_MATCH else text)
     if value is None or parser in UNSCALED:
         return value
     if not scale[0] <= value <= scale[1]:  # type: ignore[operator]
