@@ -249,6 +249,8 @@ def test_task_file_mistakes_are_one_line(tmp_path: Path) -> None:
     assert "judge.parser abc" in err
     err = _spec_error(tmp_path, BASE + "judge: {prompt: p, parser: gaokao_total}\nmetrics: [judge_score]\n")
     assert "judge.points" in err
+    err = _spec_error(tmp_path, BASE + "judge: {prompt: p, parser: gaokao_total, points: true}\nmetrics: [judge_score]\n")
+    assert "fields.points" in err
     err = _spec_error(tmp_path, BASE + "judge: {prompt: p, parser: yes_no}\nmetrics: [judge_score]\n")
     assert "scale [0, 1]" in err
     err = _spec_error(tmp_path, BASE + "judge: {prompt: p, parser: rating}\nmetrics: [judge_score, f_score]\n")

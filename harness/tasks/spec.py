@@ -441,6 +441,8 @@ class TaskSpec(_Strict):
             raise ValueError("field 'aggregate': correct_given_attempted and f_score come from per-item shares (micro)")
         if self.metrics[0] == "accuracy_answered":
             raise ValueError("field 'metrics': accuracy_answered leaves out unanswered items; it cannot be the score")
+        if self.judge is not None and self.judge.points and not self.fields.points:
+            raise ValueError("field 'fields.points': judge.points grades out of each item's points; name their column")
         if self.extraction == "first_letter" and self.answer_type != "choice":
             raise ValueError("field 'extraction': first_letter reads an option label (answer_type choice)")
         return self
