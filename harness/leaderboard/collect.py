@@ -1,8 +1,9 @@
 """Results files -> leaderboard rows: which runs count, and how models rank.
 
 The leaderboard reads only results files (never tasks or backends), so a site can be built from runs made
-anywhere. For every (model, task, task version) it keeps the latest run: a new task version is a column of its
-own, never mixed into the old one. Within a column, a cell whose setup (prompt template, few-shot count, mode)
+anywhere. For every (model, task, task version) it keeps the run covering the most items, then the latest of
+those (a `--limit` smoke run never hides a fuller run, and the cell says when a later run was passed over); a new
+task version is a column of its own, never mixed into the old one. Within a column, a cell whose setup (prompt template, few-shot count, mode)
 differs from the column's newest run, or that covers fewer items, is flagged, and so is a category mean that
 uses an older task version than another model's. Ranks use standard competition ranking ("1, 2, 2, 4"), and a
 row whose total is within the combined standard error of the row above is marked as a statistical tie.
@@ -26,13 +27,14 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.results.files import clean
 from harness.results.schema import TOO_DEEP, SchemaError, validate_results
+from harness.results.prices import items_and_correct
 from harness.results.throughput import is_measured, task_sums
 
 
@@ -54,6 +56,8 @@ class TaskScore:
     # items the run did not ask as the task says (harness/run/context.py): (kind, count) for skipped (too long),
     # fewer_shots, budget_capped and excluded (by rule, e.g. multi-answer items in likelihood mode)
     not_as_asked: tuple[tuple[str, int], ...] = ()
+    # later runs of this column that covered fewer items, so were not shown: (items, finished_at, run_file)
+    passed_over: tuple[tuple[int, str, str], ...] = ()
 
     @property
     def column(self) -> str:
@@ -101,6 +105,16 @@ class Throughput:
     wall_generated_tokens_per_s_per_accelerator: float | None = None
     joules_per_generated_token: float | None = None
     cached_requests: int = 0  # requests of that run answered from the cache (at most as many as it computed)
+    # what its cost is computed from (harness/results/prices.py), and the cost: as recorded at eval, or priced at
+    # leaderboard build (harness/leaderboard/costs.py)
+    accelerator_name: str = ""
+    seconds: float | None = None  # wall seconds of the request phase
+    generated_tokens: float | None = None  # every task's
+    items: int = 0
+    correct_answers: float | None = None
+    joules_per_item: float | None = None
+    energy_method: str | None = None
+    cost: dict[str, Any] | None = None
 
     @property
     def key(self) -> str:
@@ -304,9 +318,11 @@ def entry_key(run: dict[str, Any]) -> tuple[str, bool]:
 
 
 def latest_scores(runs: list[dict[str, Any]]) -> dict[tuple[str, bool], dict[str, TaskScore]]:
-    """(model, thinking) -> column -> the score of the latest run of that column. A task block that cannot be read
-    (no version, a score that is not a finite number) is skipped."""
+    """(model, thinking) -> column -> the score shown: of the run covering the most items, the latest of those
+    (runs come oldest first); later runs with fewer items (a --limit smoke run after a full one) are listed in
+    `passed_over`. A task block that cannot be read (no version, a score that is not a finite number) is skipped."""
     best: dict[tuple[str, bool], dict[str, TaskScore]] = {}
+    later: dict[tuple[tuple[str, bool], str], list[TaskScore]] = {}
     for run in runs:
         key = entry_key(run)
         judge = ((run.get("judge") or {}).get("model") or {}).get("name") if isinstance(run.get("judge"), dict) else None
@@ -319,8 +335,15 @@ def latest_scores(runs: list[dict[str, Any]]) -> dict[tuple[str, bool], dict[str
                           t.get("template_hash", ""), t.get("num_fewshot"), t.get("mode", ""),
                           judge if t.get("answer_type") == "judged" else None, _not_as_asked(t.get("context")))
             current = best.setdefault(key, {}).get(s.column)
-            if current is None or s.finished_at >= current.finished_at:
+            if current is None or (s.n, s.finished_at) >= (current.n, current.finished_at):
                 best[key][s.column] = s
+            if current is not None:
+                later.setdefault((key, s.column), []).extend([current, s])
+    for (key, col), seen in later.items():
+        shown = best[key][col]
+        over = {(s.n, s.finished_at, s.run_file) for s in seen if s.finished_at > shown.finished_at and s.n < shown.n}
+        if over:
+            best[key][col] = replace(shown, passed_over=tuple(sorted(over, key=lambda x: (x[1], x[2]))))
     return best
 
 
@@ -528,6 +551,7 @@ def _throughput(run: dict[str, Any]) -> Throughput | None:
         wall_gen = gen / secs if gen is not None and secs else None
     generated = number(tp.get("generated_tokens"))
     generated = generated if generated is not None else float(sums.generated_tokens)
+    items, correct = items_and_correct(run["tasks"])
     per = (lambda x: x / n if x is not None else None)
     return Throughput(
         accelerator=label.split(":", 1)[1], kind=str(acc.get("kind") or ""), backend=str(model.get("backend") or "?"),
@@ -544,6 +568,11 @@ def _throughput(run: dict[str, Any]) -> Throughput | None:
         samples_per_s_per_accelerator=per(samples_rate), wall_generated_tokens_per_s_per_accelerator=per(wall_gen),
         joules_per_generated_token=energy / generated if energy is not None and generated > 0 else None,
         cached_requests=sums.cached,
+        accelerator_name=str(acc.get("name") or acc.get("kind") or ""), seconds=number(tp.get("seconds")),
+        generated_tokens=generated, items=items, correct_answers=correct,
+        joules_per_item=energy / items if energy is not None and items and not sums.cached else None,
+        energy_method=str(tp["energy_method"]) if energy is not None and isinstance(tp.get("energy_method"), str) else None,
+        cost=tp.get("cost") if isinstance(tp.get("cost"), dict) and isinstance(tp["cost"].get("currency"), str) else None,
     )
 
 

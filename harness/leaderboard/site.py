@@ -135,9 +135,15 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = None, with_samples: bool = True) -> dict[str, Any]:
+def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = None, with_samples: bool = True,
+               prices: Path | None = None) -> dict[str, Any]:
     """Write the whole site into `out_dir` (replacing a previous build there); returns counts for the CLI, and under
-    "skipped" one line per results or samples file (or part of one) that could not be read, saying which and why."""
+    "skipped" one line per results or samples file (or part of one) that could not be read, saying which and why.
+    `prices`: a prices file (harness/results/prices.py) that prices every entry's measured time and energy."""
+    from harness.leaderboard.costs import apply_prices, efficiency_rows
+    from harness.results.prices import load_prices
+
+    priced = load_prices(prices) if prices is not None else None  # a bad file: one line, before any work
     skipped: list[str] = []
     runs = load_results(results_dir, skipped)
     if not runs:
@@ -153,6 +159,8 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
             raise HarnessError(f"leaderboard: -o {out_dir} holds the results folder {results_dir}; a rebuild would delete it")
         shutil.rmtree(out_dir)
     board = build(runs)
+    if priced is not None:
+        apply_prices(board, priced)
     env = _env()
     built_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     common = {"built_at": built_at, "n_runs": len(runs), "board": board}
@@ -185,7 +193,8 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
         "index.html": env.get_template("index.html").render(root="", page="index", **common),
         "efficiency.html": env.get_template("efficiency.html").render(root="", page="efficiency",
                                                                        charts=_efficiency_charts(board),
-                                                                       tpc=_tokens_per_correct(board), **common),
+                                                                       tpc=_tokens_per_correct(board),
+                                                                       energy_cost=efficiency_rows(board), **common),
         "tasks.html": env.get_template("tasks.html").render(  # not tasks/index.html: a task may be named index
             root="", page="tasks", task_models={t: sum(any(s.task == t for s in r.scores.values()) for r in board.rows)
                                                    for t in board.tasks}, **common),

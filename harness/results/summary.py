@@ -40,6 +40,9 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
     for note in results.get("notes") or []:
         console.print(f"note: {note}")
     console.print(throughput_line(results["throughput"]), markup=False, highlight=False)
+    cost = cost_line(results["throughput"].get("cost"))
+    if cost:
+        console.print(cost, markup=False, highlight=False)
     judge = results.get("judge")
     if judge:
         jt = judge["throughput"]
@@ -78,10 +81,38 @@ def throughput_line(tp: dict[str, Any]) -> str:
              f"peak memory {peak / 2**30:.2f} GiB" if isinstance(peak, (int, float)) else "peak memory -"]
     joules = tp.get("energy_joules")
     if joules is not None:
-        jpt = tp.get("joules_per_generated_token")
+        jpt, jpi = tp.get("joules_per_generated_token"), tp.get("joules_per_item")
         parts.append(f"energy {joules / 1000:.2f} kJ over {tp.get('energy_devices') or n} device(s)"
-                     + (f", {jpt:.3g} J/generated token" if jpt is not None else ""))
+                     + (f", {jpt:.3g} J/generated token" if jpt is not None else "")
+                     + (f", {jpi:.3g} J/item" if jpi is not None else "")
+                     + (f" ({tp['energy_method']})" if tp.get("energy_method") else ""))
+    elif tp.get("energy_note"):
+        parts.append(f"energy not measured: {tp['energy_note']}")
     return " | ".join(parts)
+
+
+def cost_line(cost: dict[str, Any] | None) -> str | None:
+    """The run's cost from the prices file (harness/results/prices.py), with the parts it includes."""
+    if not cost:
+        return None
+    cur = cost.get("currency", "")
+    head = f"cost ({cur}, prices from {cost.get('prices_file')})"
+    if cost.get("total") is None:
+        return f"{head}: not computed: {cost.get('note', 'no price applies')}"
+    parts = []
+    if cost.get("accelerator_cost") is not None:
+        parts.append(f"accelerator time {cost['accelerator_cost']:.4g} ({cost['device_hours']:.4g} device-h x "
+                     f"{cost['accelerator_hour_price']:g} for {cost['accelerator_price_key']})")
+    if cost.get("electricity_cost") is not None:
+        parts.append(f"electricity {cost['electricity_cost']:.4g} ({cost['energy_kwh']:.4g} kWh x {cost['electricity_per_kwh']:g})")
+    line = f"{head}: {cost['total']:.4g} = " + " + ".join(parts)
+    for key, label in (("per_million_generated_tokens", "per million generated tokens"),
+                       ("per_1k_items", "per 1,000 items"), ("per_correct_answer", "per correct answer")):
+        if cost.get(key) is not None:
+            line += f" | {cost[key]:.4g} {label}"
+    if cost.get("note"):
+        line += f" | {cost['note']}"
+    return line
 
 
 def _print_thinking(console: Any, results: dict[str, Any]) -> None:

@@ -1,17 +1,20 @@
-"""What a run cost on the machine it ran on: accelerator identity, token rates, peak memory, energy.
+"""What a run cost on the machine it ran on: token rates, which devices it used, peak memory, energy (energy.py)
+and accelerator identity (devices.py).
 
 Kept free of torch at import time; the torch-specific parts import it only when a backend already has.
 """
 
 from __future__ import annotations
 
-import os
-import platform
 import resource
 import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.results.energy import EnergyMeter  # noqa: F401  (the runner's meter: every device, every vendor)
+
+ACCELERATOR_KINDS = ("cuda", "npu", "xpu", "mlu", "hpu")  # torch device kinds with numbered devices
 
 
 class Latencies:
@@ -188,7 +191,8 @@ def run_figures(tasks: dict[str, Any], wall_seconds: float, devices: int, energy
       and sandbox checks included; likelihood time included in `wall_generated_tokens_per_s`);
     * `per_accelerator`: each rate divided by the devices used (accelerator.count);
     * `joules_per_generated_token`: the whole run's energy (all devices; likelihood work included) / all tokens
-      generated;
+      generated; `joules_per_item`: that energy / the items evaluated (tasks' n_samples), only for a run that
+      computed every answer (with some from the response cache the energy covers part of the items);
     * `measured`: false when the requests came all or mostly from the response cache (see is_measured): then
       the rates are not this run's measurement, and the leaderboard keeps the last run that measured."""
     c = task_sums(tasks)
@@ -210,29 +214,14 @@ def run_figures(tasks: dict[str, Any], wall_seconds: float, devices: int, energy
     out["per_accelerator"] = per_accelerator(out, devices)
     out["joules_per_generated_token"] = (energy_joules / c.generated_tokens
                                          if energy_joules is not None and c.generated_tokens > 0 else None)
+    items = sum(int(_n(t.get("n_samples"))) for t in tasks.values() if isinstance(t, dict)) if isinstance(tasks, dict) else 0
+    out["joules_per_item"] = (energy_joules / items if energy_joules is not None and items and not c.cached
+                              and c.computed else None)
     if not measured:
         total = c.computed + c.cached
         out["measured_note"] = (f"{c.cached} of {total} requests came from the response cache: these rates are not a "
                                 "measurement of this run" if c.cached else "no request was computed")
     return out
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _total_ram_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _index(device: str) -> int:
@@ -270,7 +259,7 @@ def devices_used(describe: dict[str, Any]) -> list[str]:
 
     * `devices` when the backend lists them (transformers: every device holding a part of the model, as a
       device_map places it);
-    * vLLM on GPUs: one device per engine worker, tensor x pipeline x prefill-context x data parallel of them,
+    * vLLM on GPUs (or NPUs, vllm-ascend): one device per engine worker, tensor x pipeline x prefill-context x data parallel of them,
       which vLLM places on the first visible devices of the node (cuda:0 .. cuda:N-1);
     * else `device` alone (cpu, mps, one GPU). A CPU is one device however many engine workers share it."""
     listed = describe.get("devices")
@@ -278,10 +267,11 @@ def devices_used(describe: dict[str, Any]) -> list[str]:
         return sorted({_normal(d) for d in listed}, key=_device_order)
     device = _normal(str(describe.get("device", "cpu")))
     sizes = parallel_sizes(describe)
-    if device.startswith("cuda") and sizes:
+    kind = device.split(":", 1)[0]
+    if kind in ACCELERATOR_KINDS and sizes:  # vLLM on GPUs, vllm-ascend on NPUs
         world = math.prod(sizes.values())
         first = _index(device)
-        return [f"cuda:{first + i}" for i in range(world)]
+        return [f"{kind}:{first + i}" for i in range(world)]
     return [device]
 
 
@@ -308,159 +298,30 @@ def model_devices(model: Any, default: Any) -> list[str]:
 
 
 def accelerator_info(device: str, devices: list[str] | None = None, parallel: dict[str, int] | None = None) -> dict[str, Any]:
-    """Kind (cpu/cuda/mps), name, how many devices the run used (`count`) and their memory, for `devices` (all
-    the devices the run used; default: `device` alone). With several GPUs, `devices` lists each one's index,
-    name and memory; `memory_bytes` is one device's memory, `memory_bytes_total` all of theirs. `parallel`:
-    vLLM's parallel sizes, recorded as they were asked."""
-    main = _normal(device)
-    used = [_normal(d) for d in (devices or [device])]
-    if main.startswith("cuda"):
-        used = [d for d in used if d.startswith("cuda")] or [main]
-    info: dict[str, Any]
-    if main.startswith("cuda") and "torch" in sys.modules:
-        import torch
+    """Kind (cpu, cuda, npu, xpu, mlu, hpu, mps), vendor, name, how many devices the run used (`count`) and their
+    memory, for `devices` (all the devices the run used; default: `device` alone); see harness/results/devices.py.
+    With several devices, `devices` lists each one's index, name and memory; `memory_bytes` is one device's
+    memory, `memory_bytes_total` all of theirs. `parallel`: vLLM's parallel sizes, recorded as they were asked."""
+    from harness.results.devices import accelerators, cpu_info, mps_info
 
-        indices = sorted({_index(d) for d in used if d.startswith("cuda")})
-        visible = torch.cuda.device_count()
-        per = []
-        for i in indices:
-            if i >= visible:
-                continue  # another node's device (a multi-node engine): counted, not identified here
-            props = torch.cuda.get_device_properties(i)
-            per.append({"index": i, "name": props.name, "memory_bytes": int(props.total_memory),
-                        "capability": f"{props.major}.{props.minor}"})
-        names = list(dict.fromkeys(p["name"] for p in per)) or ["?"]
-        info = {
-            "kind": "cuda",
-            "name": " + ".join(names),
-            "count": len(indices),
-            "visible_count": visible,
-            "memory_bytes": per[0]["memory_bytes"] if per else None,
-            "memory_bytes_total": sum(p["memory_bytes"] for p in per) if per else None,
-            "capability": per[0]["capability"] if per else None,
-            "cuda_version": torch.version.cuda,
-            "driver": _nvml_driver(),
-            "devices": per,
-        }
-        if len(per) < len(indices):
-            info["note"] = f"{len(indices) - len(per)} of the {len(indices)} devices are not on this node: counted, not identified"
-    elif main.startswith("mps"):
-        info = {"kind": "mps", "name": platform.machine(), "count": 1, "memory_bytes": _total_ram_bytes()}
+    main = _normal(device)
+    kind = main.split(":", 1)[0]
+    used = [_normal(d) for d in (devices or [device])]
+    info: dict[str, Any]
+    if kind in ACCELERATOR_KINDS:
+        used = [d for d in used if d.split(":", 1)[0] == kind] or [main]
+        indices = sorted({_index(d) for d in used})
+        if "torch" in sys.modules:
+            info = accelerators(kind, indices)
+        else:  # no torch in this process (a remote engine's describe): counted, not identified
+            info = {"kind": kind, "name": "?", "count": len(indices)}
+    elif kind == "mps":
+        info = mps_info()
     else:
-        info = {
-            "kind": "cpu",
-            "name": _cpu_name(),
-            "count": 1,
-            "cores": os.cpu_count(),
-            "threads_used": _torch_threads(),
-            "memory_bytes": _total_ram_bytes(),
-        }
+        info = cpu_info()
     if parallel and any(v > 1 for v in parallel.values()):
         info["parallel"] = dict(parallel)
     return info
-
-
-def _torch_threads() -> int | None:
-    if "torch" in sys.modules:
-        import torch
-
-        return torch.get_num_threads()
-    return None
-
-
-def _nvml_driver() -> str | None:
-    try:
-        import pynvml  # nvidia-ml-py
-
-        pynvml.nvmlInit()
-        return pynvml.nvmlSystemGetDriverVersion()
-    except Exception:
-        return None
-
-
-def _nvml_handle(pynvml: Any, index: int) -> Any:
-    """NVML's handle of torch's CUDA device `index`. The two number devices differently (CUDA_VISIBLE_DEVICES, as
-    Ray and schedulers set it, and CUDA's fastest-first order), so the device is found by its UUID; without one,
-    through CUDA_VISIBLE_DEVICES; only with neither by the same index."""
-    if "torch" in sys.modules:
-        import torch
-
-        try:
-            uuid = str(torch.cuda.get_device_properties(index).uuid)
-        except Exception:
-            uuid = ""
-        if uuid:
-            try:
-                return pynvml.nvmlDeviceGetHandleByUUID(uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}")
-            except Exception:
-                pass  # a UUID NVML does not know in this form: by CUDA_VISIBLE_DEVICES, as without one
-    visible = [x.strip() for x in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if x.strip()]
-    if "CUDA_VISIBLE_DEVICES" in os.environ:
-        if index >= len(visible):
-            raise LookupError(f"cuda:{index} is not among CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']}")
-        entry = visible[index]
-        if entry.isdigit():
-            return pynvml.nvmlDeviceGetHandleByIndex(int(entry))
-        return pynvml.nvmlDeviceGetHandleByUUID(entry)
-    return pynvml.nvmlDeviceGetHandleByIndex(index)
-
-
-class EnergyMeter:
-    """Energy of every GPU a run used, summed, from NVML's cumulative counter of each (millijoules since the
-    driver loaded), read before and after. Any device that cannot be read makes the total "not measured" (None,
-    with `note` saying why): a sum over some of the devices is never reported as the run's energy."""
-
-    method = "nvml"
-
-    def __init__(self, devices: str | list[str]) -> None:
-        used = [_normal(d) for d in ([devices] if isinstance(devices, str) else devices)]
-        self.devices = sorted({_index(d) for d in used if d.startswith("cuda")})
-        self._handles: list[Any] = []
-        self._start: list[int] = []
-        self.note: str | None = None
-        if not self.devices:
-            self.note = f"no energy meter for {used[0] if used else 'this device'}"
-            return
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            if "torch" in sys.modules:
-                import torch
-
-                visible = torch.cuda.device_count()
-                missing = [i for i in self.devices if i >= visible]
-                if missing:
-                    raise LookupError(f"{len(missing)} of the {len(self.devices)} devices are not on this node")
-            for i in self.devices:
-                handle = _nvml_handle(pynvml, i)
-                self._start.append(int(pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)))
-                self._handles.append(handle)
-        except Exception as e:  # no NVML, an old GPU without the counter, a device NVML cannot see
-            self._handles, self._start = [], []
-            self.note = f"NVML energy not read: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}".rstrip(": ")
-
-    def joules(self) -> float | None:
-        """Joules since the meter was made, summed over every device; None where any one cannot be read."""
-        if not self._handles:
-            return None
-        try:
-            import pynvml
-
-            now = [int(pynvml.nvmlDeviceGetTotalEnergyConsumption(h)) for h in self._handles]
-        except Exception as e:
-            self.note = f"NVML energy not read at the end: {type(e).__name__}"
-            return None
-        return sum(b - a for a, b in zip(self._start, now)) / 1000.0
-
-    def report(self, joules: float | None) -> dict[str, Any]:
-        """The results' energy fields: `energy_joules` (all devices), how (`energy_method`), over how many devices
-        (`energy_devices`), and why not where it was not measured (`energy_note`)."""
-        out: dict[str, Any] = {"energy_joules": joules, "energy_method": self.method if joules is not None else None,
-                               "energy_devices": len(self._handles) if joules is not None else 0}
-        if joules is None:
-            out["energy_note"] = self.note or "not measured"
-        return out
 
 
 def process_peak_rss_bytes() -> int:

@@ -225,6 +225,11 @@ def merge_shards(cfg: EvalConfig, shards: list[dict[str, Any]], task_order: list
     accelerator = measured[0].accelerator
     throughput.update(run_figures(tasks, seconds, int((accelerator.count if accelerator else None) or 1),
                                   throughput["energy_joules"]))
+    throughput.pop("cost", None)  # a shard's cost is not the run's: priced again over the merged figures, where
+    if cfg.prices:  # seconds summed over workers x each worker's devices = the device-hours of the whole run
+        from harness.results.prices import cost_of_results, load_prices
+
+        throughput["cost"] = cost_of_results(throughput, tasks, load_prices(cfg.prices))
     results = {
         **first,
         "run_id": run_id,

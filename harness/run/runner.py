@@ -21,6 +21,7 @@ from harness import __version__
 from harness.errors import HarnessError
 from harness.models.presets import ModelRef, resolve_commit, resolve_model, tokenizer_fingerprint, weights_fingerprint
 from harness.results.files import write_results
+from harness.results.prices import cost_of_results, load_prices
 from harness.results.schema import SCHEMA_VERSION
 from harness.scoring.metrics import TaskTally, three_way
 from harness.tasks.suites import Suite, aggregate_suite, load_suite
@@ -75,6 +76,7 @@ class EvalConfig:
     cache: str = "on"  # on: reuse and store responses; fresh: recompute, store; off: neither
     cache_dir: Path | None = None
     progress: bool = True
+    prices: Path | None = None  # a prices file: the run's cost from its time and energy (harness/results/prices.py)
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -238,6 +240,7 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     # bad model names fail before any data is read, and the judge's before the evaluated model runs for hours
     ref = opened.ref if opened is not None else resolve(cfg, cfg.model, cfg.backend, cfg.base_url)
     judge_ref = resolve(cfg, cfg.judge_model, cfg.judge_backend, cfg.judge_base_url, "--judge-model") if cfg.judge_model else None
+    prices = load_prices(cfg.prices) if cfg.prices else None  # a bad prices file is one line before the model loads
     suite = load_suite(cfg.suite) if cfg.suite else None
     notes: list[str] = []
     planned = _plan_tasks(cfg, suite, notes)
@@ -358,6 +361,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         "sandbox": dispatcher.sandbox_isolation,
         "cache": cache.stats() if cache else None,
     }
+    if prices is not None:
+        results["throughput"]["cost"] = cost_of_results(results["throughput"], tasks_out, prices)
     if cache is not None:
         cache.close()
     write_results(results_path, results)  # checked against harness/results/schema.py as it is written
