@@ -170,3 +170,34 @@ def test_eval_with_prices_end_to_end(tiny_models: dict[str, Path], data_dir: Pat
     build_site(out, tmp_path / "site")
     page = (tmp_path / "site" / "efficiency.html").read_text(encoding="utf-8")
     assert "CNY" in page and "accelerator time" in page
+
+
+def test_a_ray_merge_prices_the_whole_run(tmp_path: Path) -> None:
+    """Two workers, each on 2 x 910B for 1,800 s: the merged run is 2 workers x 2 devices x 0.5 h = 2 device-hours x
+    9.5 = 19 CNY; each shard's own cost (here a wrong 999) is not carried into the merged file."""
+    from harness.run.launch_ray import merge_shards
+    from harness.run.runner import EvalConfig
+
+    prices = prices_file(tmp_path, "currency: CNY\naccelerator_hour: {Ascend910B: 9.5}\n")
+    shards = []
+    for i, task in enumerate(("ceval", "cmath")):
+        folder = tmp_path / "staging" / f"s{i}" / "m-7b"
+        folder.mkdir(parents=True)
+        (folder / f"r{i}.samples.jsonl").write_text("", encoding="utf-8")
+        data = {"schema_version": 2, "run_id": f"r{i}", "started_at": "2026-01-01T00:00:00", "finished_at": "2026-01-01",
+                "model": {"name": "m-7b", "backend": "vllm", "dtype": "bfloat16"}, "samples_file": f"r{i}.samples.jsonl",
+                "tasks": {task: {"version": 1, "score": 50.0, "n_samples": 100, "mode": "generate", "cached_requests": 0,
+                                 "throughput": {"samples": 100, "prompt_tokens": 1000, "generated_tokens": 5000,
+                                                "seconds": 1700.0}}},
+                "throughput": {"accelerator": {"kind": "npu", "name": "Ascend910B3", "count": 2}, "samples": 100,
+                               "prompt_tokens": 1000, "generated_tokens": 5000, "seconds": 1800.0, "energy_joules": None,
+                               "cost": {"currency": "CNY", "total": 999.0}}}
+        (folder / f"r{i}.json").write_text(json.dumps(data), encoding="utf-8")
+        shards.append({"results": data, "path": str(folder / f"r{i}.json")})
+    cfg = EvalConfig(model="m-7b", tasks=["ceval", "cmath"], output_dir=tmp_path / "out", prices=prices, command=["t"])
+    merged, _ = merge_shards(cfg, shards, ["ceval", "cmath"])
+    cost = merged["throughput"]["cost"]
+    assert cost["device_hours"] == pytest.approx(2.0) and cost["total"] == pytest.approx(19.0)
+    assert cost["per_million_generated_tokens"] == pytest.approx(19.0 / 10_000 * 1e6)
+    assert cost["per_1k_items"] == pytest.approx(19.0 / 200 * 1000) and cost["per_correct_answer"] == pytest.approx(19.0 / 100)
+    assert "electricity" not in cost["includes"]
