@@ -100,31 +100,38 @@ class OpenAIClient:
             if resp.status != 200:
                 rec.error = f"HTTP {resp.status}: {resp.read()[:200].decode('utf-8', 'replace')}"
                 return rec
+            pending = b""
             while True:
-                line = resp.readline()
-                if not line:
+                piece = resp.read1(65536)  # what has arrived (one server-sent event, usually): few Python calls a chunk
+                if not piece:
                     break
-                if not line.startswith(b"data:"):
+                pending += piece
+                if b"\n" not in piece:
                     continue
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    continue
-                chunk = json.loads(payload)
-                if chunk.get("choices"):
-                    now = clock()
-                    if rec.ttft is None:
-                        rec.ttft = now - rec.start
-                    else:
-                        rec.itl.append(now - last)
-                    last = now
-                    rec.output_len += 1  # chunks, until the usage chunk gives the token count
-                elif chunk.get("usage"):
-                    usage = chunk["usage"]
-                    rec.output_len = int(usage.get("completion_tokens") or rec.output_len)
-                    rec.prompt_len = int(usage.get("prompt_tokens") or rec.prompt_len)
-                elif chunk.get("error"):
-                    rec.error = str(chunk["error"])[:200]
-                    return rec
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        continue
+                    chunk = json.loads(payload)
+                    if chunk.get("choices"):
+                        now = clock()
+                        if rec.ttft is None:
+                            rec.ttft = now - rec.start
+                        else:
+                            rec.itl.append(now - last)
+                        last = now
+                        rec.output_len += 1  # chunks, until the usage chunk gives the token count
+                    elif chunk.get("usage"):
+                        usage = chunk["usage"]
+                        rec.output_len = int(usage.get("completion_tokens") or rec.output_len)
+                        rec.prompt_len = int(usage.get("prompt_tokens") or rec.prompt_len)
+                    elif chunk.get("error"):
+                        rec.error = str(chunk["error"])[:200]
+                        return rec
         except (ConnectionError, http.client.HTTPException, OSError, ValueError) as e:
             conn.close()
             rec.error = f"the stream broke: {e}"

@@ -15,7 +15,6 @@ import math
 import random
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -153,34 +152,38 @@ def open_target(cfg: BenchConfig) -> Target:
 
 def _run_threads(client: Any, prompts: Sequence[BenchPrompt], arr: Sequence[float], cap: int | None,
                  on_done: Callable[[RequestRecord], None]) -> float:
-    """Send each prompt at its arrival time (once fewer than `cap` are in flight) from a pool of threads."""
+    """Send each prompt at its arrival time, with at most `cap` in flight (at most 1024 without one): `cap` worker
+    threads each take the next prompt in order, wait for its arrival, send it and time it. Taking prompts in order
+    makes this the FIFO queue a semaphore gives, without handing each request from a dispatcher to a worker."""
     import threading
 
-    slots = threading.Semaphore(cap) if cap else None
-    workers = min(len(prompts), cap or len(prompts), 1024)
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="bench")
-
-    def one(i: int) -> None:
-        try:
-            on_done(client.send(i, prompts[i]))
-        finally:
-            if slots is not None:
-                slots.release()
-
+    n = len(prompts)
+    lock = threading.Lock()
+    nxt = [0]
     t0 = time.perf_counter()
-    futures = []
-    for i in range(len(prompts)):
-        delay = t0 + arr[i] - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        if slots is not None:
-            slots.acquire()
-        futures.append(pool.submit(one, i))
-    for f in futures:
-        f.result()
-    duration = time.perf_counter() - t0
-    pool.shutdown()
-    return duration
+
+    def worker() -> None:
+        while True:
+            with lock:
+                i = nxt[0]
+                if i >= n:
+                    return
+                nxt[0] = i + 1
+            delay = t0 + arr[i] - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                rec = client.send(i, prompts[i])
+            except Exception as e:  # noqa: BLE001 - one request's surprise is that request's error, never a lost thread
+                rec = RequestRecord(i, error=f"{type(e).__name__}: {e}"[:200])
+            on_done(rec)
+
+    threads = [threading.Thread(target=worker, name=f"bench-{k}", daemon=True) for k in range(max(1, min(n, cap or n, 1024)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
 
 
 # ---- prompts -------------------------------------------------------------------------------------------
