@@ -201,3 +201,18 @@ def test_a_ray_merge_prices_the_whole_run(tmp_path: Path) -> None:
     assert cost["per_million_generated_tokens"] == pytest.approx(19.0 / 10_000 * 1e6)
     assert cost["per_1k_items"] == pytest.approx(19.0 / 200 * 1000) and cost["per_correct_answer"] == pytest.approx(19.0 / 100)
     assert "electricity" not in cost["includes"]
+
+
+def test_a_garbled_cost_block_is_left_out_with_one_line(tmp_path: Path) -> None:
+    """A results file whose recorded cost is not numbers never reaches the page's number formatting."""
+    from harness.leaderboard.collect import load_results
+
+    write_run(tmp_path, "bad", "2026-01-01", {"kind": "cpu", "name": "Xeon", "count": 1},
+              {"seconds": 10.0, "cost": {"currency": "CNY", "total": "cheap"}}, gen_tasks(10, 50.0, 100, 5.0))
+    write_run(tmp_path, "good", "2026-01-02", {"kind": "cpu", "name": "Xeon", "count": 1},
+              {"seconds": 10.0, "cost": {"currency": "CNY", "total": 1.5, "includes": ["accelerator time"]}},
+              gen_tasks(10, 50.0, 100, 5.0))
+    skipped: list[str] = []
+    runs = load_results(tmp_path, skipped)
+    assert [r["_file"] for r in runs] == ["m-7b/good.json"]
+    assert len(skipped) == 1 and "m-7b/bad.json" in skipped[0] and "throughput.cost.total" in skipped[0]

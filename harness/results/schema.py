@@ -106,12 +106,36 @@ class Usage(_Block):
 
 
 class Accelerator(_Block):
-    """What the run ran on: kind (cpu, cuda, mps, remote), name, how many devices it used."""
+    """What the run ran on: kind (cpu, cuda, npu, xpu, mlu, hpu, mps, remote), vendor, name, how many devices it
+    used, and the stack's versions (harness/results/devices.py)."""
 
     kind: str
+    vendor: str | None = None
     name: str | None = None
     count: Count | None = None
     parallel: dict[str, Count] | None = None
+    runtime: str | None = None
+    plugin: str | None = None
+    driver: str | None = None
+
+
+class RunCost(_Block):
+    """The run's cost from a prices file (harness/results/prices.py); figures null where their inputs are unknown."""
+
+    currency: str
+    prices_file: str | None = None
+    total: Number | None = None
+    includes: list[str] = []
+    per_million_generated_tokens: Number | None = None
+    per_1k_items: Number | None = None
+    per_correct_answer: Number | None = None
+    accelerator_cost: Number | None = None
+    electricity_cost: Number | None = None
+    device_hours: Number | None = None
+    energy_kwh: Number | None = None
+    items: Count | None = None
+    correct_answers: Number | None = None
+    note: str | None = None
 
 
 class RunThroughput(Usage):
@@ -136,6 +160,9 @@ class RunThroughput(Usage):
     wall_generated_tokens_per_s: Number | None = None
     wall_samples_per_s: Number | None = None
     joules_per_generated_token: Number | None = None
+    joules_per_item: Number | None = None
+    energy_scope: str | None = None  # what a sampled or whole-socket meter covers (harness/results/energy.py)
+    cost: RunCost | None = None
     seconds_are: str | None = None  # a Ray merge: "summed over workers"
 
 
