@@ -182,16 +182,54 @@ def test_npu_device_needs_torch_npu(monkeypatch: pytest.MonkeyPatch) -> None:
         accel.resolve_device("tpu")
 
 
-def test_npu_device_resolves_through_the_plugin(monkeypatch: pytest.MonkeyPatch) -> None:
-    """torch_npu renames torch's PrivateUse1 backend to "npu" when imported; the fake does what it does."""
-    chips = [types.SimpleNamespace(name="Ascend910B3", total_memory=64 * 2**30) for _ in range(2)]
-    fake_plugin(monkeypatch, "npu", "torch_npu", FakeDeviceModule(chips, bf16=True))
-    if torch._C._get_privateuse1_backend_name() == "privateuseone":
-        torch.utils.rename_privateuse1_backend("npu")
-    assert accel.resolve_device("npu:1") == torch.device("npu:1")
-    assert accel.auto_dtype(torch.device("npu:1")) == torch.bfloat16
-    with pytest.raises(HarnessError, match=r"torch sees 2 npu device\(s\) here"):
-        accel.resolve_device("npu:2")
+FAKE_TORCH_NPU = """import types
+import torch
+
+__version__ = "2.4.0.post2"
+version = types.SimpleNamespace(cann="8.0.RC3")
+npu = types.ModuleType("torch.npu")
+npu.is_available = lambda: True
+npu.device_count = lambda: 2
+npu.get_device_properties = lambda i: types.SimpleNamespace(name="Ascend910B3", total_memory=64 * 2**30)
+npu.is_bf16_supported = lambda: True
+npu.synchronize = lambda device=None: None
+npu.max_memory_allocated = lambda device=None: 7
+# what the real torch_npu does on import: name torch's PrivateUse1 backend "npu" and register torch.npu
+torch.utils.rename_privateuse1_backend("npu")
+torch._register_device_module("npu", npu)
+"""
+
+CHECK_NPU = """
+import torch
+from harness.backends.accelerator import auto_dtype, peak_memory_bytes, resolve_device
+from harness.errors import HarnessError
+from harness.results.throughput import accelerator_info
+assert str(resolve_device("auto")) == "npu:0", resolve_device("auto")  # no CUDA: the installed plug-in's device
+assert resolve_device("npu:1") == torch.device("npu:1")
+assert auto_dtype(torch.device("npu:1")) == torch.bfloat16
+assert peak_memory_bytes([torch.device("npu:0"), torch.device("npu:1")]) == 14
+try:
+    resolve_device("npu:2")
+    raise AssertionError("npu:2 resolved")
+except HarnessError as e:
+    assert "torch sees 2 npu device(s) here" in str(e), e
+info = accelerator_info("npu:0", ["npu:0", "npu:1"])
+assert (info["vendor"], info["name"], info["count"], info["runtime"]) == ("Huawei", "Ascend910B3", 2, "CANN 8.0.RC3"), info
+print("ok")
+"""
+
+
+def test_npu_device_resolves_through_the_plugin(tmp_path: Path) -> None:
+    """A torch_npu stand-in that does on import what the real one does (renames PrivateUse1 to "npu", registers
+    torch.npu), imported in a process of its own since the rename cannot be undone."""
+    import os
+    import subprocess
+
+    (tmp_path / "torch_npu").mkdir()
+    (tmp_path / "torch_npu" / "__init__.py").write_text(FAKE_TORCH_NPU)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[1])])}
+    proc = subprocess.run([sys.executable, "-c", CHECK_NPU], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
 class FakeAccelerator:

@@ -113,20 +113,28 @@ def _generic(device: torch.device) -> Any:
     return torch.accelerator if device.type != "cpu" and _current() == device.type else None
 
 
+def _call(device: torch.device, name: str, *args: Any) -> tuple[bool, Any]:
+    """(done, result) of torch.accelerator.<name>(*args) for `device`, else of its device module's <name> (a
+    plug-in whose backend torch.accelerator cannot serve yet); (False, None) when neither has it."""
+    acc = _generic(device)
+    if acc is not None and hasattr(acc, name):
+        try:
+            return True, getattr(acc, name)(*args)
+        except Exception:
+            pass  # the device module below may still answer
+    fn = getattr(_module(device.type), name, None)
+    if fn is None:
+        return False, None
+    try:
+        return True, fn(*args)
+    except TypeError:
+        return True, fn()  # torch.mps.synchronize() and the like take no device
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued work on `device`, so timings cover the computation, not its launch."""
-    if device.type == "cpu":
-        return
-    acc = _generic(device)
-    if acc is not None:
-        acc.synchronize(device)
-        return
-    mod = _module(device.type)
-    if mod is not None and hasattr(mod, "synchronize"):
-        try:
-            mod.synchronize(device)
-        except TypeError:  # torch.mps.synchronize() takes no device
-            mod.synchronize()
+    if device.type != "cpu":
+        _call(device, "synchronize", device)
 
 
 def peak_memory_bytes(devices: list[torch.device]) -> int | None:
@@ -136,25 +144,19 @@ def peak_memory_bytes(devices: list[torch.device]) -> int | None:
     for device in devices:
         if device.type == "cpu":
             continue
-        acc = _generic(device)
-        fn = getattr(acc if acc is not None else _module(device.type), "max_memory_allocated", None)
-        if fn is None:
-            continue
         try:
-            total += int(fn(device))
-            known = True
+            done, value = _call(device, "max_memory_allocated", device)
         except Exception:
             continue
+        if done and isinstance(value, int):
+            total += value
+            known = True
     return total if known else None
 
 
 def empty_cache(device: torch.device) -> None:
-    if device.type == "cpu":
-        return
-    acc = _generic(device)
-    fn = getattr(acc if acc is not None else _module(device.type), "empty_cache", None)
-    if fn is not None:
-        fn()
+    if device.type != "cpu":
+        _call(device, "empty_cache")
 
 
 def is_out_of_memory(e: BaseException) -> bool:
