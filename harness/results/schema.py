@@ -319,6 +319,8 @@ class JudgeInfo(_Block):
     requests: Count = 0
     cached_requests: Count = 0
     unparsed_verdicts: dict[str, Count] = {}
+    too_long_for_judge: dict[str, Count] = {}  # prompts that filled the judge's context: not sent, items unparsed
+    judge_budget_capped: dict[str, Count] = {}  # prompts that left the judge less room than its token budget
     judgements_file: FileName | None = None
     sees_reasoning: bool | None = None
     throughput: JudgeThroughput | None = None

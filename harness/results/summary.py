@@ -50,6 +50,8 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
             f"judge {judge['model']['name']} ({judge['backend']}): {judge['requests']} verdicts in {jt['seconds']:.1f}s "
             f"(+{jt['model_load_seconds']:.1f}s load) | wall: generated {_fmt(jt['generated_tokens_per_s'], 1)} tok/s | "  # judge.py: over the judge pass's wall time
             f"unparsed {sum(judge['unparsed_verdicts'].values())}"
+            + (f" (items too long for the judge's context: {sum(judge['too_long_for_judge'].values())})"
+               if judge.get("too_long_for_judge") else "")
         )
     console.print(f"results: {results_path}\nsamples: {results['samples_file']}")
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.tasks.data import load_context_files
+from harness.run.context import ContextFit
 from harness.run.dispatch import Planned
 from harness.results.files import SampleWriter, dumps_line, write_atomic
 from harness.tasks.task import template_doc
@@ -153,6 +154,8 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
         "unparsed_verdicts": judge.unparsed,
         "inexact_verdicts": judge.inexact,  # checklist marks read in order: not in the form upstream requires
         "rule_scored": judge.ruled,  # items a rule scored instead of the judge (judge.rules)
+        "too_long_for_judge": judge.too_long,  # items with a prompt that fills the judge's context: not sent, unparsed
+        "judge_budget_capped": judge.budget_capped,  # prompts that left the judge less room than its budget
         **judge.flagged,  # judge_clamped / judge_defaulted / judge_skipped_empty: task -> items
         "judgements_file": judge_path.name,
         "sees_reasoning": sees_reasoning,
@@ -179,6 +182,13 @@ class _Judging:
         self.inexact: dict[str, int] = {}
         self.ruled: dict[str, int] = {}
         self.flagged: dict[str, dict[str, int]] = {}  # flag -> task -> items (judged.own_item's flags)
+        # judge prompts are measured against the judge's context like the evaluated model's (harness/run/context.py):
+        # one that leaves no room is not sent (the item is unparsed, counted here), one that leaves less room than
+        # the judge's budget gets the room there is (counted too), so a long answer never ends the judge pass
+        tokenizer, limit = getattr(self.backend, "tokenizer", None), self.backend.context_length
+        self.fit = ContextFit(tokenizer, limit) if tokenizer is not None and limit else None
+        self.too_long: dict[str, int] = {}
+        self.budget_capped: dict[str, int] = {}
         self.sees_reasoning = False  # --judge-sees-reasoning: each answer is shown after its think block
 
     def window(self, records: list[dict[str, Any]], by_name: dict[str, int], out: Any, writer: SampleWriter,
@@ -208,8 +218,12 @@ class _Judging:
             votes = spec.votes if self.backend.name == "openai" else 1  # a greedy local judge repeats its one vote
             for turn, messages in build_prompts(p, rec["doc"], rec["turns"], answers, self.contexts[ti], rec.get("meta")):
                 text = self.chat(messages) if self.chat is not None else "\n\n".join(c for _, c in messages)
+                budget = self._budget(rec, text, spec.max_new_tokens)
+                if budget is None:
+                    verdicts[ri][turn] = (None, None)
+                    continue
                 for j in range(votes):
-                    requests.append(GenerateRequest(text, spec.max_new_tokens, (), 0.0, self.seed + j, self.chat is None,
+                    requests.append(GenerateRequest(text, budget, (), 0.0, self.seed + j, self.chat is None,
                                                     tuple(messages) if self.use_messages else ()))
                     items.append((ri, turn))
         ballots: dict[tuple[int, int | None], list[tuple[int, str]]] = {}  # judge.votes: each request's reply
@@ -240,6 +254,23 @@ class _Judging:
             self._finish(ti, rec, per_turn)
             out.write(dumps_line(rec) + "\n")
             bar.update(1)
+
+    def _budget(self, rec: dict[str, Any], text: str, budget: int) -> int | None:
+        """The judge's token budget for this prompt: its own, or the room left in the judge's context; None when
+        the prompt alone fills it (the item's line says so, the judge block counts it)."""
+        if self.fit is None or self.fit.limit is None:
+            return budget
+        room = self.fit.limit - self.fit.prompt_lengths([text], self.chat is None)[0]
+        task = rec["task"]
+        if room < 1:  # counted once per item, however many of its turns did not fit
+            if not rec.get("judge_too_long"):
+                self.too_long[task] = self.too_long.get(task, 0) + 1
+            rec["judge_too_long"] = True
+            return None
+        if room < budget:
+            self.budget_capped[task] = self.budget_capped.get(task, 0) + 1
+            return room
+        return budget
 
     def _verdict(self, spec: Any, text: str, rec: dict[str, Any]) -> Any:
         """The verdict in a judge's text: a number, or a checklist's marks (a list of 0/1); None if unreadable."""

@@ -31,6 +31,8 @@ def own_item(spec: TaskSpec, verdict: Any, text: str | None, weight: float, empt
     per_item = [m for m in spec.metrics if m not in DERIVED]
     if empty:
         return JudgedItem({m: 0.0 for m in per_item}, None, 0.0, ["judge_skipped_empty"])
+    if verdict is None and text is None:  # no reply at all (the prompt did not fit the judge): unparsed, never C or 0
+        return JudgedItem({}, None, None)
     if spec.judge.parser == "abc":
         shares = {"correct": float(verdict == "A"), "incorrect": float(verdict == "B"),
                   "not_attempted": float(verdict == "C")}
