@@ -168,3 +168,32 @@ def test_qwen3_thinking_agrees_with_transformers(thinking: str, data_dir: Path, 
             assert vl[key].get(field) == hf[key].get(field), (key, field)
     for name in hr["tasks"]:
         assert (vr["tasks"][name]["thinking"] or {}).get("reasoning_tokens") == (hr["tasks"][name]["thinking"] or {}).get("reasoning_tokens")
+
+
+def test_close_stops_the_engine(tiny_models: dict[str, Path]) -> None:
+    """close() (the Backend protocol's release, which the runner calls before a judge loads and after each model)
+    really stops vLLM's engine-core process, which holds the weights and the KV cache reservation. Before, the runner
+    asked for close(), vLLM only had shutdown(), and nothing was stopped."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, time, psutil\n"
+        "from harness.backends.vllm_engine import VLLMBackend\n"
+        "b = VLLMBackend(sys.argv[1], enforce_eager=True, max_model_len=512)\n"
+        "kids = [p for p in psutil.Process().children(recursive=True)]\n"
+        "engines = [p for p in kids if p.memory_info().rss > 100_000_000]\n"  # not multiprocessing's small helpers
+        "b.close(); b.close()\n"  # twice: the second is a no-op
+        "deadline = time.time() + 30\n"
+        "while time.time() < deadline and any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in engines):\n"
+        "    time.sleep(0.2)\n"
+        "alive = [p.pid for p in engines if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]\n"
+        "print(json.dumps({'engines': len(engines), 'alive': alive}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(tiny_models["qwen2"])], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["engines"] >= 1  # an engine process holding the model and its KV cache was there
+    assert report["alive"] == []

@@ -41,6 +41,11 @@ class Backend(Protocol):
     def peak_memory_bytes(self) -> int | None:
         ...
 
+    def close(self) -> None:
+        """Release the engine and the accelerator memory it holds (a judge loads next on the same device); safe to
+        call twice. The backend answers no request after it."""
+        ...
+
 
 def decode_generation(tokenizer: Any, token_ids: list[int], stop: Sequence[str]) -> tuple[str, bool]:
     """Text of generated token ids, cut before the first stop string; and whether a stop string cut it.

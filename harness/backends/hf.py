@@ -171,7 +171,19 @@ class HFBackend:
 
     def peak_memory_bytes(self) -> int | None:
         """Summed over every device holding a part of the model; None on CPU (the runner records peak RSS)."""
+        if self.model is None:  # closed
+            return None
         return accel.peak_memory_bytes([torch.device(d) for d in model_devices(self.model, self.device)])
+
+    def close(self) -> None:
+        """Drop the weights and return the accelerator's cached memory, so a judge can load on the same device."""
+        if getattr(self, "model", None) is None:
+            return
+        self.model = None  # type: ignore[assignment]
+        import gc
+
+        gc.collect()
+        accel.empty_cache(self.device)
 
     # ---- likelihood ------------------------------------------------------------------------------------
     def _plan(self, i: int, ctx: list[int], wholes: list[list[int]]) -> list[_Job] | _Shared:

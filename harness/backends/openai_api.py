@@ -219,8 +219,8 @@ class OpenAIBackend:
     def peak_memory_bytes(self) -> int | None:
         return None  # the server's memory is not visible from here
 
-    def shutdown(self) -> None:
-        pass
+    def close(self) -> None:
+        pass  # one HTTP request per connection: nothing is held open between calls
 
     def apply_chat_template(self, user_message: str) -> str:
         if self.tokenizer is None:

@@ -151,11 +151,24 @@ class VLLMBackend:
     def peak_memory_bytes(self) -> int | None:
         return None  # the engine reserves gpu_memory_utilization up front; recorded via describe()
 
-    def shutdown(self) -> None:
-        engine = getattr(self.llm, "llm_engine", None)
-        core = getattr(engine, "engine_core", None)
+    def close(self) -> None:
+        """Stop the engine: vLLM V1 runs its engine core (and the workers holding the weights and KV cache) in
+        processes of its own, which outlive a dropped reference until they are shut down; then free what this
+        process holds. Before, the runner asked for close() and vLLM only had shutdown(), so nothing was stopped."""
+        llm, self.llm = getattr(self, "llm", None), None
+        if llm is None:
+            return
+        core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if core is not None and hasattr(core, "shutdown"):
             core.shutdown()
+        del llm, core
+        import gc
+
+        gc.collect()
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     # ---- likelihood ------------------------------------------------------------------------------------
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> Iterator[tuple[int, LoglikelihoodResult]]:

@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -33,6 +33,9 @@ from harness.tasks.task import Task, resolve_task_files
 from harness.results.throughput import (EnergyMeter, Usage, accelerator_info, devices_used, parallel_sizes, per_accelerator,
                                 process_peak_rss_bytes, run_figures)
 from harness.types import Mode
+
+if TYPE_CHECKING:
+    from harness.backends.base import Backend
 
 
 @dataclass
@@ -165,7 +168,7 @@ class Opened:
     """A loaded model and how prompts reach it."""
 
     ref: ModelRef
-    backend: Any
+    backend: Backend
     chat: Any  # the harness's chat formatter, or None
     use_messages: bool  # an API backend that applies the server's own chat template to messages
     load_seconds: float
@@ -216,20 +219,12 @@ def open_model(cfg: EvalConfig, model: str, backend_name: str, base_url: str | N
 
 
 def _release(opened: Opened) -> None:
-    """Free the evaluated model before the judge loads (one accelerator holds one model at a time): close it, drop
-    the last reference, then collect, so the memory is really returned before the judge asks for it."""
+    """Free the evaluated model before the judge loads (one accelerator holds one model at a time): close it (every
+    backend releases its engine there), then collect, so the memory is really returned before the judge asks for it."""
     import gc
 
-    close = getattr(opened.backend, "close", None)
-    if callable(close):
-        close()
-    opened.backend = None
+    opened.backend.close()  # each backend returns its accelerator's cached memory there (any vendor's)
     gc.collect()
-    if "torch" in sys.modules:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
 
 
 def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = None) -> tuple[dict[str, Any], Path]:
@@ -292,13 +287,22 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
         from harness.run.judge import run_judge
 
         if not keep:
-            backend = None  # the only other reference is opened.backend, which _release drops
+            del backend  # the engine is released by _release; no other reference keeps it
             _release(opened)
-        judge_block = run_judge(
-            planned, dispatcher.tallies, cfg.data_dir,
-            open_judge or (lambda: open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
-                                              cfg.judge_api_key_env, "--judge-model", judge_ref)),
-            out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache, cfg.judge_sees_reasoning)
+        opened_judges: list[Opened] = []  # a judge this run opens, it closes; one given by the caller, the caller
+
+        def open_own_judge() -> Opened:
+            opened_judges.append(open_model(cfg, cfg.judge_model or "", cfg.judge_backend, cfg.judge_base_url,
+                                            cfg.judge_api_key_env, "--judge-model", judge_ref))
+            return opened_judges[-1]
+
+        try:
+            judge_block = run_judge(planned, dispatcher.tallies, cfg.data_dir, open_judge or open_own_judge,
+                                    out_dir / f"{run_id}.judge.jsonl", samples_path, cfg.seed, cfg.progress, cache,
+                                    cfg.judge_sees_reasoning)
+        finally:
+            for j in opened_judges:
+                j.backend.close()
 
     tasks_out = {p.task.name: _task_result(p, t, u) for p, t, u in zip(planned, dispatcher.tallies, usage)}
     for p, g, th in zip(planned, settings, dispatcher.think):
@@ -366,6 +370,8 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     if cache is not None:
         cache.close()
     write_results(results_path, results)  # checked against harness/results/schema.py as it is written
+    if not keep:  # the next model of a --models list (or a judge) loads on a free accelerator
+        opened.backend.close()
     return results, results_path
 
 
