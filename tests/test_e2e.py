@@ -58,6 +58,7 @@ def test_results_file_contract(run: tuple[dict, list[dict]]) -> None:
     groups = results["tasks"]["ceval"]["aggregate"]["groups"]["group"]
     assert set(groups) <= {"STEM", "Social Science", "Humanities", "Other"} and len(groups) >= 3
     assert "China specific" in results["tasks"]["cmmlu"]["aggregate"]["groups"]["group"]
+    assert results["tasks"]["ceval"]["description_zh"].startswith("C-Eval：")  # the leaderboard's Chinese pages
     assert len(samples) == 60
 
 

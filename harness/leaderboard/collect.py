@@ -678,8 +678,8 @@ def _task_info(runs: list[dict[str, Any]], cats: list[Category]) -> dict[str, di
     for run in runs:  # oldest first: newer runs overwrite
         for name, t in run["tasks"].items():
             i = info.setdefault(name, {"name": name, "versions": {}})
-            i.update({k: t[k] for k in ("description", "source", "license", "template", "category", "primary_metric",
-                                        "answer_type") if t.get(k) is not None})
+            i.update({k: t[k] for k in ("description", "description_zh", "source", "license", "template", "category",
+                                        "primary_metric", "answer_type") if t.get(k) is not None})
             i["versions"][str(t.get("version", "?"))] = {"template_hash": t.get("template_hash"), "template": t.get("template")}
             c = cat_of.get(name)
             if c:

@@ -448,6 +448,7 @@ def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
         "source": spec.source,
         "license": spec.license,
         "description": spec.description,
+        "description_zh": spec.description_zh,  # the leaderboard's Chinese pages; without it they show description
         "template": p.task.template.source,  # so a leaderboard built from results alone can show the prompt
         "throughput": u.report(),
     }

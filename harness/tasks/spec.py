@@ -7,6 +7,7 @@ row becomes a sample (`fields`), how a sample becomes a prompt (a Jinja2 templat
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -281,8 +282,6 @@ class AllOfSpec(_Strict):
     @field_validator("pattern")
     @classmethod
     def _one_group(cls, v: str) -> str:
-        import re
-
         try:
             groups = re.compile(v).groups
         except re.error as e:
@@ -305,6 +304,8 @@ class TaskSpec(_Strict):
     version: Union[int, str]
     category: str
     description: str
+    # the description in Chinese, for the Chinese pages of the leaderboard (optional: they show `description` without it)
+    description_zh: str | None = None
     source: str
     license: str
     dataset: DatasetSpec
@@ -341,6 +342,14 @@ class TaskSpec(_Strict):
     group_by: list[str] = Field(default_factory=list)
     aggregate: Literal["macro", "micro"] = "micro"  # macro: mean over the first group_by key's groups
     csl: CslSpec | None = None  # FollowBench's consecutive satisfied levels, reported beside the metrics
+
+    @field_validator("description_zh")
+    @classmethod
+    def _chinese(cls, v: str | None) -> str | None:
+        if v is not None and not re.search(r"[\u4e00-\u9fff]", v):
+            raise ValueError("should be the description in Chinese (shown on the Chinese pages); leave the field out "
+                             "to show `description` there")
+        return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "TaskSpec":
