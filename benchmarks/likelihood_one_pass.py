@@ -33,8 +33,8 @@ os.environ.setdefault("HF_DATASETS_CACHE", "/tmp/bench-hfds")
 import torch  # noqa: E402
 
 from harness.backends.hf import HFBackend  # noqa: E402
-from harness.tasks.task import Task, discover_tasks  # noqa: E402
 from harness.models.tiny import build_tiny_model  # noqa: E402
+from harness.tasks.task import Task, discover_tasks  # noqa: E402
 from harness.types import LoglikelihoodRequest, LoglikelihoodResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

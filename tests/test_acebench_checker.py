@@ -29,7 +29,7 @@ URL = "http://example.com/antique.jpg"
     # the possible answer, written as calls: right
     (f"[antique_value_assessment(photo_url='{URL}', detailed_report=True)]", True, True),
     # spaces anywhere are removed before parsing, as ACEBench does (a value's own spaces too)
-    (f" [ antique_value_assessment( photo_url = 'http://example.com/ antique.jpg' ,detailed_report=True ) ]\n", True, True),
+    (" [ antique_value_assessment( photo_url = 'http://example.com/ antique.jpg' ,detailed_report=True ) ]\n", True, True),
     # the required photo_url missing
     ("[antique_value_assessment(detailed_report=True)]", False, False),
     # a parameter the answer does not have (and the function neither)
@@ -47,7 +47,7 @@ URL = "http://example.com/antique.jpg"
     # the expected text contained in a longer value: ACEBench's string check is containment
     (f"[antique_value_assessment(photo_url='{URL}?x=1', detailed_report=True)]", True, True),
     # another function, prose, not a list
-    (f"[CapitalWeatherChecker(country='日本')]", False, False),
+    ("[CapitalWeatherChecker(country='日本')]", False, False),
     (f"好的，[antique_value_assessment(photo_url='{URL}', detailed_report=True)]", False, False),
     (f"antique_value_assessment(photo_url='{URL}', detailed_report=True)", False, False),
     ("[]", False, False),

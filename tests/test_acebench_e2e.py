@@ -46,6 +46,7 @@ def long_qwen3(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Qwen3 with the real tokenizer and room for ACEBench's long prompts (function lists of several
     thousand tokens), so no item is left out for its length."""
     from conftest import shared_tokenizer
+
     from harness.models.tiny import build_tiny_model
 
     return build_tiny_model("qwen3", tmp_path_factory.mktemp("long-qwen3") / "qwen3", tokenizer_dir=shared_tokenizer("qwen3"),

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.run.cache import model_identity, request_key
 from harness.models.presets import ModelRef, resolve_commit, tokenizer_fingerprint
+from harness.run.cache import model_identity, request_key
 from harness.run.runner import EvalConfig, _model_block
 from harness.types import GenerateRequest, LoglikelihoodRequest
 

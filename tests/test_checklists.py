@@ -12,8 +12,15 @@ from pathlib import Path
 import pytest
 
 from harness.scoring.chains import ChainTally
-from harness.scoring.checklists import (cfbench_scores, cfbench_strict, followbench_scores, parse_cfbench,
-                                        parse_followbench, parse_marks, round2)
+from harness.scoring.checklists import (
+    cfbench_scores,
+    cfbench_strict,
+    followbench_scores,
+    parse_cfbench,
+    parse_followbench,
+    parse_marks,
+    round2,
+)
 
 
 @pytest.fixture(scope="module")

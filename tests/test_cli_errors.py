@@ -184,7 +184,7 @@ def test_data_dir_without_the_files(tmp_path: Path, model: Path) -> None:
     empty = tmp_path / "empty-data"
     empty.mkdir()
     proc = run_cli("eval", "--model", str(model), "--tasks", "ceval", "--data-dir", str(empty), cwd=tmp_path)
-    line = assert_one_line_error(proc, str(empty / "ceval" / "val"), "--data-dir", "HARNESS_DATA_DIR", "ceval")
+    assert_one_line_error(proc, str(empty / "ceval" / "val"), "--data-dir", "HARNESS_DATA_DIR", "ceval")
 
 
 def test_no_data_dir_at_all_offline(tmp_path: Path, model: Path) -> None:

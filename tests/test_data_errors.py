@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from test_cli_errors import assert_one_line_error, fake_model, run_cli, write_task
 
 

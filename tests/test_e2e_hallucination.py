@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_openai_backend import FakeServer
 
 from harness.cli import main
-from test_openai_backend import FakeServer
 
 TASKS = ["chinese_simpleqa", "halluqa", "halluqa_mc", "uhgeval_selective", "gaokao_science_open"]
 

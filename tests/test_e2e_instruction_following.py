@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_openai_backend import FakeServer
 
 from harness.cli import main
 from harness.results.files import read_samples
-from test_openai_backend import FakeServer
 
 CF_IDX = [0, 1, 2, 5, 377, 112]  # hard: 0 1 2; easy: 5 377 112
 FB_CHAINS = {"content": [1, 14], "situation": [1, 9], "style": [1], "format": [1, 22], "example": [1, 2],

@@ -106,8 +106,9 @@ def test_judge_prompts_longer_than_the_judges_context_are_counted(tiny_models: d
     """A judge whose context is 256 tokens: the judge prompts that fill it are not sent; their items are unparsed
     (no score, never 0) and counted in the judge block, and the run finishes. Before, the judge's backend raised on
     the first such prompt and the run ended with an error after the evaluated model's work was done."""
-    from harness.models.tiny import build_tiny_model
     from scripted_model import build_scripted_model
+
+    from harness.models.tiny import build_tiny_model
 
     small = build_tiny_model("qwen2", tmp_path / "small-qwen2", max_position_embeddings=256)
     judge = build_scripted_model(small, tmp_path / "small-judge", "综合得分：1")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.sandbox.core import Limits
 from harness.sandbox.execution import extract_code, pass_at_k, render_checks
 from harness.sandbox.protocol import run_checks
-from harness.sandbox.core import Limits
 from harness.tasks.task import Task, discover_tasks
 
 pytestmark = pytest.mark.slow

@@ -14,6 +14,7 @@ import pytest
 from harness.tasks.suites import load_suite
 from harness.tasks.task import Task, discover_tasks
 
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 

@@ -16,7 +16,14 @@ from harness.run.judge import build_prompts
 from harness.scoring.extraction import extract_answer_letter, extract_first_letter
 from harness.scoring.judged import own_item
 from harness.scoring.metrics import Tally, score_generation, three_way
-from harness.scoring.verdicts import abc_defaulted, hallucinated, parse_abc, parse_gaokao_total, parse_verdict, parse_yes_no
+from harness.scoring.verdicts import (
+    abc_defaulted,
+    hallucinated,
+    parse_abc,
+    parse_gaokao_total,
+    parse_verdict,
+    parse_yes_no,
+)
 from harness.tasks.spec import load_task_spec
 from harness.tasks.task import Task, discover_tasks, template_doc
 from harness.types import GenerateResult

@@ -230,8 +230,9 @@ def test_batch_encoding_equals_the_tokenizer_even_after_a_padded_call(backends: 
 def test_stop_strings_match_generated_text_only(tiny_models: dict[str, Path]) -> None:
     """transformers' stop_strings also matched across the end of the prompt (a prompt ending in "\n\n" stopped at
     a generated "\n" for the stop "\n\n\n"), unlike vLLM: the harness's criterion reads generated tokens only."""
-    from harness.backends.hf import _StopInGenerated
     from transformers import AutoTokenizer
+
+    from harness.backends.hf import _StopInGenerated
 
     tok = AutoTokenizer.from_pretrained(tiny_models["qwen2"])
     prompt = tok.encode("答案：\n\n", add_special_tokens=False)

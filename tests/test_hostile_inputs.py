@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from test_openai_backend import FakeServer
 
 import harness.tasks.templates as templates
 from harness.cli import main
@@ -31,7 +32,6 @@ from harness.errors import HarnessError
 from harness.results.files import SampleWriter, write_json_atomic
 from harness.tasks.templates import PromptTemplate
 from harness.types import Cost, GenerateResult
-from test_openai_backend import FakeServer
 
 CANARY = "CANARY-1b9e-must-never-reach-a-prompt"
 

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 import yaml
+from test_math_equiv import math24o_rows
 
 from harness.errors import HarnessError
 from harness.scoring.metrics import score_generation
 from harness.tasks.spec import load_task_spec
 from harness.tasks.task import Task, discover_tasks
 from harness.types import GenerateResult
-from test_math_equiv import math24o_rows
 
 TASKS = {"olymmath_zh": 200, "math24o": 21, "tal_scq5k_cn": 2000}  # SOURCES.md: 100 + 100, 21, 2000
 CATEGORY = "math_reasoning"

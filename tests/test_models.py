@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.models import presets as models
 from harness.errors import HarnessError
+from harness.models import presets as models
 from harness.models.presets import load_presets, resolve_model, weights_fingerprint
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.scoring.extraction import extract_choice_set
 from harness.results.files import read_samples
+from harness.scoring.extraction import extract_choice_set
 from harness.scoring.metrics import score_generation, score_likelihood
 from harness.types import GenerateResult, LoglikelihoodResult, Sample
 

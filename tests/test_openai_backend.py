@@ -161,7 +161,7 @@ class FakeServer:
                 chat = "messages" in body
 
                 def event(payload: dict[str, Any]) -> None:
-                    self.wfile.write(f"data: {json.dumps(payload, ensure_ascii=server.ascii_json)}\n\n".encode("utf-8"))
+                    self.wfile.write(f"data: {json.dumps(payload, ensure_ascii=server.ascii_json)}\n\n".encode())
                     self.wfile.flush()
 
                 if server.raw_stream is not None:

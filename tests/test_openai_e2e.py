@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from test_openai_backend import FakeServer
 
 from harness.cli import main
-from test_openai_backend import FakeServer
 
 
 @pytest.fixture

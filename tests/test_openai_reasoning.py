@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_openai_backend import FakeServer, backend
 
 from harness.types import GenerateRequest
-from test_openai_backend import FakeServer, backend
 
 CHAT = (("user", "1+1=?"),)
 THOUGHT = "先想一想：一加一等于二。"

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from needs import require
 
 from harness.backends.base import continuation_start, encode_requests
 from harness.tasks.task import Task, discover_tasks
 from harness.types import LoglikelihoodRequest
-from needs import require
 
 TOKENIZERS = Path(__file__).resolve().parents[2] / "shared" / "tokenizers"
 LIKELIHOOD_TASKS = sorted(n for n, p in discover_tasks().items() if "likelihood" in Task.load(p).spec.modes)

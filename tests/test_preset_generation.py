@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.models import presets as models
 from harness.errors import HarnessError
+from harness.models import presets as models
 from harness.models.presets import Preset, PresetGeneration, effective_max_new_tokens, load_presets
 
 

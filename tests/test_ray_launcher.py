@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import require
 
 from harness.cli import main
-from harness.run.launch_ray import FAULT_ENV, shard_tasks
 from harness.leaderboard.collect import load_results
-from needs import require
+from harness.run.launch_ray import FAULT_ENV, shard_tasks
 
 pytestmark = pytest.mark.slow
 try:

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_openai_backend import FakeServer
 
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.models.presets import ThinkingSpec
 from harness.run.reasoning import Split, ThinkingPlan, ThinkTally, plan_thinking, split_reasoning
-from test_openai_backend import FakeServer
 
 PREFILLED = ThinkingPlan(True, "always", "preset", prefilled=True)
 

@@ -10,14 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import require
 
 from harness.errors import HarnessError
 from harness.results.files import results_text, write_results
-from harness.results.schema import (SCHEMA_FILE, SCHEMA_VERSION, SchemaError, json_schema_text, validate_results,
-                                    validate_sample)
+from harness.results.schema import (
+    SCHEMA_FILE,
+    SCHEMA_VERSION,
+    SchemaError,
+    json_schema_text,
+    validate_results,
+    validate_sample,
+)
 from harness.run.launch_ray import merge_shards
 from harness.run.runner import EvalConfig, open_model, run_eval
-from needs import require
 
 try:
     import jsonschema

@@ -174,8 +174,8 @@ def test_two_runs_at_once_share_a_results_dir_and_a_cache(tiny_models: dict[str,
 
 
 def _open_cache(path: str, barrier: Any, errors: Any) -> None:
-    from harness.run.cache import ResponseCache
     from harness.errors import HarnessError
+    from harness.run.cache import ResponseCache
 
     barrier.wait()
     try:

@@ -19,10 +19,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from needs import require
 
 from harness.sandbox import core as sandbox
 from harness.sandbox.core import Limits, SandboxResult, isolation, run_batch, run_python
-from needs import require
 
 pytestmark = pytest.mark.slow
 

@@ -15,11 +15,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from harness.sandbox import core as sandbox
-from harness.errors import HarnessError
-from harness.sandbox.core import Limits, SandboxResult, run_python
 from needs import require
+
+from harness.errors import HarnessError
+from harness.sandbox import core as sandbox
+from harness.sandbox.core import Limits, SandboxResult, run_python
 
 pytestmark = pytest.mark.slow
 
@@ -288,8 +288,9 @@ def test_eval_refuses_a_weak_sandbox_in_one_line(weak, data_dir: Path, tmp_path:
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """Through `harness eval` of HumanEval-zh: without the flag, one line naming what is missing and the flag
     (before any check runs); with it, the run finishes and its results say what was missing."""
-    from harness.cli import main
     from test_openai_backend import FakeServer
+
+    from harness.cli import main
 
     server = FakeServer()
     server.reply = lambda body: {"text": "    return None\n", "finish_reason": "stop", "stop_reason": None}

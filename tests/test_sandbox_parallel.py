@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_openai_backend import FakeServer
 
 import harness.sandbox.protocol as protocol
 from harness.cli import main
 from harness.run.dispatch import Dispatcher
 from harness.sandbox.core import limits
-from test_openai_backend import FakeServer
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import pytest
 
-from harness.tasks.data import SINGLE, sha256_file
 from harness.scoring.metrics import aggregate
+from harness.tasks.data import SINGLE, sha256_file
 from harness.tasks.suites import Category, Suite, aggregate_suite, load_suite
 from harness.tasks.task import Task, discover_tasks
 from harness.types import Sample
@@ -310,7 +310,7 @@ def test_fewshot_pool_is_another_split(data_dir: Path, load: Callable[[str], Loa
     loaded = load(name)
     ds = loaded.task.spec.dataset
     assert ds.fewshot is not None
-    for subset, samples in loaded.by_subset.items():
+    for subset in loaded.by_subset:
         assert loaded.pool.get(subset), f"no exemplars for subset {subset}"
         ev = ds.eval.replace("{subset}", subset)
         fs = ds.fewshot.replace("{subset}", subset)

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from harness.errors import HarnessError
 from harness.tasks.spec import TaskSpec, load_task_spec
@@ -78,7 +79,7 @@ def test_cmmlu_spec() -> None:
 
 def test_spec_is_frozen() -> None:
     spec = load_task_spec(KNOWLEDGE / "ceval.yaml")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         spec.num_fewshot = 5  # type: ignore[misc]
 
 

@@ -16,8 +16,8 @@ from tokenizers import Tokenizer
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from harness.cli import main
-from harness.results.files import read_samples
 from harness.models.tiny import REAL_TOKENIZER_ARCHS, TokenizerFolderError, build_tiny_model
+from harness.results.files import read_samples
 
 ARCHS = list(REAL_TOKENIZER_ARCHS)
 EXPECTED_CLASS = {"qwen3": "Qwen3ForCausalLM", "deepseek_v3": "LlamaForCausalLM"}

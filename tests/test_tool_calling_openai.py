@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_openai_backend import FakeServer, backend
 
 from harness.scoring.tool_calls import ToolCall, from_openai
 from harness.types import GenerateRequest
-from test_openai_backend import FakeServer, backend
 
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "天气",
                                            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]

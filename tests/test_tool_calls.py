@@ -10,8 +10,17 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.scoring.tool_calls import (ToolCall, ToolCallFormatError, from_openai, openai_tools, parse_bracket,
-                                        parse_deepseek, parse_glm, parse_qwen, parse_tool_calls)
+from harness.scoring.tool_calls import (
+    ToolCall,
+    ToolCallFormatError,
+    from_openai,
+    openai_tools,
+    parse_bracket,
+    parse_deepseek,
+    parse_glm,
+    parse_qwen,
+    parse_tool_calls,
+)
 
 WEATHER = ToolCall("get_weather", {"city": "北京", "days": 3})
 ALERT = ToolCall("Alert_System", {"entry_id": "log003", "suspicion_level": 8})

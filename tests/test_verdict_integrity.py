@@ -15,15 +15,14 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from needs import require
+from test_openai_backend import FakeServer
 
 from harness.cli import main
-from harness.sandbox.execution import render_checks
-from harness.sandbox.protocol import Check, CheckResult, run_check, run_checks
 from harness.sandbox.core import Limits, isolation, run_python
+from harness.sandbox.execution import render_checks
+from harness.sandbox.protocol import Check, run_check, run_checks
 from harness.tasks.task import Task, discover_tasks
-from test_openai_backend import FakeServer
 
 pytestmark = pytest.mark.slow
 
@@ -203,7 +202,7 @@ def test_each_forgery_fooled_the_exit_status_protocol(humaneval: tuple[Task, dic
     """The corpus is real: run as before (the completion, then the tests, one process, exit 0 = pass), each passes."""
     task, samples = humaneval
     fooled = []
-    for (name, pid, code, _, _), check in zip(CORPUS, _corpus_checks(task, samples)):
+    for (name, pid, _code, _, _), check in zip(CORPUS, _corpus_checks(task, samples)):
         assert check.solution is not None and check.entry == _entry(samples[pid])
         old_program = f"{check.solution}\n\n\n{samples[pid].raw['test']}"
         fooled.append((name, run_python(old_program, LIMITS).status))

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from harness.tasks.data import load_split, sha256_file
-from harness.errors import HarnessError
-from harness.tasks.spec import load_task_spec
-from harness.tasks.task import Task, discover_tasks
 from test_cli_errors import assert_one_line_error, fake_model, run_cli
 from test_math_equiv import math24o_rows
+
+from harness.errors import HarnessError
+from harness.tasks.data import load_split, sha256_file
+from harness.tasks.spec import load_task_spec
+from harness.tasks.task import Task, discover_tasks
 
 
 def _task(folder: Path, name: str, dataset: dict, fields: dict | None = None, **extra) -> Path:

@@ -26,7 +26,7 @@ def resolve_backend_name(name: str, device: str) -> str:
     return "vllm" if torch.cuda.is_available() else "hf"
 
 
-def create_backend(name: str, *, vllm_options: dict[str, Any] | None = None, **options: Any) -> "Backend":
+def create_backend(name: str, *, vllm_options: dict[str, Any] | None = None, **options: Any) -> Backend:
     if name == "openai":  # an OpenAI-compatible HTTP server: model is the served model's name
         from harness.backends.openai_api import OpenAIBackend
 

@@ -60,7 +60,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import threading
 import time
 import urllib.error
@@ -517,7 +516,7 @@ class OpenAIBackend:
             return self._opener.open(req, timeout=timeout or self.timeout_s)
         except urllib.error.HTTPError as e:
             raise self._http_error(e, path) from None
-        except (urllib.error.URLError, ConnectionError, http.client.HTTPException, socket.timeout, TimeoutError, OSError) as e:
+        except (urllib.error.URLError, ConnectionError, http.client.HTTPException, TimeoutError, OSError) as e:
             reason = getattr(e, "reason", None) or e
             raise _Retryable(
                 f"--backend openai: cannot reach {self.display_url} ({_short(reason)}); start the server or check --base-url "
@@ -528,7 +527,7 @@ class OpenAIBackend:
         with self._open(method, path, body, timeout) as resp:
             try:
                 raw = resp.read()
-            except (ConnectionError, http.client.HTTPException, socket.timeout, TimeoutError, OSError) as e:
+            except (ConnectionError, http.client.HTTPException, TimeoutError, OSError) as e:
                 raise _Retryable(f"--backend openai: {self.display_url}{path}: the connection broke ({_short(e)})") from None
         try:
             data = json.loads(raw.decode("utf-8", "replace"))
@@ -550,7 +549,7 @@ class OpenAIBackend:
                 delay = e.wait_s if e.wait_s is not None else self.retry_backoff_s * (2 ** attempt)
                 time.sleep(min(max(delay, 0.0), 60.0))
                 attempt += 1
-            except (ConnectionError, http.client.HTTPException, socket.timeout, TimeoutError) as e:  # mid-stream
+            except (ConnectionError, http.client.HTTPException, TimeoutError) as e:  # mid-stream
                 if attempt >= self.max_retries:
                     raise HarnessError(self._scrub(f"--backend openai: {self.display_url}{path}: the connection broke ({_short(e)})")) from None
                 time.sleep(min(self.retry_backoff_s * (2 ** attempt), 60.0))

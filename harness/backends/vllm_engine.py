@@ -175,7 +175,7 @@ class VLLMBackend:
         needs: list[_Need] = []
         results: dict[int, LoglikelihoodResult] = {}
         encoded = encode_requests(self.tokenizer, requests)
-        for i, r in enumerate(requests):
+        for i in range(len(requests)):
             ctx, wholes = encoded[i]
             k = len(wholes)
             results[i] = LoglikelihoodResult([0.0] * k, [0] * k, [True] * k, is_one_pass(ctx, wholes), Cost())

@@ -59,7 +59,7 @@ class ThinkingSpec(BaseModel):
     prefilled: bool = False
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ThinkingSpec":
+    def _consistent(self) -> ThinkingSpec:
         if self.mode == "hybrid" and self.toggle == "none":
             raise ValueError("a hybrid model needs a toggle (template_flag with flag, or prompt_switch)")
         if self.toggle == "template_flag" and not self.flag:

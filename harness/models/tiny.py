@@ -21,14 +21,25 @@ from pathlib import Path
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import GenerationConfig, PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM
+from transformers import (
+    GenerationConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
 from transformers.utils import logging as transformers_logging
 
 try:  # GLM-4 proper (transformers >= 4.51); the installed 5.x has it
     from transformers import Glm4Config, Glm4ForCausalLM
 except ImportError:  # pragma: no cover - older transformers: GLM-4-9B's architecture is "Glm"
-    from transformers import GlmConfig as Glm4Config, GlmForCausalLM as Glm4ForCausalLM
+    from transformers import GlmConfig as Glm4Config
+    from transformers import GlmForCausalLM as Glm4ForCausalLM
 
 from harness.models.tiny_corpus import TINY_CORPUS
 

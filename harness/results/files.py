@@ -145,7 +145,7 @@ class SampleWriter:
     def close(self) -> None:
         self._f.close()
 
-    def __enter__(self) -> "SampleWriter":
+    def __enter__(self) -> SampleWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -160,7 +160,7 @@ def _print_suite(console: Any, suite: dict[str, Any]) -> None:
     table = Table(title=f"suite {suite['name']} v{suite['version']}: total {_fmt(suite['total'])}")
     for col in ("category", "", "weight", "score", "tasks"):
         table.add_column(col)
-    for cid, c in suite["categories"].items():
+    for c in suite["categories"].values():
         score = _fmt(c.get("score")) if c["evaluated"] else "not evaluated"
         tasks = ", ".join(f"{t} {_fmt(v, 1)}" for t, v in c["tasks"].items()) or "-"
         table.add_row(c["zh"], c["en"], f"{c['weight']:g}", score, tasks)

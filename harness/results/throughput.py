@@ -6,8 +6,8 @@ Kept free of torch at import time; the torch-specific parts import it only when 
 
 from __future__ import annotations
 
-import resource
 import math
+import resource
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +36,7 @@ class Latencies:
         self.n += 1
         self.total += value
 
-    def merge(self, other: "Latencies") -> None:
+    def merge(self, other: Latencies) -> None:
         for b, c in other.counts.items():
             self.counts[b] = self.counts.get(b, 0) + c
         self.n += other.n
@@ -59,7 +59,7 @@ class Latencies:
         return out
 
     @classmethod
-    def from_report(cls, report: dict[str, Any] | None) -> "Latencies":
+    def from_report(cls, report: dict[str, Any] | None) -> Latencies:
         if not report or "buckets" not in report:
             return cls()
         return cls({int(b): int(c) for b, c in report["buckets"].items()}, float(report["mean"]) * int(report["n"]))
@@ -87,7 +87,7 @@ class Usage:
         if tpot is not None:
             self.tpot.add(tpot)
 
-    def merge(self, other: "Usage") -> None:
+    def merge(self, other: Usage) -> None:
         """Counts and latencies of another set; seconds are not summed (the caller knows the wall time)."""
         self.samples += other.samples
         self.prompt_tokens += other.prompt_tokens

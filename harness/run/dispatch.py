@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from harness.contain import clean_result, clean_text, printable
+from harness.errors import HarnessError
+from harness.results.files import SampleWriter
+from harness.results.throughput import Usage
 from harness.run.context import ContextFit, ContextTally
 from harness.run.decoding import GenSettings
-from harness.errors import HarnessError
 from harness.run.reasoning import Split, ThinkingPlan, ThinkTally, split_reasoning
-from harness.results.files import SampleWriter
 from harness.scoring.metrics import Scored, TaskTally, score_generation, score_likelihood
 from harness.tasks.task import PromptedSample, PromptHash, Task, template_doc
-from harness.results.throughput import Usage
 from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode, Sample
 
 Chat = Callable[[list[tuple[str, str]]], str]
@@ -492,9 +492,9 @@ class Dispatcher:
             self._started.pop(key, None)  # still there only if _finish broke before taking its checks
 
     def _start_checks(self, p: Planned, ps: PromptedSample, answers: list[str]) -> list[Any]:
+        from harness.sandbox.core import Limits, record
         from harness.sandbox.execution import render_checks
         from harness.sandbox.protocol import PROTOCOL, CheckPool
-        from harness.sandbox.core import Limits, record
 
         ex = p.task.spec.execution
         assert ex is not None

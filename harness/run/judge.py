@@ -15,16 +15,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from harness.tasks.data import load_context_files
+from harness.results.files import SampleWriter, dumps_line, write_atomic
+from harness.results.throughput import Usage
 from harness.run.context import ContextFit
 from harness.run.dispatch import Planned
-from harness.results.files import SampleWriter, dumps_line, write_atomic
-from harness.tasks.task import template_doc
-from harness.results.throughput import Usage
-from harness.types import GenerateRequest
 from harness.scoring import checklists
 from harness.scoring.judged import OWN_PARSERS, own_item
 from harness.scoring.verdicts import dimension_scores, hallucinated, parse_verdict, parse_yes_no
+from harness.tasks.data import load_context_files
+from harness.tasks.task import template_doc
+from harness.types import GenerateRequest
 
 
 def load_context(p: Planned, data_dir: Path | None) -> tuple[dict[str, Any], dict[str, str]]:

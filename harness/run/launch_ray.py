@@ -165,7 +165,7 @@ def run_ray(cfg: EvalConfig, models: list[str], address: str | None, shards: int
             bar.update(1)
         bar.close()
         out = []
-        for mi, model in enumerate(models):
+        for mi in range(len(models)):
             shard_results = [r for r in per_model[mi] if r is not None]
             out.append(merge_shards(cfg, shard_results, names))
         return out

@@ -303,7 +303,10 @@ _SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/dev/mqueue", "
 
 def _mount(source, target: str, fstype, flags: int, data) -> None:
     ctypes, libc = _libc()
-    enc = (lambda x: x.encode() if isinstance(x, str) else x)
+
+    def enc(x):
+        return x.encode() if isinstance(x, str) else x
+
     if libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
         raise LayerError(f"limits: mount {target} failed ({os.strerror(ctypes.get_errno())})")
 

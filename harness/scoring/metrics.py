@@ -7,9 +7,9 @@ standard error so a reader (and the leaderboard) can tell a real difference from
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-from dataclasses import dataclass
 from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
 from harness.scoring.extraction import extract_choice

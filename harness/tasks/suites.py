@@ -35,7 +35,7 @@ class Suite(BaseModel):
     categories: list[Category]
 
     @model_validator(mode="after")
-    def _unique(self) -> "Suite":
+    def _unique(self) -> Suite:
         ids = [c.id for c in self.categories]
         if len(set(ids)) != len(ids):
             raise ValueError("field 'categories': category ids must be distinct")

@@ -14,11 +14,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from harness.tasks.data import (SINGLE, SplitSource, TaskData, check_text_file, inside, load_context_files, load_split,
-                                load_subset_meta, open_split, sha256_file)
 from harness.errors import HarnessError, did_you_mean
-from harness.tasks.spec import TaskSpec, load_task_spec
+from harness.tasks.data import (
+    SINGLE,
+    SplitSource,
+    TaskData,
+    check_text_file,
+    inside,
+    load_context_files,
+    load_split,
+    load_subset_meta,
+    open_split,
+    sha256_file,
+)
 from harness.tasks.roots import task_dirs
+from harness.tasks.spec import TaskSpec, load_task_spec
 from harness.tasks.templates import PromptTemplate
 from harness.types import Mode, Sample
 
@@ -88,7 +98,7 @@ class Task:
     _prefix_free: set[tuple[str, ...]] = field(default_factory=set)  # continuation sets already checked
 
     @classmethod
-    def load(cls, path: Path) -> "Task":
+    def load(cls, path: Path) -> Task:
         spec = load_task_spec(path)
         task = cls(
             spec=spec,
@@ -121,7 +131,7 @@ class Task:
         """The evaluated items in memory (tests, small tools); a run streams them with `plan`."""
         return list(self.plan(data_dir, limit, seed, allow_hub))
 
-    def plan(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234, allow_hub: bool = True) -> "SampleStream":
+    def plan(self, data_dir: Path | None, limit: int | None = None, seed: int = 1234, allow_hub: bool = True) -> SampleStream:
         """Read the eval split once: every row becomes a sample (bad rows fail now, before any model loads), the
         --limit selection is drawn; what is returned yields the chosen samples again, in order, on each pass."""
         self.skipped = 0
@@ -215,7 +225,7 @@ class Task:
         system = self.system.render(doc=doc, fewshot=few, subset=s.meta) if self.system is not None else None
         conts: tuple[str, ...] = ()
         if mode == "likelihood":
-            conts = tuple(self.continuation.render(label=l, text=t) for l, t in zip(s.labels, s.choices))
+            conts = tuple(self.continuation.render(label=lab, text=t) for lab, t in zip(s.labels, s.choices))
             if conts not in self._prefix_free:
                 self._check_prefix_free(conts, s)
         return PromptedSample(s, prompt, conts, system=system)
@@ -386,7 +396,7 @@ def template_doc(s: Sample) -> dict[str, Any]:
         answer_text = s.choices[s.target] if has_choice else (s.answers[0] if s.answers else "")
     return {
         "question": s.question,
-        "choices": [{"label": l, "text": t} for l, t in zip(s.labels, s.choices)],
+        "choices": [{"label": lab, "text": t} for lab, t in zip(s.labels, s.choices)],
         "answer": answer,
         "answer_text": answer_text,
         "answers": list(s.answers),
@@ -447,7 +457,7 @@ class SampleStream:
     """A task's evaluated items, in order (subsets sorted, rows in file order), produced again from the data
     source on every pass: nothing per item stays in memory between passes."""
 
-    task: "Task"
+    task: Task
     source: SplitSource
     chosen: dict[str, bytearray] | None  # per subset, 1 for each (non-skipped) sample position drawn by --limit
     count: int

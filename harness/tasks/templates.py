@@ -43,7 +43,6 @@ from harness.contain import clean_text
 from harness.errors import HarnessError
 from harness.tasks.roots import task_dirs
 
-
 MAX_RESULT = 1_000_000  # characters or items one operation may make from a number: a prompt never needs more
 MAX_OUTPUT = 16_000_000  # characters of any string a template builds or prints, and of the rendered text
 MAX_STEPS = 1_000_000  # range() iterations in one render, over all loops together
@@ -584,7 +583,7 @@ class PromptTemplate:
             raise HarnessError(f"{origin}: template syntax error at line {e.lineno}: {e.message}") from None
 
     @classmethod
-    def from_task_field(cls, value: str, task_file: Path, field: str) -> "PromptTemplate":
+    def from_task_field(cls, value: str, task_file: Path, field: str) -> PromptTemplate:
         """`value` names a template file beside the task file when it ends in .jinja/.j2, else it is inline."""
         if value.endswith((".jinja", ".j2", ".jinja2")):
             path = (task_file.parent / value).resolve()
