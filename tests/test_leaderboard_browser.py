@@ -339,3 +339,47 @@ def test_tokens_per_correct_chart_links_entries(cost_site: Path, page: Any) -> N
     page.screenshot(path=str(SHOTS / "cost-efficiency-en.png"), full_page=True)
     chart.locator("a[href*='--thinking'] circle").click()
     assert "--thinking.html" in page.url and page.url.endswith("#lang=en")
+
+
+# ---------- suites as separate boards: the 2023 and 2025 suites, the 2025 one with reasoning entries apart ----------
+
+@pytest.fixture(scope="module")
+def boards_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hand-computed two-suite site of test_leaderboard_boards."""
+    from test_leaderboard_boards import write_results
+
+    from harness.leaderboard.site import build_site
+
+    tmp = tmp_path_factory.mktemp("boards")
+    out = tmp / "site"
+    build_site(write_results(tmp / "results"), out)
+    return out
+
+
+def test_suite_boards_tabs_sections_and_category_pages(boards_site: Path, page: Any) -> None:
+    page.goto(_url(boards_site, "index.html"))
+    assert page.locator("nav.boards a").count() == 4 and len(_column(page, 2)) == 5
+    page.click("nav.boards a[data-board='superclue-2025']")
+    assert page.url.endswith("boards/superclue-2025.html")
+    thinking, plain = page.locator("#ranking-thinking tbody tr"), page.locator("#ranking-plain tbody tr")
+    assert thinking.count() == 1 and plain.count() == 4
+    assert page.locator("#ranking-thinking .badge.thinking").count() == 1
+    assert page.locator("#ranking-plain .badge.thinking").count() == 0
+    page.screenshot(path=str(SHOTS / "board-2025-zh.png"), full_page=True)
+    # one sort for both sections, each sorted within itself; one filter over both
+    page.click("#ranking-plain th[data-sort='model']")
+    names = page.eval_on_selector_all("#ranking-plain tbody tr td:nth-child(2)", "cells => cells.map(c => c.dataset.v)")
+    assert names == sorted(names) and "sort=model" in page.url
+    page.fill("#f-q", "qwen3-8b")
+    assert page.inner_text("#f-count") == "2 / 5"
+    assert page.locator("#ranking-thinking tbody tr:not([hidden])").count() == 1
+    page.click("#f-reset")
+    page.click("#lang-switch")
+    assert page.locator("#section-thinking h3 .t[lang=en]").inner_text().startswith("Reasoning entries")
+    page.screenshot(path=str(SHOTS / "board-2025-en.png"), full_page=True)
+    page.click("a.category-link:has-text('Precise instruction following')")
+    assert page.url.endswith("boards/superclue-2025/instruction_following.html#lang=en")
+    assert page.locator("a.task-link").count() == 3
+    page.screenshot(path=str(SHOTS / "board-2025-category-en.png"), full_page=True)
+    page.click("a.task-link:text-is('cfbench')")
+    assert page.url.endswith("tasks/cfbench.html#lang=en")

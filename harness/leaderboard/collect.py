@@ -581,9 +581,12 @@ def rows(runs: list[dict[str, Any]], categories: list[Category] | dict[str, list
     return build(runs, categories).rows
 
 
-def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, list[str]] | None = None) -> Leaderboard:
+def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, list[str]] | None = None,
+          category_rule: str = "mean_of_tasks") -> Leaderboard:
     """Latest scores per model, category means over the model's newest version of each task, the total as the
-    weighted mean of the categories it has, flags for anything not comparable, throughput, and ranks."""
+    weighted mean of the categories it has, flags for anything not comparable, throughput, and ranks.
+    `category_rule` is the suite's (harness/tasks/suites.py): "weighted_by_items" weighs a category's tasks by their
+    item counts, anything else takes the plain mean."""
     if categories is None:
         cats = categories_from_runs(runs)
     elif isinstance(categories, dict):
@@ -649,11 +652,16 @@ def build(runs: list[dict[str, Any]], categories: list[Category] | dict[str, lis
             present = [by_task[t] for t in cat.tasks if t in by_task]
             if not present:
                 continue
-            row.categories[cat.key] = sum(s.score for s in present) / len(present)
+            items = sum(s.n for s in present)
+            if category_rule == "weighted_by_items" and items > 0:
+                row.categories[cat.key] = sum(s.score * s.n for s in present) / items
+                var = sum((s.n * (s.stderr or 0.0)) ** 2 for s in present) / items ** 2
+            else:
+                row.categories[cat.key] = sum(s.score for s in present) / len(present)
+                var = sum((s.stderr or 0.0) ** 2 for s in present) / len(present) ** 2
             judges = sorted({s.judge for s in present if s.judge})
             if judges:
                 row.judges[cat.key] = judges
-            var = sum((s.stderr or 0.0) ** 2 for s in present) / len(present) ** 2
             row.category_stderr[cat.key] = math.sqrt(var)
             row.coverage[cat.key] = (len(present), len(cat.tasks))
             variances.append((cat.weight, var))

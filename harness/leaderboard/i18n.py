@@ -17,6 +17,36 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav_ranking": ("排行榜", "Ranking"),
     "nav_efficiency": ("效率", "Efficiency"),
     "nav_tasks": ("任务", "Tasks"),
+    # suites as separate boards (harness/leaderboard/boards.py)
+    "boards_nav": ("榜单", "Boards"),
+    "board:superclue": ("SuperCLUE 2023 能力类别", "SuperCLUE 2023 categories"),
+    "board:superclue-objective": ("SuperCLUE 2023 · 无需裁判", "SuperCLUE 2023 · judge-free"),
+    "board:superclue-2025": ("SuperCLUE 2025 六大维度", "SuperCLUE 2025 dimensions"),
+    "board:superclue-2025-objective": ("SuperCLUE 2025 · 无需裁判", "SuperCLUE 2025 · judge-free"),
+    "board_other": ("套件之外的任务", "Tasks outside the suites"),
+    "board_all": ("全部任务", "All tasks"),
+    "board_help": ("本榜只按该套件计算：它的任务、能力类别、权重与计分规则。只评测了其中部分任务的模型也列出，缺少的类别记为未评测，不计入总分。",
+                   "This board is computed from its suite alone: its tasks, categories, weights and scoring rule. A "
+                   "model evaluated on only some of its tasks is listed too, its missing categories not evaluated "
+                   "and left out of its total."),
+    "board_other_help": ("不属于任何套件的任务，按各任务自身的类别归类。",
+                         "Tasks that no suite names, grouped by each task's own category."),
+    "judge_free_help": ("这是完整套件中无需裁判模型的部分：总分只在这些任务上计算，与完整套件的总分不可直接比较。",
+                        "This is the part of the full suite that needs no judge model: its total is computed over "
+                        "these tasks only and is not comparable with the full suite's total."),
+    "sections_help": ("与 SuperCLUE 2025 报告一样，推理（开启思考）条目与其他条目分开排名，名次只在各自分区内比较。",
+                      "As in SuperCLUE's 2025 report, reasoning (thinking on) entries are ranked apart from the "
+                      "others; ranks compare entries within a section only."),
+    "section_thinking": ("推理模型（开启思考）", "Reasoning entries (thinking on)"),
+    "section_plain": ("非推理模型（未开启思考）", "Non-reasoning entries (thinking off)"),
+    "suite_rule": ("计分规则（套件文件原文）", "Scoring rule (as the suite file states it)"),
+    "category_rule_weighted": ("类别得分按各任务题数加权平均。", "A category's score weighs its tasks by their item counts."),
+    "category_page_help": ("该类别在本榜的得分由下列任务的得分按套件规则平均而来（每个任务取该条目运行过的最新版本）。",
+                           "The category's score on this board averages the scores of the tasks below, as the suite's "
+                           "rule says (each task at the newest version the entry ran)."),
+    "category_tasks": ("该类别的任务", "Tasks of this category"),
+    "category_score": ("类别得分", "Category score"),
+    "task_not_run": ("尚无结果", "no results yet"),
     "lang_switch": ("English", "中文"),
     "rank": ("排名", "Rank"),
     "rank_help": ("按总分排名（并列同名次）。≈ 表示与上一行的差距在合并标准误之内，统计上不可区分。",

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from harness.errors import HarnessError
 from harness.leaderboard import i18n, svg
+from harness.leaderboard.boards import SuiteBoard, newest_by_task, suite_boards, suite_definitions
 from harness.leaderboard.collect import Leaderboard, ModelRow, TaskScore, build, load_results, slug
 from harness.leaderboard.efficiency import efficiency_view, load_bench
 from harness.leaderboard.export import ranking_csv, ranking_json
@@ -85,6 +86,48 @@ def _category_chart(row: ModelRow, board: Leaderboard) -> Markup:
     bars = [svg.Bar(c.zh, c.en, row.categories.get(c.key), row.category_stderr.get(c.key)) for c in board.categories]
     zh, en = entry_names(row)
     return Markup(svg.bar_chart(bars, title_zh=f"{zh} 各能力得分", title_en=f"{en}: score per capability"))
+
+
+def board_title(sb: SuiteBoard, only: bool = False) -> tuple[str, str]:
+    """A board's name in both languages: the known suites by what they measure, another suite by its name."""
+    if sb.name is None:
+        return i18n.STRINGS["board_all" if only else "board_other"]
+    return i18n.STRINGS.get(f"board:{sb.name}", (sb.name, sb.name))
+
+
+def _standings(row: ModelRow, boards: list[SuiteBoard], main: Leaderboard) -> list[dict[str, Any]]:
+    """Where an entry stands on each board it is on: the board, its row there and its category chart (the main
+    board's chart when it is on none)."""
+    out = []
+    for sb in boards:
+        there = next((r for r in sb.board.rows if r.key == row.key), None)
+        if there is not None:
+            out.append({"sb": sb, "title": board_title(sb, len(boards) == 1), "row": there,
+                        "chart": _category_chart(there, sb.board)})
+    return out or [{"sb": None, "title": None, "row": row, "chart": _category_chart(row, main)}]
+
+
+def _category_entries(sb: SuiteBoard, key: str) -> list[tuple[ModelRow, dict[str, TaskScore]]]:
+    """A category page's rows: every entry with a score in the category, best first, with its task scores."""
+    rows = [r for r in sb.board.rows if key in r.categories]
+    rows.sort(key=lambda r: (-r.categories[key], r.model, r.thinking))
+    return [(r, newest_by_task(r)) for r in rows]
+
+
+def _task_groups(boards: list[SuiteBoard]) -> list[dict[str, Any]]:
+    """The task list by board and category, each task listed once (under the first board that has it)."""
+    seen: set[str] = set()
+    groups = []
+    for sb in boards:
+        cats = []
+        for c in sb.board.categories:
+            names = [t for t in c.tasks if t in sb.board.tasks and t not in seen]
+            seen.update(names)
+            if names:
+                cats.append((c, names))
+        if cats:
+            groups.append({"sb": sb, "title": board_title(sb, len(boards) == 1), "categories": cats})
+    return groups
 
 
 def _task_chart(task: str, entries: list[tuple[ModelRow, TaskScore]]) -> Markup:
@@ -158,12 +201,21 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
         if out_dir.resolve() in results_dir.resolve().parents or out_dir.resolve() == results_dir.resolve():
             raise HarnessError(f"leaderboard: -o {out_dir} holds the results folder {results_dir}; a rebuild would delete it")
         shutil.rmtree(out_dir)
-    board = build(runs)
+    # one board per suite (harness/leaderboard/boards.py); the site-wide board (exports, model and task pages,
+    # efficiency) ranks by the first one's categories and rule, the board the index shows
+    defs = suite_definitions(runs)
+    board = build(runs, list(defs[0].categories), defs[0].category_rule) if defs else build(runs)
     if priced is not None:
         apply_prices(board, priced)
+    boards = suite_boards(runs, board)
+    for sb in boards:  # a task of no category on the site-wide board is named by its category on its own board
+        for name, info in sb.board.tasks.items():
+            if "category_zh" in info and "category_zh" not in board.tasks.get(name, {"category_zh": ""}):
+                board.tasks[name].update(category_zh=info["category_zh"], category_en=info["category_en"])
     env = _env()
     built_at = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    common = {"built_at": built_at, "n_runs": len(runs), "board": board}
+    common = {"built_at": built_at, "n_runs": len(runs), "board": board, "boards": boards,
+              "board_title": lambda sb: board_title(sb, len(boards) == 1)}
 
     common["efficiency"] = efficiency_view(board, load_bench(results_dir, skipped))  # matrix, fronts, bench runs
 
@@ -189,19 +241,28 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
                                                            "version": s.version, "dir": rel, "n": m["n"],
                                                            "right": m["ok"].count("1")})
 
-    pages = {
-        "index.html": env.get_template("index.html").render(root="", page="index", **common),
+    pages = {}
+    for sb in boards:
+        root = "" if sb.page == "index.html" else "../"
+        pages[sb.page] = env.get_template("index.html").render(root=root, page="index", **{**common, "board": sb.board},
+                                                               sb=sb)
+        for c in sb.board.categories:
+            pages[sb.category_page(c.key)] = env.get_template("category.html").render(
+                root="../../", page="index", **{**common, "board": sb.board}, sb=sb, cat=c,
+                entries=_category_entries(sb, c.key))
+    pages |= {
         "efficiency.html": env.get_template("efficiency.html").render(root="", page="efficiency",
                                                                        charts=_efficiency_charts(board),
                                                                        tpc=_tokens_per_correct(board),
                                                                        energy_cost=efficiency_rows(board), **common),
         "tasks.html": env.get_template("tasks.html").render(  # not tasks/index.html: a task may be named index
             root="", page="tasks", task_models={t: sum(any(s.task == t for s in r.scores.values()) for r in board.rows)
-                                                   for t in board.tasks}, **common),
+                                                   for t in board.tasks}, task_groups=_task_groups(boards), **common),
     }
     for row in board.rows:
         pages[f"models/{row.slug}.html"] = env.get_template("model.html").render(
-            root="../", page="model", row=row, chart=_category_chart(row, board), runs=_contributing_runs(row), **common)
+            root="../", page="model", row=row, standings=_standings(row, boards, board), runs=_contributing_runs(row),
+            **common)
     for task, info in board.tasks.items():
         entries = sorted(((r, s) for r in board.rows for s in r.scores.values() if s.task == task),
                          key=lambda e: (-int(e[1].version) if e[1].version.isdigit() else 0, -e[1].score, e[0].model,
@@ -215,6 +276,9 @@ def build_site(results_dir: Path, out_dir: Path, samples_limit: int | None = Non
     shutil.copytree(SITE_SOURCES / "static", out_dir / "assets", dirs_exist_ok=True)
     _write(out_dir / "data" / "ranking.json", ranking_json(board, built_at))
     _write(out_dir / "data" / "ranking.csv", ranking_csv(board))
+    for sb in boards:  # each board's own ranking, as its page shows it
+        _write(out_dir / "data" / "boards" / f"{sb.key}.json", ranking_json(sb.board, built_at))
+        _write(out_dir / "data" / "boards" / f"{sb.key}.csv", ranking_csv(sb.board))
     return {"models": len(board.rows), "tasks": len(board.tasks), "runs": len(runs), "pages": len(pages),
             "index": out_dir / "index.html", "skipped": skipped}
 

@@ -63,16 +63,21 @@
   });
 
   /* ---------- ranking: sort and filter ---------- */
-  var table = document.getElementById("ranking");
-  if (table) initRanking(table);
+  /* a board shows one ranking table, or one per section (reasoning entries apart): one sort and one filter for all */
+  var tables = Array.prototype.slice.call(document.querySelectorAll("table.ranking"));
+  if (tables.length) initRanking(tables);
 
-  function initRanking(table) {
-    var tbody = table.tBodies[0];
-    var rows = Array.prototype.slice.call(tbody.rows);
-    var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
-    rows.forEach(function (r, i) { r.dataset.order = i; });
+  function initRanking(tables) {
+    var groups = tables.map(function (table) {
+      var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+      rows.forEach(function (r, i) { r.dataset.order = i; });
+      return { tbody: table.tBodies[0], rows: rows, heads: Array.prototype.slice.call(table.tHead.rows[0].cells) };
+    });
+    var rows = [].concat.apply([], groups.map(function (g) { return g.rows; }));
 
-    function sort() {
+    function sort() { groups.forEach(sortGroup); }
+    function sortGroup(g) {
+      var heads = g.heads, rows = g.rows, tbody = g.tbody;
       var key = state.sort || "rank";
       var col = heads.findIndex(function (th) { return th.dataset.sort === key; });
       if (col < 0) { key = "rank"; col = 0; }
@@ -93,7 +98,7 @@
       th.setAttribute("aria-sort", dir === "asc" ? "ascending" : "descending");
     }
 
-    heads.forEach(function (th) {
+    groups.forEach(function (g) { g.heads.forEach(function (th) {
       th.tabIndex = 0;
       th.classList.add("sortable");
       function activate() {
@@ -110,7 +115,7 @@
       }
       th.addEventListener("click", activate);
       th.addEventListener("keydown", function (e) { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); activate(); } });
-    });
+    }); });
 
     var form = document.getElementById("filters");
     var fields = { q: "f-q", family: "f-family", size: "f-size", type: "f-type", acc: "f-acc", thinking: "f-thinking" };
@@ -153,11 +158,13 @@
         r.hidden = !ok;
         if (ok) shown++;
       });
-      heads.forEach(function (th, i) {  /* with an accelerator chosen, show only its throughput column */
-        if (th.dataset.acc === undefined) return;
-        var hide = !!state.acc && th.dataset.acc !== state.acc;
-        th.hidden = hide;
-        rows.forEach(function (r) { r.cells[i].hidden = hide; });
+      groups.forEach(function (g) {
+        g.heads.forEach(function (th, i) {  /* with an accelerator chosen, show only its throughput column */
+          if (th.dataset.acc === undefined) return;
+          var hide = !!state.acc && th.dataset.acc !== state.acc;
+          th.hidden = hide;
+          g.rows.forEach(function (r) { r.cells[i].hidden = hide; });
+        });
       });
       document.getElementById("f-count").value = shown + " / " + rows.length;
     }
