@@ -76,7 +76,7 @@ class SuiteBoard:
 
 def suite_definitions(runs: list[dict[str, Any]]) -> list[SuiteDef]:
     """Every suite named in the results' suite blocks, from its newest block (runs come oldest first), listed in
-    KNOWN_ORDER then by name. A block without a name is the suite "suite"."""
+    KNOWN_ORDER then by name. A block without a name is the suite "suite"; one that names no task is no board."""
     found: dict[str, SuiteDef] = {}
     files: dict[tuple[str, str], dict[str, list[str]]] = {}
     for run in runs:
@@ -97,8 +97,8 @@ def suite_definitions(runs: list[dict[str, Any]]) -> list[SuiteDef]:
         rule, category_rule = block.get("rule"), block.get("category_rule")
         found[name] = SuiteDef(name, version, rule if isinstance(rule, str) else None,
                                category_rule if isinstance(category_rule, str) else "mean_of_tasks", tuple(cats))
-    position = {n: i for i, n in enumerate(KNOWN_ORDER)}
-    return sorted(found.values(), key=lambda d: (position.get(d.name, len(position)), d.name))
+    position = {n: i for i, n in enumerate(KNOWN_ORDER)}  # a block naming no task at all has nothing to rank
+    return sorted((d for d in found.values() if d.tasks), key=lambda d: (position.get(d.name, len(position)), d.name))
 
 
 def _suite_file_order(name: str, version: str) -> dict[str, list[str]]:
