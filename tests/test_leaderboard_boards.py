@@ -144,7 +144,11 @@ def test_reasoning_entries_are_ranked_apart_on_the_2025_boards_only(runs: list[d
     sections = [(key, [(r.model, r.rank) for r in rows]) for key, rows in by["superclue-2025"].sections]
     assert sections == [("thinking", [("Qwen3-8B", 1)]),
                         ("plain", [("Qwen2.5-7B", 1), ("GLM-4-9B", 2), ("Yi-9B", 3), ("Qwen3-8B", 4)])]
-    assert [k for k, _ in by["superclue-2025-objective"].sections] == ["thinking", "plain"]
+    # judge-free: the thinking entry (70) alone in its section, so not tied with GLM's 70 of the other section
+    objective = by["superclue-2025-objective"].sections
+    assert [(k, [(r.model, r.rank, r.tied_with_previous) for r in rows]) for k, rows in objective][0] == (
+        "thinking", [("Qwen3-8B", 1, False)])
+    assert [k for k, _ in objective] == ["thinking", "plain"]
     (only,) = by["superclue"].sections  # the 2023 board: one ranking, the thinking entry first by its total
     assert only[0] == "all" and [(r.model, r.thinking, r.rank) for r in only[1]][:2] == [("Qwen3-8B", True, 1),
                                                                                         ("GLM-4-9B", False, 2)]

@@ -174,6 +174,8 @@ def _sections(sb: SuiteBoard) -> list[tuple[str, list[ModelRow]]]:
     rows = sb.board.rows
     if not sb.split_thinking or not any(r.thinking for r in rows):
         return [("all", rows)]
+    for r in rows:  # ranked again within its section: nothing kept from the board-wide ranking
+        r.rank, r.tied_with_previous = None, False
     return [(key, rank([r for r in rows if r.thinking == on])) for key, on in (("thinking", True), ("plain", False))
             if any(r.thinking == on for r in rows)]
 
