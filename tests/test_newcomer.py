@@ -126,28 +126,31 @@ class FakeClock:
 
 
 def test_plain_progress_lines_when_not_a_terminal() -> None:
-    """A log gets a first line at once, one line per 10 s with a rate-based estimate, and a last line; never a
-    carriage return."""
+    """A log gets a first line at once, a line per 10 s at most (with an estimate of the time left once 5% is done:
+    the first items carry the warm-up), and a last line; never a carriage return."""
     import io
 
     from harness.run.progress import LineProgress
 
     out, clock = io.StringIO(), FakeClock()
     bar = LineProgress(200, "eval", "item", out, clock=clock)
-    for _ in range(50):  # 50 items in 6.25 s: no line yet
+    clock.t += 12
+    bar.update(1)  # 12 s for the first item: a line, no estimate
+    for _ in range(49):  # 49 more in 6.125 s: no line
         clock.t += 0.125
         bar.update(1)
-    clock.t += 3.75  # 10 s in, 51 done
+    clock.t += 4.375  # 22.5 s in, 10.5 s after the last line
     bar.update(1)
     for _ in range(149):
-        bar.update(1)  # no time passes: no new line until close
+        bar.update(1)  # no time passes: no line until close
     clock.t += 65
     bar.close()
     bar.close()
     assert out.getvalue().splitlines() == [
         "eval: 200 items to do",
-        "eval: 51/200 items (25%), 10 s, about 29 s left",  # 10 s for 51: 149 more take about 29 s
-        "eval: 200/200 items (100%) in 1 min 15 s",
+        "eval: 1/200 items (0%), 12 s",
+        "eval: 51/200 items (25%), 22 s, about 1 min 06 s left",  # 22.5 s for 51: 149 more take about 66 s
+        "eval: 200/200 items (100%) in 1 min 28 s",
     ]
     assert "\r" not in out.getvalue()
 

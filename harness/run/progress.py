@@ -55,7 +55,7 @@ class LineProgress:
         return f"{self.desc}: {self.n}/{self.total} {self._units(self.total)}{pct}"
 
     def _eta(self, now: float) -> str:
-        if not self.n or self.n >= self.total:
+        if self.n < max(1.0, self.total / 20) or self.n >= self.total:  # the first items carry the warm-up: no guess yet
             return ""
         left = (now - self.start) / self.n * (self.total - self.n)
         return f", about {_duration(left)} left"
