@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import torch
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -35,11 +36,14 @@ from transformers import (
 )
 from transformers.utils import logging as transformers_logging
 
-try:  # GLM-4 proper (transformers >= 4.51); the installed 5.x has it
+if TYPE_CHECKING:  # the installed transformers (5.x), whose classes are checked
     from transformers import Glm4Config, Glm4ForCausalLM
-except ImportError:  # pragma: no cover - older transformers: GLM-4-9B's architecture is "Glm"
-    from transformers import GlmConfig as Glm4Config
-    from transformers import GlmForCausalLM as Glm4ForCausalLM
+else:
+    try:  # GLM-4 proper (transformers >= 4.51); the installed 5.x has it
+        from transformers import Glm4Config, Glm4ForCausalLM
+    except ImportError:  # pragma: no cover - older transformers: GLM-4-9B's architecture is "Glm"
+        from transformers import GlmConfig as Glm4Config
+        from transformers import GlmForCausalLM as Glm4ForCausalLM
 
 from harness.models.tiny_corpus import TINY_CORPUS
 
@@ -230,7 +234,7 @@ def train_tokenizer(arch: str, vocab_size: int = 3000) -> Tokenizer:
 
 
 def _model_config(
-    arch: str, vocab: int, hidden: int, layers: int, ids: dict[str, int | list[int] | None],
+    arch: str, vocab: int, hidden: int, layers: int, ids: Mapping[str, int | Sequence[int | None] | None],
     max_positions: int = MAX_POSITIONS,
 ) -> tuple[type[PreTrainedModel], PretrainedConfig]:
     """A tiny config of the family: head_dim 32 and num_key_value_heads < heads (GQA) when possible.
@@ -243,7 +247,8 @@ def _model_config(
     if max_positions < 1:
         raise ValueError(f"max_position_embeddings must be positive, got {max_positions}")
     heads = hidden // HEAD_DIM
-    common = dict(
+    # Any: the values are ids, sizes and a dtype for the families' config keywords, each of its own type.
+    common: dict[str, Any] = dict(
         vocab_size=vocab, hidden_size=hidden, intermediate_size=4 * hidden, num_hidden_layers=layers,
         num_attention_heads=heads, num_key_value_heads=max(1, heads // 2), head_dim=HEAD_DIM,
         max_position_embeddings=max_positions, rms_norm_eps=1e-6, tie_word_embeddings=arch in REAL_TOKENIZER_ARCHS,
@@ -261,7 +266,9 @@ def _model_config(
     if arch == "llama":
         return LlamaForCausalLM, LlamaConfig(**common)
     # GLM-4: rotary on half of each head, biased qkv projections (as in glm-4-9b-chat-hf).
-    return Glm4ForCausalLM, Glm4Config(**common, partial_rotary_factor=0.5, attention_bias=True)
+    # transformers 5 takes partial_rotary_factor through Glm4Config.__post_init__'s **kwargs (it lands in
+    # rope_parameters); the dataclass signature its stubs show lacks it.
+    return Glm4ForCausalLM, Glm4Config(**common, partial_rotary_factor=0.5, attention_bias=True)  # type: ignore[call-arg]
 
 
 def build_tiny_model(
@@ -347,7 +354,8 @@ def _save_model(out: Path, model_cls: type[PreTrainedModel], config: PretrainedC
     """Initialise `model_cls` from `seed` (without touching the caller's RNG) and save it as fp32 safetensors."""
     with torch.random.fork_rng(devices=[]):  # seed locally; leave the caller's RNG untouched
         torch.manual_seed(seed)
-        model = model_cls(config).to(torch.float32).eval()
+        # transformers wraps PreTrainedModel.to with functools.wraps, which typeshed does not bind as a method
+        model = model_cls(config).to(torch.float32).eval()  # type: ignore[arg-type]
     model.generation_config = GenerationConfig(
         do_sample=False, bos_token_id=gen_ids["bos"], eos_token_id=gen_ids["eos"], pad_token_id=gen_ids["pad"],
     )
