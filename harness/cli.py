@@ -7,9 +7,9 @@ Heavy modules (torch, transformers, datasets) are imported inside the commands t
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -211,9 +211,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _eval(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.tasks.data import default_data_dir
-    from harness.run.runner import EvalConfig
     from harness.results.summary import print_summary
+    from harness.run.runner import EvalConfig
+    from harness.tasks.data import default_data_dir
 
     data_dir = args.data_dir or default_data_dir()
     if data_dir is not None and not data_dir.is_dir():
@@ -312,7 +312,7 @@ def _tasks(args: argparse.Namespace) -> int:
     from harness.tasks.task import Task, discover_tasks
 
     data_dir = args.data_dir or default_data_dir()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, path in sorted(discover_tasks().items()):
         task = Task.load(path)
         spec = task.spec

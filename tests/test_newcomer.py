@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_cli_errors import assert_one_line_error, fake_model, run_cli
 
 ONLINE_BUT_UNREACHABLE = {"HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0",
@@ -241,10 +240,10 @@ def test_misspelt_names_get_a_suggestion(tmp_path: Path, model: Path, flag: str,
 
 def test_description_zh_is_optional_and_must_be_chinese(tmp_path: Path) -> None:
     import yaml
+    from test_cli_errors import task_dict
 
     from harness.errors import HarnessError
     from harness.tasks.spec import load_task_spec
-    from test_cli_errors import task_dict
 
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(task_dict("t")), encoding="utf-8")
