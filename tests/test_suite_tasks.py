@@ -604,7 +604,7 @@ def test_aggregate_a_task_without_a_score(rule: str) -> None:
     """A judged task whose every verdict was unreadable has score None: its category is the mean of the tasks that
     have a score, the task is listed as unscored, and a category with nothing scored is not evaluated. Before, the
     aggregation added None to a number and the run ended with a TypeError before writing its results file."""
-    results = {**TOY_RESULTS, "t2": {"score": None, "n_samples": 300}, "t4": {"score": None, "n_samples": 5}}
+    results = {**TOY_RESULTS, "t2": {"score": None, "n_samples": 300}, "t4": {"score": float("nan"), "n_samples": 5}}
     out = aggregate_suite(_toy_suite(rule), results)
     a, c = out["categories"]["a"], out["categories"]["c"]
     assert a["score"] == pytest.approx(80.0) and a["unscored_tasks"] == ["t2"] and a["tasks"] == {"t1": 80.0, "t2": None}

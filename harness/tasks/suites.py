@@ -4,6 +4,7 @@ every results file, so a reader knows what the total means."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,6 +75,12 @@ def load_suite(name: str) -> Suite:
         raise HarnessError(f"{path}: {'field ' + repr(where) + ': ' if where else ''}{msg}") from None
 
 
+def _scored(score: Any) -> bool:
+    """A task score that can be averaged: None (read back from a file) and NaN (in memory, before the writer turns it
+    into null) both mean nothing was scored."""
+    return score is not None and not (isinstance(score, float) and math.isnan(score))
+
+
 def aggregate_suite(suite: Suite, tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Category score = mean of its evaluated tasks' scores (or weighted by their item counts, per the suite);
     total = weighted mean of the categories that have at least one evaluated task. Categories without results are
@@ -84,7 +91,7 @@ def aggregate_suite(suite: Suite, tasks: dict[str, dict[str, Any]]) -> dict[str,
         ran = {t: tasks[t] for t in c.tasks if t in tasks}
         # a task that ran but has no score (every judge verdict unreadable) is left out like a missing one, and
         # listed: counting it as zero would be a score nobody measured
-        done = {t: r for t, r in ran.items() if r.get("score") is not None}
+        done = {t: r for t, r in ran.items() if _scored(r.get("score"))}
         entry: dict[str, Any] = {"zh": c.zh, "en": c.en, "weight": c.weight, "tasks": {t: r["score"] for t, r in ran.items()}}
         if done:
             if suite.category_rule == "weighted_by_items":
