@@ -283,3 +283,21 @@ def test_shipped_tasks_have_chinese_descriptions() -> None:
     specs = {name: Task.load(p).spec for name, p in discover_tasks().items()}
     assert len([s for s in specs.values() if s.description_zh]) >= 40
     assert specs["ceval"].description_zh and specs["ceval"].description_zh.startswith("C-Eval：")
+
+
+def test_plain_progress_speaks_during_a_long_batch() -> None:
+    """Nothing finishes for a while (one long generation batch): the ticking line still comes."""
+    import io
+
+    from harness.run.progress import LineProgress
+
+    out = io.StringIO()
+    bar = LineProgress(10, "judge", "item", out, interval=0.05, tick=True)
+    bar.update(1)
+    deadline = time.monotonic() + 30
+    while out.getvalue().count("\n") < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    bar.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "judge: 10 items to do" and lines[1].startswith("judge: 1/10 items (10%), ")
+    assert lines[-1].startswith("judge: 1/10 items (10%) in ")
