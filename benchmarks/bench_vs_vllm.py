@@ -205,9 +205,9 @@ def fake_overhead(args: argparse.Namespace, model: Path) -> dict[str, Any]:
     varies more from run to run than the 3% looked for."""
     sys.path.insert(0, str(REPO / "tests"))
     from test_openai_backend import FakeServer  # noqa: E402 - a test helper, used as a server here
+    from transformers import AutoTokenizer
 
     from harness.bench.workload import random_prompts, write_jsonl
-    from transformers import AutoTokenizer
 
     prompts = WORK / "fake-prompts.jsonl"
     write_jsonl(random_prompts(AutoTokenizer.from_pretrained(str(model)), args.num_prompts, args.input_len,

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import require
+from test_openai_backend import FakeServer
 
 from harness.bench import client as bench_client
 from harness.bench.client import OpenAIClient
@@ -18,8 +20,6 @@ from harness.bench.workload import BenchPrompt, task_prompts, write_jsonl
 from harness.cli import main
 from harness.results.bench_schema import SCHEMA_FILE, json_schema_text, validate_bench
 from harness.results.schema import SchemaError
-from needs import require
-from test_openai_backend import FakeServer
 
 try:
     import jsonschema

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_leaderboard_site import task_block, write_run
 
 from harness.bench.metrics import RequestRecord, summarize
 from harness.leaderboard.site import build_site
-from test_leaderboard_site import task_block, write_run
 
 H800 = {"kind": "cuda", "name": "NVIDIA H800", "count": 8, "parallel": {"tensor": 8}}
 ASCEND = {"kind": "npu", "name": "Ascend 910B", "count": 1}

@@ -65,7 +65,7 @@ class OpenAIClient:
         conn = getattr(self._local, "conn", None)
         if conn is None or fresh:
             cls = http.client.HTTPSConnection if self.base.scheme == "https" else http.client.HTTPConnection
-            conn = cls(self.base.hostname, self.base.port, timeout=self.timeout_s)
+            conn = cls(self.base.hostname or "127.0.0.1", self.base.port, timeout=self.timeout_s)
             self._local.conn = conn
         return conn
 

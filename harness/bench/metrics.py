@@ -88,7 +88,9 @@ def summarize(records: Sequence[RequestRecord], duration_s: float, slo: SLO | No
     done = [r for r in records if r.success]
     out_tokens = sum(r.output_len for r in done)
     in_tokens = sum(r.prompt_len for r in done)
-    rate = (lambda x: x / duration_s if duration_s > 0 else None)
+    def rate(x: float) -> float | None:
+        return x / duration_s if duration_s > 0 else None
+
     out: dict[str, Any] = {
         "requests": len(records), "completed": len(done), "failed": len(records) - len(done),
         "duration_s": duration_s, "input_tokens": in_tokens, "output_tokens": out_tokens,

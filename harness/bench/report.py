@@ -32,14 +32,14 @@ def summary_table(doc: dict[str, Any]) -> Any:
             "TTFT p50/p90/p99 ms", "TPOT p50/p90/p99 ms", "ITL p50/p90/p99 ms", "J/tok"]
     for c in cols:
         table.add_column(c, justify="left" if c == "scenario" else "right")
-    for s in doc["scenarios"]:
-        def pcts(key: str) -> str:
-            d = s.get(key)
-            return "–" if not d else f"{d['p50']:.1f}/{d['p90']:.1f}/{d['p99']:.1f}"
+    def pcts(s: dict[str, Any], key: str) -> str:
+        d = s.get(key)
+        return "–" if not d else f"{d['p50']:.1f}/{d['p90']:.1f}/{d['p99']:.1f}"
 
+    for s in doc["scenarios"]:
         done = f"{s['completed']}/{s['requests']}"
         row = [s["name"], done, _f(s["request_throughput"], 2), _f(s["output_tokens_per_s"]),
-               *([_f(s.get("goodput"), 2)] if has_goodput else []), pcts("ttft_ms"), pcts("tpot_ms"), pcts("itl_ms"),
+               *([_f(s.get("goodput"), 2)] if has_goodput else []), pcts(s, "ttft_ms"), pcts(s, "tpot_ms"), pcts(s, "itl_ms"),
                _f(s.get("joules_per_output_token"), 3)]
         table.add_row(*row)
     return table

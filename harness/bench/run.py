@@ -87,7 +87,7 @@ def arrivals(n: int, rate: float, burstiness: float, seed: int) -> list[float]:
         return [0.0] * n
     rng = random.Random(seed)
     t, out = 0.0, []
-    for k in range(n):
+    for _ in range(n):
         out.append(t)
         t += rng.gammavariate(burstiness, 1.0 / (rate * burstiness))
     return out

@@ -112,20 +112,20 @@ def fronts(board: Leaderboard) -> list[dict[str, Any]]:
     """Score against generated tokens/s per device over every (entry, accelerator) pair, and score against cost per
     million generated tokens where any pair has a cost (lower is better)."""
     charts = []
-    speed = [svg.Point(_label(r, tp), tp.generated_tokens_per_s_per_accelerator, r.total, f"models/{r.slug}.html", **_tag(r))
+    speed = [svg.Point(_label(r, tp), rate, r.total, f"models/{r.slug}.html", **_tag(r))
              for r in board.rows for tp in r.throughput.values()
-             if r.total is not None and (tp.generated_tokens_per_s_per_accelerator or 0) > 0]
+             if r.total is not None and (rate := tp.generated_tokens_per_s_per_accelerator or 0.0) > 0]
     if speed:
         charts.append({"key": "speed", "unit": "tok/s", "points": speed, "frontier": svg.pareto_frontier(speed),
                        "svg": Markup(svg.scatter_chart(
                            speed, x_zh="每设备生成 token/秒", x_en="generated tokens/s per device", y_zh="总分",
                            y_en="total score", title_zh="所有加速器：质量与每设备速度",
                            title_en="All accelerators: quality versus speed per device"))})
-    costed = [(r, tp, Cell(tp, False)) for r in board.rows for tp in r.throughput.values() if r.total is not None]
-    cost = [svg.Point(_label(r, tp), c.cost_per_mtok, r.total, f"models/{r.slug}.html", **_tag(r))
-            for r, tp, c in costed if c.cost_per_mtok is not None and c.cost_per_mtok > 0]
+    costed = [(r, r.total, tp, Cell(tp, False)) for r in board.rows for tp in r.throughput.values() if r.total is not None]
+    cost = [svg.Point(_label(r, tp), per_mtok, total, f"models/{r.slug}.html", **_tag(r))
+            for r, total, tp, c in costed if total is not None and (per_mtok := c.cost_per_mtok or 0.0) > 0]
     if cost:
-        currency = next((c.currency for _, _, c in costed if c.cost_per_mtok), "")
+        currency = next((c.currency for _, _, _, c in costed if c.cost_per_mtok), "")
         charts.append({"key": "cost", "unit": f"{currency}/M tok", "points": cost,
                        "frontier": svg.pareto_frontier(cost, lower_x_better=True),
                        "svg": Markup(svg.scatter_chart(

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.results.schema import Count, Number, SchemaError, _document, first_error
+from harness.results.schema import Count, Number, _document, first_error
 
 BENCH_SCHEMA_VERSION = 1
 
