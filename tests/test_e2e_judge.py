@@ -105,7 +105,9 @@ def test_judge_prompts_longer_than_the_judges_context_are_counted(tiny_models: d
                                                                  tmp_path: Path) -> None:
     """A judge whose context is 256 tokens: the judge prompts that fill it are not sent; their items are unparsed
     (no score, never 0) and counted in the judge block, and the run finishes. Before, the judge's backend raised on
-    the first such prompt and the run ended with an error after the evaluated model's work was done."""
+    the first such prompt and the run ended with an error after the evaluated model's work was done. AlignBench's
+    rubric alone fills the 256 tokens: its items, with no judge reply, once ended the judge pass reading their
+    per-dimension ratings from nothing."""
     from scripted_model import build_scripted_model
 
     from harness.models.tiny import build_tiny_model
@@ -113,7 +115,7 @@ def test_judge_prompts_longer_than_the_judges_context_are_counted(tiny_models: d
     small = build_tiny_model("qwen2", tmp_path / "small-qwen2", max_position_embeddings=256)
     judge = build_scripted_model(small, tmp_path / "small-judge", "综合得分：1")
     out = tmp_path / "out"
-    assert main(["eval", "--model", str(tiny_models["qwen2"]), "--tasks", "mtbench_zh,belle_eval", "--data-dir",
+    assert main(["eval", "--model", str(tiny_models["qwen2"]), "--tasks", "mtbench_zh,belle_eval,alignbench", "--data-dir",
                  str(data_dir), "--limit", "3", "--max-new-tokens", "12", "--output-dir", str(out), "--judge-model",
                  str(judge), "--no-progress", "--no-cache"]) == 0
     (path,) = out.rglob("*.json")
@@ -121,11 +123,13 @@ def test_judge_prompts_longer_than_the_judges_context_are_counted(tiny_models: d
     too_long = results["judge"]["too_long_for_judge"]
     assert sum(too_long.values()) >= 1
     samples = read_samples(path.parent / results["samples_file"])
-    for name in ("mtbench_zh", "belle_eval"):
+    for name in ("mtbench_zh", "belle_eval", "alignbench"):
         t = results["tasks"][name]
         marked = [s for s in samples if s["task"] == name and s.get("judge_too_long")]
         assert len(marked) == too_long.get(name, 0)
         assert all(s["judge"] == "unparsed" and s["metrics"] == {} for s in marked)
+        if name == "alignbench":
+            assert len(marked) == 3 and all(s["dimensions"] == [{}] for s in marked)
         assert t["metrics"]["judge_unparsed"] >= len(marked) and t["metrics"]["judged"] + t["metrics"]["judge_unparsed"] == 3
         if t["metrics"]["judged"] == 0:
             assert t["score"] is None

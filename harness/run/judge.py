@@ -233,6 +233,7 @@ class _Judging:
             ri, turn = items[idx]
             rec = records[ri]
             spec = self.planned[by_name[rec["task"]]].task.spec.judge
+            assert spec is not None  # only judged tasks made requests
             value = self._verdict(spec, res.text, rec)
             verdicts[ri][turn] = (value, res.text)
             if spec.votes > 1:
@@ -327,7 +328,8 @@ class _Judging:
                    metrics=metrics, judge=status, verdicts=values,
                    judge_outputs=[t for _, t in ordered if t is not None])
         if spec.parser == "alignbench":
-            rec["dimensions"] = [dimension_scores(t) for _, t in ordered]
+            # a turn without a judge reply (its prompt did not fit the judge, or an empty answer) has no ratings
+            rec["dimensions"] = [dimension_scores(t) if t is not None else {} for _, t in ordered]
         self.tallies[ti].add_values(rec.get("meta") or {}, metrics, float(rec.get("weight", 1.0)), rec["prediction"])
         if "judge_skipped" in rec:  # scored without a verdict (an empty answer): not an unread one
             rec["judge"] = "skipped"
