@@ -23,6 +23,7 @@ if [ -z "$model" ]; then
   model=models/tiny-qwen2
   [ -f "$model/config.json" ] || .venv/bin/harness tiny-model --arch qwen2 -o "$model"
   args+=(--max-new-tokens 64)  # a random model only babbles: keep its generations short
+  echo "quickstart: $model has random weights: the run shows the pipeline, its scores mean nothing (--model M for real ones)" >&2
 fi
 [ "$limit" = 0 ] || args+=(--limit "$limit")
 .venv/bin/harness eval --model "$model" --suite "$suite" "${args[@]}"
