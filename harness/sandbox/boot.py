@@ -34,6 +34,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # mypy reads this name as True; `typing` is not imported into every sandboxed program
+if TYPE_CHECKING:
+    import ctypes
+
 LAYER_EXIT = 70  # EX_SOFTWARE: a required containment layer could not be applied
 LAYER_MARK = "sandbox: "
 MEMORY_EXIT = 3
@@ -115,17 +119,20 @@ class LayerError(Exception):
     """A required layer could not be applied; the message says which and why."""
 
 
-def _libc():
+def _libc() -> ctypes.CDLL:
+    """The C library, errno kept; ctypes is imported here, in the child, not when the harness imports this module."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
-    return ctypes, libc
+    return libc
 
 
 def _no_new_privs() -> None:
     """Needed for unprivileged Landlock/seccomp, and makes any later privilege gain through exec impossible."""
-    ctypes, libc = _libc()
+    import ctypes
+
+    libc = _libc()
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise LayerError(f"privileges: prctl(NO_NEW_PRIVS) failed ({os.strerror(ctypes.get_errno())})")
 
@@ -134,7 +141,9 @@ def _drop_capabilities() -> None:
     """Root keeps uid 0 inside the sandbox (no other uid can run the interpreter under /root); without
     capabilities it cannot mount, load modules, bypass file permissions of other users, kill others' processes,
     change the clock or reboot. Bounding set first (needs CAP_SETPCAP), then effective/permitted/inheritable."""
-    ctypes, libc = _libc()
+    import ctypes
+
+    libc = _libc()
     try:
         last = int(open("/proc/sys/kernel/cap_last_cap").read())
     except (OSError, ValueError):
@@ -159,7 +168,9 @@ def landlock_abi() -> int:
     """The kernel's Landlock ABI version, 0 when Landlock is absent or disabled."""
     if not sys.platform.startswith("linux"):
         return 0
-    ctypes, libc = _libc()
+    import ctypes
+
+    libc = _libc()
     abi = libc.syscall(_SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
     return max(0, int(abi))
 
@@ -186,7 +197,9 @@ def _read_roots() -> set:
 def apply_landlock(workdir: str) -> None:
     """Write (and everything else) beneath workdir; read-only beneath the roots the interpreter needs; no exec,
     no TCP, no signals out of the sandbox. Already-open descriptors (stdin/stdout/stderr pipes) keep working."""
-    ctypes, libc = _libc()
+    import ctypes
+
+    libc = _libc()
     abi = landlock_abi()
     if abi < 1:
         raise LayerError("landlock unavailable (kernel without Landlock, or disabled at boot)")
@@ -246,7 +259,8 @@ def apply_landlock(workdir: str) -> None:
 def apply_seccomp() -> None:
     """Default allow, EPERM for the calls in _DENIED_SYSCALLS / _SELF_ONLY and for process-creating clone,
     ENOSYS for clone3 (its flags live in memory a filter cannot read; glibc then uses clone for threads)."""
-    ctypes, _ = _libc()
+    import ctypes
+
     try:
         lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
     except OSError as e:
@@ -286,7 +300,7 @@ def apply_seccomp() -> None:
         rule("clone", errno_action(_EPERM), (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
         rule("clone3", errno_action(_ENOSYS))
         for name, arg, value in _SELF_ONLY:
-            rule(name, errno_action(_EPERM), (arg, _SCMP_CMP_NE, me if value == "pid" else value, 0))
+            rule(name, errno_action(_EPERM), (arg, _SCMP_CMP_NE, me if value == "pid" else int(value), 0))
         rc = lib.seccomp_load(ctx)
         if rc < 0:
             raise LayerError(f"seccomp unavailable (seccomp_load: {os.strerror(-rc)})")
@@ -302,7 +316,9 @@ _SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/shm", "/dev/mqueue", "
 
 
 def _mount(source, target: str, fstype, flags: int, data) -> None:
-    ctypes, libc = _libc()
+    import ctypes
+
+    libc = _libc()
 
     def enc(x):
         return x.encode() if isinstance(x, str) else x

@@ -446,7 +446,7 @@ def _preexec(rlimits: list[tuple[int, tuple[int, int]]]):
 
 def _pidfd(pid: int) -> int | None:
     try:
-        return os.pidfd_open(pid)  # type: ignore[attr-defined]
+        return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
 

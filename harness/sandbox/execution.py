@@ -32,7 +32,7 @@ def extract_code(output: str, entry_point: str | None = None) -> tuple[str, bool
         chosen = blocks[0]
         if entry_point:
             chosen = next((b for b in blocks if _defines(b, entry_point)), chosen)
-        return chosen, bool(entry_point) and _defines(chosen, entry_point)
+        return chosen, bool(entry_point and _defines(chosen, entry_point))
     if entry_point and re.match(rf"\s*def\s+{re.escape(entry_point)}\s*\(", output):
         return output, True  # an unfenced whole function
     lines = output.split("\n")
