@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["likelihood", "generate"]
+FinishReason = Literal["stop", "eos", "length"]  # a stop string, the model's end token, the token budget
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class LoglikelihoodResult:
 @dataclass
 class GenerateResult:
     text: str  # the generated text, cut at the first stop string
-    finish_reason: Literal["stop", "eos", "length"]
+    finish_reason: FinishReason
     cost: Cost = field(default_factory=Cost)
     # reasoning the engine returned apart from the text (an OpenAI-compatible server's reasoning_content); None when
     # it is inside `text` (think tags) or there is none: harness/run/reasoning.py splits the two either way

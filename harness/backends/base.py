@@ -30,10 +30,6 @@ class Backend(Protocol):
         """Yield (index into requests, result) for every request, in any order."""
         ...
 
-    def apply_chat_template(self, user_message: str) -> str:
-        """The model's chat template around one user turn, with the generation prompt, as a string."""
-        ...
-
     def describe(self) -> dict[str, Any]:
         """Model and engine identity for the results file: dtype, device, engine versions, batch size ..."""
         ...

@@ -37,7 +37,7 @@ from harness.backends.accelerator import resolve_device  # noqa: F401  (any torc
 from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests, is_one_pass
 from harness.errors import HarnessError
 from harness.results.throughput import model_devices
-from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
+from harness.types import Cost, FinishReason, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 SHARED_PREFIX_MIN_OPTIONS = 5  # below this, batching whole sequences across requests is the better deal
@@ -119,7 +119,8 @@ class HFBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=self.torch_dtype, **kw)
-        self.model.to(self.device).eval()
+        # transformers wraps PreTrainedModel.to with functools.wraps, which typeshed does not bind as a method
+        self.model.to(self.device).eval()  # type: ignore[arg-type]
         self.batch_size = self._initial_batch_size(batch_size)
         self.max_length = max_length or self._model_max_length()
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
@@ -365,7 +366,9 @@ class HFBackend:
         if r0.stop:
             width = enc["input_ids"].shape[1]
             kwargs["stopping_criteria"] = transformers.StoppingCriteriaList([_StopInGenerated(self.tokenizer, r0.stop, width)])
-        out = self.model.generate(**enc, **kwargs)
+        # transformers annotates generate's self as its GenerativePreTrainedModel protocol, which its own
+        # AutoModelForCausalLM result type (_BaseModelWithGenerate) does not satisfy
+        out = self.model.generate(**enc, **kwargs)  # type: ignore[misc]
         new = out[:, enc["input_ids"].shape[1] :].tolist()
         return [self._finish(row, r0.stop, kwargs["max_new_tokens"]) for row in new]
 
@@ -387,7 +390,7 @@ class HFBackend:
             return GenerateResult(text=text, finish_reason="stop", cost=Cost(generated_tokens=lo))
         if end < len(row) and row[end] in self.eos_ids:
             return GenerateResult(text=text, finish_reason="eos", cost=Cost(generated_tokens=end + 1))
-        reason = "length" if end >= limit else "stop"  # padding without EOS: halted by a stop string cut mid-character
+        reason: FinishReason = "length" if end >= limit else "stop"  # padding without EOS: halted by a stop string cut mid-character
         return GenerateResult(text=text, finish_reason=reason, cost=Cost(generated_tokens=end))
 
     # ---- batching --------------------------------------------------------------------------------------

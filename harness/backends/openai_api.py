@@ -71,7 +71,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests
 from harness.errors import HarnessError
-from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
+from harness.types import Cost, FinishReason, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -382,6 +382,7 @@ class OpenAIBackend:
             pos = min((text.find(s) for s in r.stop if s and s in text), default=-1)
             if pos >= 0:  # a server that ignored or truncated the stop list
                 text, cut = text[:pos], True
+        reason: FinishReason
         if reply.finish_reason == "length" and not cut:
             reason = "length"
         elif cut or isinstance(reply.stop_reason, str):
@@ -468,7 +469,7 @@ class OpenAIBackend:
         return res
 
     # ---- concurrency -----------------------------------------------------------------------------------
-    def _run(self, jobs: list[Callable[[], Any]]) -> Iterator[tuple[int, Any]]:
+    def _run(self, jobs: Sequence[Callable[[], Any]]) -> Iterator[tuple[int, Any]]:
         """Run jobs on up to max_concurrency threads; yield (index, result) as each completes. The first error
         cancels what has not started and is raised here."""
         if not jobs:
@@ -703,7 +704,9 @@ def _clean_tree(value: Any) -> Any:
 
 def _tool_call(tc: dict[str, Any]) -> dict[str, Any]:
     """One tool call of a reply in the OpenAI shape, arguments as JSON text (a server may send an object)."""
-    fn = tc.get("function") if isinstance(tc.get("function"), dict) else {}
+    fn = tc.get("function")
+    if not isinstance(fn, dict):
+        fn = {}
     args = fn.get("arguments")
     if not isinstance(args, str):
         args = json.dumps(args if args is not None else {}, ensure_ascii=False)
@@ -720,7 +723,9 @@ def _join_tool_call_deltas(calls: list[dict[str, Any]], deltas: list[Any]) -> No
         k = k if isinstance(k, int) and 0 <= k < 1024 else len(calls)
         while len(calls) <= k:
             calls.append({"type": "function", "function": {"name": "", "arguments": ""}})
-        fn = d.get("function") if isinstance(d.get("function"), dict) else {}
+        fn = d.get("function")
+        if not isinstance(fn, dict):
+            fn = {}
         if fn.get("name"):
             calls[k]["function"]["name"] += str(fn["name"])
         if fn.get("arguments") is not None:

@@ -32,7 +32,7 @@ from typing import Any, Iterator, Sequence
 
 from harness.backends.base import continuation_start, decode_generation, encode_batch, encode_requests, is_one_pass
 from harness.errors import HarnessError
-from harness.types import Cost, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
+from harness.types import Cost, FinishReason, GenerateRequest, GenerateResult, LoglikelihoodRequest, LoglikelihoodResult
 
 MAX_IDS = 128  # vLLM's MAX_LOGPROB_TOKEN_IDS
 
@@ -267,6 +267,7 @@ class VLLMBackend:
         for i, (prompt, out) in enumerate(zip(prompts, outputs)):
             c = out.outputs[0]
             text, stopped = decode_generation(self.tokenizer, list(c.token_ids), requests[i].stop)
+            reason: FinishReason
             if stopped or isinstance(c.stop_reason, str):
                 reason = "stop"
             else:

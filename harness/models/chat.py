@@ -81,7 +81,8 @@ def faithful_tokenizer(tok: Any, source: str, revision: str | None = None) -> An
         return tok
     from transformers import PreTrainedTokenizerFast
 
-    fixed = PreTrainedTokenizerFast.from_pretrained(source, revision=revision)
+    # None is the default branch: transformers passes it to resolve_revision (str | None); its annotation says str
+    fixed = PreTrainedTokenizerFast.from_pretrained(source, revision=revision)  # type: ignore[arg-type]
     if fixed(_PROBE, add_special_tokens=False)["input_ids"] != raw.encode(_PROBE, add_special_tokens=False).ids:
         raise HarnessError(f"{source}: its tokenizer does not reproduce its own tokenizer.json; scores would be wrong")
     fixed.padding_side = getattr(tok, "padding_side", fixed.padding_side)
