@@ -18,7 +18,7 @@ def bundled(name: str) -> Path:
     """The folder `name` (one of BUNDLED): the installed package's copy, else the checkout's own folder."""
     if name not in BUNDLED:
         raise ValueError(f"not a bundled folder: {name}")
-    packaged = Path(str(resources.files("harness").joinpath("_data", name)))
+    packaged = Path(str(resources.files("harness").joinpath("_data").joinpath(name)))
     if packaged.is_dir():
         return packaged
     return _CHECKOUT / name

@@ -171,7 +171,8 @@ class AmdSmiMeter(_Meter):
 
             try:
                 p = torch.cuda.get_device_properties(index)
-                bdf = f"{p.pci_domain_id:04x}:{p.pci_bus_id:02x}:{p.pci_device_id:02x}"
+                # torch's stub for _CudaDeviceProperties lacks the pci_* fields the runtime has (ROCm builds too)
+                bdf = f"{p.pci_domain_id:04x}:{p.pci_bus_id:02x}:{p.pci_device_id:02x}"  # type: ignore[attr-defined]
             except Exception:
                 bdf = ""
             if bdf:

@@ -106,7 +106,8 @@ def _n(v: Any) -> float | None:
 def items_and_correct(tasks: Any) -> tuple[int, float | None]:
     """(items evaluated, correct answers) over a run's task blocks: n_samples, and score / 100 x n_samples of
     each task whose primary score is a 0..100 figure (None when some task's is not)."""
-    items, correct = 0, 0.0
+    items = 0
+    correct: float | None = 0.0
     for t in (tasks.values() if isinstance(tasks, dict) else ()):
         if not isinstance(t, dict):
             continue

@@ -150,7 +150,9 @@ def task_sums(tasks: Any) -> TaskSums:
     for t in (tasks.values() if isinstance(tasks, dict) else ()):
         if not isinstance(t, dict):
             continue
-        tp = t.get("throughput") if isinstance(t.get("throughput"), dict) else {}
+        tp = t.get("throughput")
+        if not isinstance(tp, dict):
+            tp = {}
         out.has_counts = out.has_counts or ("samples" in tp and "prompt_tokens" in tp)
         out.computed += int(_n(tp.get("samples")))
         out.cached += int(_n(t.get("cached_requests")))

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from harness.contain import clean_result, clean_text, printable
 from harness.errors import HarnessError
@@ -31,7 +31,14 @@ from harness.scoring.metrics import Scored, TaskTally, score_generation, score_l
 from harness.tasks.task import PromptedSample, PromptHash, Task, template_doc
 from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode, Sample
 
-Chat = Callable[[list[tuple[str, str]]], str]
+
+class Chat(Protocol):
+    """The harness's chat formatter (harness.models.chat.ChatFormatter): a conversation, as (role, content) pairs,
+    and the tools' JSON text -> the prompt, ready for the assistant's answer."""
+
+    def __call__(self, messages: list[tuple[str, str]], tools: str = "") -> str: ...
+
+
 log = logging.getLogger(__name__)
 
 # Items in flight at once. Large enough that the backend still sorts and batches well (the transformers backend
@@ -291,8 +298,8 @@ class Dispatcher:
                 self.context[ti].skipped += 1
                 self._skip(ti, si, f"prompt too long: {n} tokens leave no room to answer in the context of {limit}", writer)
                 continue
-            for j, req in enumerate(reqs):
-                gen.append(req)
+            for j, greq in enumerate(reqs):
+                gen.append(greq)
                 gen_keys.append((ti, si, j))
             self.hashes[ti].add(ps)
         return ll, ll_keys, gen, gen_keys

@@ -212,7 +212,7 @@ def _scalar_equal(value: Any, gold: Any) -> bool:
     return normalise(str(v)) == normalise(str(g))
 
 
-def _type_ok(value: Any, gold: Any, expected: type, nested: type | None) -> tuple[bool, bool]:
+def _type_ok(value: Any, gold: Any, expected: type[Any], nested: type[Any] | None) -> tuple[bool, bool]:
     """ACEBench's type_checker: (valid, variable). `variable` (the expected value's own type differs from the
     declared one) means the value is not compared any further."""
     gold_type = None if _is_empty_string(gold) else type(gold)

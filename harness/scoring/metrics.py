@@ -59,15 +59,15 @@ def extract(extractor: str, text: str, sample: Sample) -> str | None:
 
         return clean_span_prediction(text) or None
     if extractor == "gaokao":
-        from harness.scoring.gaokao import extract_answer
+        from harness.scoring.gaokao import extract_answer as gaokao_answers
 
         # one entry per sub-question ("BD" is one multi-answer entry), kept apart by commas
-        letters = extract_answer(text, str(sample.meta.get("type", "single_choice")), len(sample.answers))
+        letters = gaokao_answers(text, str(sample.meta.get("type", "single_choice")), len(sample.answers))
         return ",".join(letters) if letters else None
     if extractor == "boxed":
-        from harness.scoring.math_equiv import extract_answer
+        from harness.scoring.math_equiv import extract_answer as boxed_answer
 
-        return extract_answer(text)  # the last complete \boxed{}, else an explicit final-answer line
+        return boxed_answer(text)  # the last complete \boxed{}, else an explicit final-answer line
     if extractor == "answer_letter":
         from harness.scoring.extraction import extract_answer_letter
 
@@ -324,7 +324,7 @@ def aggregate(
     """
     tally = Tally(group_by)
     for r in rows:
-        tally.add(r[0], r[1], r[2] if len(r) > 2 else 1.0)  # type: ignore[misc]
+        tally.add(r[0], r[1], r[2] if len(r) > 2 else 1.0)
     return tally.result(rule)
 
 

@@ -155,6 +155,7 @@ def _span(t: str, start: int) -> tuple[str, int, bool]:
     end, and whether it starts on a later line (then it must start with the number: "答案：\n首先…" is a
     heading over a solution, not an answer)."""
     skip = _SKIP.match(t, start)
+    assert skip is not None  # the pattern matches the empty string
     end = _END.search(t, skip.end())
     stop = end.start() if end else len(t)
     return t[skip.end():stop], stop, "\n" in skip.group(0)

@@ -96,9 +96,10 @@ def _value(node: ast.AST, depth: int = 0) -> Any:
     if isinstance(node, ast.Tuple):
         return tuple(_value(v, depth + 1) for v in node.elts)
     if isinstance(node, ast.Dict):
-        if any(k is None for k in node.keys):
+        keys = [k for k in node.keys if k is not None]  # a None key is a **mapping
+        if len(keys) != len(node.keys):
             raise ToolCallFormatError("**mapping in an argument")
-        return {_value(k, depth + 1): _value(v, depth + 1) for k, v in zip(node.keys, node.values)}
+        return {_value(k, depth + 1): _value(v, depth + 1) for k, v in zip(keys, node.values)}
     if isinstance(node, ast.BinOp):
         return _arith(node, depth)
     if isinstance(node, ast.Name):

@@ -126,8 +126,11 @@ def _walk(doc: Any, dotted: str, where: str, field: str) -> Any:
     return doc
 
 
+_KINDS: dict[type, str] = {dict: "JSON object", list: "JSON list", str: "string"}
+
+
 def _kind(value: Any) -> str:
-    return {dict: "JSON object", list: "JSON list", str: "string"}.get(type(value), type(value).__name__)
+    return _KINDS.get(type(value), type(value).__name__)
 
 
 def inside(root: Path, relative: str | Path, where: str, field: str, what: str = "the data dir") -> Path:

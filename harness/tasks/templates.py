@@ -82,7 +82,7 @@ def _size(obj: Any, budget: int = MAX_OUTPUT) -> int:
         elif isinstance(o, int):
             total += o.bit_length() // 3 + 2
         elif isinstance(o, (list, tuple, set, frozenset, dict, Namespace)):
-            items = o._Namespace__attrs if isinstance(o, Namespace) else o  # type: ignore[attr-defined]
+            items = o._Namespace__attrs if isinstance(o, Namespace) else o
             seen += len(items)
             if seen > MAX_RESULT:
                 return budget + 1
