@@ -161,9 +161,11 @@ def resolve_model(value: str, *, revision: str | None, trust_remote_code: bool, 
             f"{flag} {value}: no such folder, and not a hub id (org/name) or preset{did_you_mean(value, presets)} "
             f"(known presets: {known})"
         )
-    if not ref.is_local and not ref.config:
-        why = hub.unavailable()  # seconds, not a minute of retries, when there is no network
-        if why is not None:
+    if not ref.is_local:
+        # asked even when the config is cached: without a network the process goes offline, so the load reads the
+        # cache at once instead of retrying every file for minutes; uncached, it is one line now
+        why = hub.unavailable()
+        if why is not None and not ref.config:
             raise HarnessError(f"{flag} {value}: {why}, and {source} is not in the local hub cache; pass a local "
                                f"model folder to {flag} (`harness tiny-model -o models/tiny` builds a small one), "
                                f"{hub.FIX_ONLINE}")
