@@ -10,14 +10,16 @@ def _fmt(x: Any, digits: int = 2) -> str:
 
 
 def print_summary(results: dict[str, Any], results_path: str) -> None:
-    from rich.console import Console
+    from rich.console import Console, JustifyMethod
     from rich.table import Table
 
     console = Console()
     m = results["model"]
     table = Table(title=f"{m['name']}  ({m['backend']}, {m['dtype']}, {'chat' if m['chat_template_applied'] else 'raw prompt'})")
-    for col, justify in (("task / group", "left"), ("mode", "left"), ("shots", "right"), ("n", "right"), ("score", "right"), ("± se", "right")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("task / group", "left"), ("mode", "left"), ("shots", "right"), ("n", "right"), ("score", "right"), ("± se", "right"))
+    for col, justify in columns:
+        table.add_column(col, justify=justify)
     for name, t in results["tasks"].items():
         metrics = t["metrics"]
         mode = t["mode"] + (f" ({metrics['unextracted']} unextracted)" if metrics.get("unextracted") else "")

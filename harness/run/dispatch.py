@@ -365,7 +365,9 @@ class Dispatcher:
                 if any(r is None for r in conv.results):
                     continue
                 if len(conv.answers) + 1 < len(conv.turns):  # the dialogue goes on
-                    sp = self._split(ti, conv.results[0])  # type: ignore[arg-type]
+                    first = conv.results[0]
+                    assert first is not None  # every turn's result is in (checked above)
+                    sp = self._split(ti, first)
                     conv.answers.append(sp.answer)
                     conv.reasonings.append(sp.reasoning)
                     text, messages = self._conversation(ti, si)

@@ -111,10 +111,11 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
     for ti in by_name.values():
         p = planned[ti]
         contexts[ti], hashes = load_context(p, data_dir)
+        assert p.task.spec.judge is not None  # a judged task has a judge block (the task spec checks it)
         prompts_info[p.task.name] = {
             "template_hash": p.task.judge_prompt.hash if p.task.judge_prompt else None,
             "system_hash": p.task.judge_system.hash if p.task.judge_system else None,
-            "context_files": hashes, "parser": p.task.spec.judge.parser,  # type: ignore[union-attr]
+            "context_files": hashes, "parser": p.task.spec.judge.parser,
         }
     t0 = time.perf_counter()
     opened = open_judge()

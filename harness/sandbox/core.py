@@ -471,13 +471,15 @@ def _communicate(proc: subprocess.Popen, stdin: bytes | None, deadline: float, c
     clock in one select loop, so neither a chatty nor a silent program can block the harness. On exit or at the
     deadline the whole process group is killed before the child is reaped."""
     sel = selectors.DefaultSelector()
-    out = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}  # type: ignore[union-attr]
+    pipe_in, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None  # started with both piped
+    out = {stdout.fileno(): bytearray(), stderr.fileno(): bytearray()}
     for fd in out:
         sel.register(fd, selectors.EVENT_READ, "out")
     pending = memoryview(stdin or b"")
-    if proc.stdin is not None:
-        os.set_blocking(proc.stdin.fileno(), False)
-        sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE, "in")
+    if pipe_in is not None:
+        os.set_blocking(pipe_in.fileno(), False)
+        sel.register(pipe_in.fileno(), selectors.EVENT_WRITE, "in")
     pidfd = _pidfd(proc.pid)
     if pidfd is not None:
         sel.register(pidfd, selectors.EVENT_READ, "pid")
@@ -515,7 +517,8 @@ def _communicate(proc: subprocess.Popen, stdin: bytes | None, deadline: float, c
                         pending = pending[:0]
                     if not pending:
                         sel.unregister(fd)
-                        proc.stdin.close()  # type: ignore[union-attr]
+                        assert pipe_in is not None  # "in" is registered only for a stdin pipe
+                        pipe_in.close()
                 else:
                     chunk = os.read(fd, 65536)
                     if not chunk:
@@ -527,7 +530,7 @@ def _communicate(proc: subprocess.Popen, stdin: bytes | None, deadline: float, c
         if pidfd is not None:
             os.close(pidfd)
         _kill_group(proc.pid)  # safe: the leader is not reaped yet, so its group id cannot have been reused
-    return bytes(out[proc.stdout.fileno()]), bytes(out[proc.stderr.fileno()]), timed_out  # type: ignore[union-attr]
+    return bytes(out[stdout.fileno()]), bytes(out[stderr.fileno()]), timed_out
 
 
 def _read_status(fd: int) -> tuple[str, int, float] | None:
