@@ -123,6 +123,9 @@ def evaluate(model: str, tasks: Sequence[str] | str = (), *, suite: str | None =
     judge_model="...", thinking="off", ...: the fields of harness.run.runner.EvalConfig). Returns an EvalResult;
     files are written only when `output_dir` is given. Errors are HarnessError with one line saying what to fix."""
     if output_dir is not None:
+        from harness.results.files import check_output_dir
+
+        check_output_dir(Path(output_dir), "output_dir")  # before any model loads, as the CLI does
         return run_config(_config(model, tasks, suite, data_dir, Path(output_dir), options))
     options.setdefault("cache", "off")  # the response cache is a file too
     with tempfile.TemporaryDirectory(prefix="harness-eval-") as tmp:

@@ -64,6 +64,9 @@ def test_bad_options_are_one_line_errors(tiny_models: dict[str, Path], data_dir:
         harness.evaluate(str(tiny_models["qwen2"]), ["ceval"], data_dir=data_dir, limt=5)
     with pytest.raises(HarnessError, match="data_dir .*no such folder"):
         harness.evaluate(str(tiny_models["qwen2"]), ["ceval"], data_dir=tmp_path / "missing")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(HarnessError, match="output_dir"):
+        harness.evaluate(str(tiny_models["qwen2"]), ["ceval"], data_dir=data_dir, output_dir=tmp_path / "a-file")
     with pytest.raises(HarnessError, match="task nope: not in this run"):
         _fake_result().samples("nope")
 
