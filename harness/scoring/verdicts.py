@@ -125,6 +125,7 @@ def parse_verdict(parser: str, text: str, scale: tuple[float, float]) -> float |
     value = PARSERS[parser](after_thinking(text) if parser in FIRST_MATCH else text)
     if value is None or parser in UNSCALED:
         return value
-    if not scale[0] <= value <= scale[1]:  # type: ignore[operator]
+    assert not isinstance(value, str)  # a letter comes only from "abc", which is unscaled
+    if not scale[0] <= value <= scale[1]:
         return None
     return value
