@@ -289,6 +289,9 @@ def test_a_local_judge_is_asked_once_a_server_five_times(data_dir: Path, tmp_pat
     planned = Planned(task, "generate", 0, [s], 1)
 
     class Backend:
+        context_length = None  # no limit to measure judge prompts against
+        tokenizer = None
+
         def __init__(self, name: str) -> None:
             self.name, self.seeds = name, []
 

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from needs import require
 
 from harness.cli import main
 from harness.leaderboard.samples import FIELD_CHARS
-from needs import require
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 
 from harness.errors import HarnessError
-from harness.leaderboard.collect import (Category, Cost, build, categories_from_runs, entry_cost, latest_scores,
-                                        load_results, rows, slug, task_generation)
+from harness.leaderboard.collect import (
+    Category,
+    Cost,
+    build,
+    categories_from_runs,
+    entry_cost,
+    latest_scores,
+    load_results,
+    rows,
+    slug,
+    task_generation,
+)
 
 CATS = {"knowledge": ["ceval", "cmmlu"], "reasoning": ["logiqa_zh"]}
 

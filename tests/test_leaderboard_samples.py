@@ -48,7 +48,7 @@ def test_read_skips_a_last_line_cut_inside_a_chinese_character(tmp_path: Path) -
     first = json.dumps(rec(0, True), ensure_ascii=False).encode("utf-8") + b"\n"
     cut = json.dumps(rec(1, True, prompt="中文问题"), ensure_ascii=False).encode("utf-8")
     path = tmp_path / "run.samples.jsonl"
-    path.write_bytes(first + cut[:cut.index("中".encode("utf-8")) + 1])
+    path.write_bytes(first + cut[:cut.index("中".encode()) + 1])
     assert read_samples_by_task(path) == {"ceval": [rec(0, True)]}
 
 

@@ -33,8 +33,8 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.results.files import clean
-from harness.results.schema import TOO_DEEP, SchemaError, validate_results
 from harness.results.prices import items_and_correct
+from harness.results.schema import TOO_DEEP, SchemaError, validate_results
 from harness.results.throughput import is_measured, task_sums
 
 
@@ -402,13 +402,17 @@ def _correct(th: dict[str, Any], generated: float | None, generations: int | Non
 
 
 def task_generation(column: str, task: str, t: dict[str, Any], score: float | None) -> TaskGeneration:
-    th = t.get("thinking") if isinstance(t.get("thinking"), dict) else {}
+    th = t.get("thinking")
+    if not isinstance(th, dict):
+        th = {}
     generated = number(th.get("generated_tokens"))
     generated = generated if generated is not None and generated >= 0 else None
     generations = count(th.get("generations"))
     correct, how = _correct(th, generated, generations, score) if th else (None, "unknown")
     reasoning, answer = th.get("reasoning_tokens"), th.get("answer_tokens")
-    metrics = t.get("metrics") if isinstance(t.get("metrics"), dict) else {}
+    metrics = t.get("metrics")
+    if not isinstance(metrics, dict):
+        metrics = {}
     across = metrics.get("across_samples")
     if isinstance(across, dict) and count(across.get("samples")) and number(across.get("mean")) is not None:
         per = across.get("per_sample")
@@ -552,7 +556,10 @@ def _throughput(run: dict[str, Any]) -> Throughput | None:
     generated = number(tp.get("generated_tokens"))
     generated = generated if generated is not None else float(sums.generated_tokens)
     items, correct = items_and_correct(run["tasks"])
-    per = (lambda x: x / n if x is not None else None)
+
+    def per(x: float | None) -> float | None:
+        return x / n if x is not None else None
+
     return Throughput(
         accelerator=label.split(":", 1)[1], kind=str(acc.get("kind") or ""), backend=str(model.get("backend") or "?"),
         engine=f"{engine.get('engine', '?')} {engine.get('engine_version', '')}".strip(),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import shutil
 import shlex
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,8 @@ from harness.leaderboard.boards import SuiteBoard, newest_by_task, suite_boards,
 from harness.leaderboard.collect import Leaderboard, ModelRow, TaskScore, build, load_results, slug
 from harness.leaderboard.efficiency import efficiency_view, load_bench
 from harness.leaderboard.export import ranking_csv, ranking_json
-from harness.resources import bundled
 from harness.leaderboard.samples import read_samples_by_task, write_sample_files
+from harness.resources import bundled
 
 SITE_SOURCES = bundled("leaderboard")  # the site's templates and assets (harness/resources.py)
 SIZE_BUCKETS = (("lt1b", 1e9, "<1B"), ("1-4b", 4.5e9, "1–4B"), ("4-15b", 15e9, "4–15B"), ("15-40b", 40e9, "15–40B"),
@@ -138,9 +138,11 @@ def _task_chart(task: str, entries: list[tuple[ModelRow, TaskScore]]) -> Markup:
 def _efficiency_charts(board: Leaderboard) -> list[dict[str, Any]]:
     charts = []
     for key in board.throughput_keys:
-        points = [svg.Point(r.model, r.throughput[key].generated_tokens_per_s, r.total, f"models/{r.slug}.html", **_tag(r))
-                  for r in board.rows
-                  if key in r.throughput and r.total is not None and (r.throughput[key].generated_tokens_per_s or 0) > 0]
+        points = []
+        for r in board.rows:
+            tps = r.throughput[key].generated_tokens_per_s if key in r.throughput else None
+            if tps is not None and tps > 0 and r.total is not None:
+                points.append(svg.Point(r.model, tps, r.total, f"models/{r.slug}.html", **_tag(r)))
         if not points:
             continue
         chart = svg.scatter_chart(points, x_zh="生成 token/秒", x_en="generated tokens/s", y_zh="总分", y_en="total score",
@@ -153,17 +155,23 @@ def _tokens_per_correct(board: Leaderboard) -> dict[str, Any]:
     """The efficiency page's tokens-per-correct-answer view: every entry with a Cost (cheapest first, entries with
     nothing right last) and, for those with a total and a right answer, total score against tokens per correct
     answer on a log axis, frontier towards fewer tokens and more points."""
+    def tpc(r: ModelRow) -> float | None:
+        return r.cost.tokens_per_correct if r.cost is not None else None
+
     rows = sorted((r for r in board.rows if r.cost is not None),
-                  key=lambda r: (r.cost.tokens_per_correct is None, r.cost.tokens_per_correct or 0.0, r.model, r.thinking))
-    points = [svg.Point(r.model, r.cost.tokens_per_correct, r.total, f"models/{r.slug}.html", **_tag(r))
-              for r in rows if r.cost.tokens_per_correct is not None and r.total is not None]
+                  key=lambda r: (tpc(r) is None, tpc(r) or 0.0, r.model, r.thinking))
+    points = []
+    for r in rows:
+        x = tpc(r)
+        if x is not None and r.total is not None:
+            points.append(svg.Point(r.model, x, r.total, f"models/{r.slug}.html", **_tag(r)))
     x_zh, x_en = i18n.STRINGS["tpc_axis"]
     title_zh, title_en = i18n.STRINGS["tpc_chart_title"]
     chart = svg.scatter_chart(points, x_zh=x_zh, x_en=x_en, y_zh="总分", y_en="total score", title_zh=title_zh,
                               title_en=title_en, x_unit="tokens/correct", lower_x_better=True) if points else None
     return {"rows": rows, "svg": Markup(chart) if chart else None,
             "frontier": svg.pareto_frontier(points, lower_x_better=True),
-            "left_out": [r for r in rows if r.cost.tokens_per_correct is None or r.total is None],
+            "left_out": [r for r in rows if tpc(r) is None or r.total is None],
             "no_stats": [r for r in board.rows if r.cost is None]}
 
 

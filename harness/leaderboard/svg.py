@@ -177,10 +177,10 @@ def scatter_chart(points: list[Point], *, x_zh: str, x_en: str, y_zh: str, y_en:
         y = sy(t)
         body.append(f'<line class="grid" x1="{_f(left)}" y1="{_f(y)}" x2="{_f(right)}" y2="{_f(y)}" stroke="#ddd"/>')
         body.append(f'<text class="tick" x="{_f(left - 6)}" y="{_f(y + 4)}" text-anchor="end">{t}</text>')
-    for t in ticks:
-        x = sx(t)
+    for tick in ticks:
+        x = sx(tick)
         body.append(f'<line class="grid" x1="{_f(x)}" y1="{_f(top)}" x2="{_f(x)}" y2="{_f(bottom)}" stroke="#ddd"/>')
-        body.append(f'<text class="tick" x="{_f(x)}" y="{_f(bottom + 16)}" text-anchor="middle">{_tick_text(t)}</text>')
+        body.append(f'<text class="tick" x="{_f(x)}" y="{_f(bottom + 16)}" text-anchor="middle">{_tick_text(tick)}</text>')
     body.append(f'<path class="axis" d="M{_f(left)} {_f(top)}V{_f(bottom)}H{_f(right)}" stroke="#333" fill="none"/>')
     body.append(f'<text class="axis-title" x="{_f((left + right) / 2)}" y="{_f(height - 8)}" text-anchor="middle">'
                 f'{_bi(x_zh, x_en)}</text>')

@@ -23,15 +23,23 @@ from harness.models.presets import ModelRef, resolve_commit, resolve_model, toke
 from harness.results.files import write_results
 from harness.results.prices import cost_of_results, load_prices
 from harness.results.schema import SCHEMA_VERSION
-from harness.scoring.metrics import TaskTally, three_way
-from harness.tasks.suites import Suite, aggregate_suite, load_suite
-from harness.tasks.spec import DERIVED
+from harness.results.throughput import (
+    EnergyMeter,
+    Usage,
+    accelerator_info,
+    devices_used,
+    parallel_sizes,
+    per_accelerator,
+    process_peak_rss_bytes,
+    run_figures,
+)
 from harness.run.decoding import DecodingFlags, settings_for
 from harness.run.dispatch import Dispatcher, Planned
 from harness.run.reasoning import ThinkingPlan, plan_thinking
+from harness.scoring.metrics import TaskTally, three_way
+from harness.tasks.spec import DERIVED
+from harness.tasks.suites import Suite, aggregate_suite, load_suite
 from harness.tasks.task import Task, resolve_task_files
-from harness.results.throughput import (EnergyMeter, Usage, accelerator_info, devices_used, parallel_sizes, per_accelerator,
-                                process_peak_rss_bytes, run_figures)
 from harness.types import Mode
 
 if TYPE_CHECKING:
@@ -94,7 +102,7 @@ def _choose_mode(cfg: EvalConfig, suite: Suite | None, task: Task, notes: list[s
             raise HarnessError(f"--mode {cfg.mode}: task {task.name} supports only {', '.join(modes)}")
         notes.append(f"{task.name}: --mode {cfg.mode} unsupported, ran in {task.spec.mode} mode")
     if suite is not None and suite.mode in modes:
-        return suite.mode  # type: ignore[return-value]
+        return suite.mode
     return task.spec.mode
 
 
@@ -317,12 +325,12 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     total = Usage()
     for u in usage:
         total.merge(u)
-    accelerator = (accelerator_info(device, used, parallel_sizes(describe)) if device != "remote"
+    accelerator: dict[str, Any] = (accelerator_info(device, used, parallel_sizes(describe)) if device != "remote"
                    else {"kind": "remote", "name": str(describe.get("base_url")), "count": 1})
     n_devices = int(accelerator.get("count") or 1)
     for t in tasks_out.values():
         t["throughput"]["per_accelerator"] = per_accelerator(t["throughput"], n_devices)
-    results = {
+    results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "started_at": started.isoformat(),

@@ -134,7 +134,7 @@ class DatasetSpec(_Strict):
         return _data_relative(v)
 
     @model_validator(mode="after")
-    def _lines_need_columns(self) -> "DatasetSpec":
+    def _lines_need_columns(self) -> DatasetSpec:
         if self.format == "lines" and not (self.separator and self.column_names):
             raise ValueError("field 'dataset.separator': a lines file needs separator and column_names")
         if self.sheet is not None and self.format != "xlsx":
@@ -236,7 +236,7 @@ class JudgeSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _points_parser(self) -> "JudgeSpec":
+    def _points_parser(self) -> JudgeSpec:
         if self.points != (self.parser == "gaokao_total"):
             raise ValueError("field 'judge.points': the gaokao_total parser reads points (points: true), and only it")
         if self.votes > 1 and self.parser != "yes_no":
@@ -299,6 +299,10 @@ class SubsetMeta(BaseModel):
     en: str | None = None
 
 
+def _all_modes() -> list[Literal["likelihood", "generate"]]:
+    return ["likelihood", "generate"]
+
+
 class TaskSpec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     version: Union[int, str]
@@ -329,7 +333,7 @@ class TaskSpec(_Strict):
     continuation: str = "{{ label }}"  # what is scored after the prompt in likelihood mode
     num_fewshot: int = Field(0, ge=0)
     mode: Literal["likelihood", "generate"] = "likelihood"
-    modes: list[Literal["likelihood", "generate"]] = Field(default_factory=lambda: ["likelihood", "generate"])
+    modes: list[Literal["likelihood", "generate"]] = Field(default_factory=_all_modes)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     extraction: Extraction | None = None  # default follows answer_type (class for `classes` tasks)
     numeric: NumericSpec | None = None  # answer_type numeric: tolerances of the comparison (None: the defaults)
@@ -352,7 +356,7 @@ class TaskSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TaskSpec":
+    def _consistent(self) -> TaskSpec:
         if self.mode not in self.modes:
             raise ValueError(f"field 'mode': '{self.mode}' is not in modes {self.modes}")
         if self.num_fewshot and not self.dataset.fewshot and not (self.dataset.hub and self.dataset.hub.fewshot_split):
@@ -434,7 +438,7 @@ class TaskSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _three_way_metrics(self) -> "TaskSpec":
+    def _three_way_metrics(self) -> TaskSpec:
         """Three-way metrics come from a three-way grade (parser abc); the derived ones need correct and incorrect."""
         three = [m for m in self.metrics if m in THREE_WAY + DERIVED]
         abc = self.judge is not None and self.judge.parser == "abc"
@@ -457,7 +461,7 @@ class TaskSpec(_Strict):
         return self
 
     @model_validator(mode="after")
-    def _numeric_for_numeric(self) -> "TaskSpec":
+    def _numeric_for_numeric(self) -> TaskSpec:
         if self.numeric is not None and self.answer_type != "numeric":
             raise ValueError(f"field 'numeric': tolerances are for answer_type numeric, not {self.answer_type}; remove it")
         return self
