@@ -54,7 +54,11 @@ def test_results_name_the_judge_its_prompts_and_throughput(judged_run: tuple[dic
     assert set(j["prompts"]) == set(JUDGED)
     assert "alignbench/config/dimension_set.json" in j["prompts"]["alignbench"]["context_files"]
     assert j["prompts"]["mtbench_zh"]["system_hash"] and j["prompts"]["mtbench_zh"]["parser"] == "rating"
-    assert j["throughput"]["generated_tokens"] > 0 and j["throughput"]["seconds"] > 0
+    jt = j["throughput"]
+    assert jt["generated_tokens"] > 0 and jt["seconds"] > 0
+    # the run's names and definitions: decoding speed over the judge's generation time, wall_* over the pass
+    assert jt["generated_tokens_per_s"] == pytest.approx(jt["generated_tokens"] / jt["generate_seconds"])
+    assert jt["wall_generated_tokens_per_s"] == pytest.approx(jt["generated_tokens"] / jt["seconds"])
     lines = (path.parent / j["judgements_file"]).read_text(encoding="utf-8").splitlines()
     assert len(lines) == j["requests"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.results.throughput import Usage, accelerator_info, process_peak_rss_bytes
+from harness.results.throughput import Usage, accelerator_info, judge_figures, process_peak_rss_bytes
 
 
 def test_usage_rates_hand_worked() -> None:
@@ -281,3 +281,17 @@ def test_vllm_describe_reports_the_engines_parallel_sizes() -> None:
     assert len(devices_used({"engine": "vllm", "device": "cuda:0", **sizes})) == 4
     backend.llm = types.SimpleNamespace()  # an engine without the config: nothing added
     assert backend._parallel() == {}
+
+
+def test_judge_figures_use_the_runs_names_and_definitions() -> None:
+    """Hand-worked: 3 judge requests, 300 prompt and 30 generated tokens, 1.5 s of the judge's own request time in a
+    pass of 6 s wall clock. Decoding speed is 30 / 1.5 = 20 tok/s (before: 30 / 6 = 5 under the same name)."""
+    u = Usage()
+    for _ in range(3):
+        u.add(100, 10, 0.5)
+    out = judge_figures(u, 6.0)
+    assert out["seconds"] == 6.0 and out["compute_seconds"] == out["generate_seconds"] == 1.5
+    assert out["generated_tokens_per_s"] == pytest.approx(20.0) and out["prompt_tokens_per_s"] == pytest.approx(200.0)
+    assert out["samples_per_s"] == pytest.approx(2.0)
+    assert out["wall_generated_tokens_per_s"] == pytest.approx(5.0) and out["wall_samples_per_s"] == pytest.approx(0.5)
+    assert judge_figures(Usage(), 2.0)["wall_generated_tokens_per_s"] is None  # nothing judged: no rate

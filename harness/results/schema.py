@@ -306,7 +306,14 @@ class SuiteResult(_Block):
 
 
 class JudgeThroughput(Usage):
+    """judge.throughput: the run's names and definitions (harness/results/throughput.py judge_figures)."""
+
     model_load_seconds: Number | None = None
+    compute_seconds: Number | None = None
+    generate_seconds: Number | None = None
+    wall_prompt_tokens_per_s: Number | None = None
+    wall_generated_tokens_per_s: Number | None = None
+    wall_samples_per_s: Number | None = None
 
 
 class JudgeInfo(_Block):

@@ -50,7 +50,9 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
         jt = judge["throughput"]
         console.print(
             f"judge {judge['model']['name']} ({judge['backend']}): {judge['requests']} verdicts in {jt['seconds']:.1f}s "
-            f"(+{jt['model_load_seconds']:.1f}s load) | wall: generated {_fmt(jt['generated_tokens_per_s'], 1)} tok/s | "  # judge.py: over the judge pass's wall time
+            f"(+{jt['model_load_seconds']:.1f}s load) | generated {_fmt(jt.get('generated_tokens_per_s'), 1)} tok/s over "
+            f"{_fmt(jt.get('generate_seconds'), 1)}s of generation | wall: generated "
+            f"{_fmt(jt.get('wall_generated_tokens_per_s', jt.get('generated_tokens_per_s')), 1)} tok/s | "
             f"unparsed {sum(judge['unparsed_verdicts'].values())}"
             + (f" (items too long for the judge's context: {sum(judge['too_long_for_judge'].values())})"
                if judge.get("too_long_for_judge") else "")

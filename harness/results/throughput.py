@@ -182,6 +182,27 @@ def per_accelerator(block: dict[str, Any], devices: int) -> dict[str, float | No
     return {k: (block[k] / n if isinstance(block.get(k), (int, float)) else None) for k in RATES if k in block}
 
 
+def judge_figures(usage: Usage, wall_seconds: float) -> dict[str, Any]:
+    """The judge pass's throughput under the run's names and definitions (run_figures): `generated_tokens_per_s`,
+    `prompt_tokens_per_s` and `samples_per_s` over the judge's own request time (`compute_seconds`; every judge
+    request generates, so `generate_seconds` is the same), `wall_*` over the pass's wall-clock `seconds`. Before,
+    the judge block's `generated_tokens_per_s` was a wall-clock rate under the run's name for decoding speed."""
+    secs = round(usage.seconds, 6)
+    wall = round(wall_seconds, 6) if usage.samples else 0.0
+    out = usage.report(wall_seconds=wall_seconds)  # counts, latencies and `seconds` (the pass's wall clock)
+    out.update({
+        "compute_seconds": secs,
+        "generate_seconds": secs,
+        "prompt_tokens_per_s": _ratio(usage.prompt_tokens, secs),
+        "generated_tokens_per_s": _ratio(usage.generated_tokens, secs),
+        "samples_per_s": _ratio(usage.samples, secs),
+        "wall_prompt_tokens_per_s": _ratio(usage.prompt_tokens, wall),
+        "wall_generated_tokens_per_s": _ratio(usage.generated_tokens, wall),
+        "wall_samples_per_s": _ratio(usage.samples, wall),
+    })
+    return out
+
+
 def run_figures(tasks: dict[str, Any], wall_seconds: float, devices: int, energy_joules: float | None) -> dict[str, Any]:
     """The run-level throughput figures, all derived from the task blocks, so a single run, a merge of Ray shards
     and the leaderboard define them the same way:

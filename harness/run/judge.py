@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from harness.results.files import SampleWriter, dumps_line, write_atomic
-from harness.results.throughput import Usage
+from harness.results.throughput import Usage, judge_figures
 from harness.run.context import ContextFit
 from harness.run.dispatch import Planned
 from harness.scoring import checklists
@@ -160,7 +160,7 @@ def run_judge(planned: list[Planned], tallies: list[Any], data_dir: Path | None,
         **judge.flagged,  # judge_clamped / judge_defaulted / judge_skipped_empty: task -> items
         "judgements_file": judge_path.name,
         "sees_reasoning": sees_reasoning,
-        "throughput": {"model_load_seconds": round(load_seconds, 3), **judge.usage.report(wall_seconds=wall)},
+        "throughput": {"model_load_seconds": round(load_seconds, 3), **judge_figures(judge.usage, wall)},
     }
 
 
