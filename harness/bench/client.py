@@ -13,7 +13,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from harness.backends.openai_api import _normalise_url, _read_key
+from harness.backends.openai_api import normalise_url, read_key
 from harness.bench.metrics import RequestRecord
 from harness.bench.workload import BenchPrompt
 from harness.errors import HarnessError
@@ -26,12 +26,12 @@ class OpenAIClient:
 
     def __init__(self, base_url: str, model: str, api_key_env: str | None = None, endpoint: str = "completions",
                  temperature: float = 0.0, ignore_eos: bool = False, timeout_s: float = 600.0) -> None:
-        self.base = urllib.parse.urlsplit(_normalise_url(base_url))
+        self.base = urllib.parse.urlsplit(normalise_url(base_url))
         self.model, self.endpoint, self.temperature, self.ignore_eos = model, endpoint, temperature, ignore_eos
         self.timeout_s = timeout_s
         self.path = self.base.path + ("/chat/completions" if endpoint == "chat" else "/completions")
         self.headers = {"Content-Type": "application/json", "User-Agent": "harness-bench"}
-        key = _read_key(api_key_env)
+        key = read_key(api_key_env)
         if key:
             self.headers["Authorization"] = f"Bearer {key}"
         self._local = threading.local()

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from harness.results.schema import Count, Number, _document, first_error
+from harness.results.schema import Count, Number, schema_document, validate_as
 
 BENCH_SCHEMA_VERSION = 1
 
@@ -112,17 +112,12 @@ def is_bench(data: Any) -> bool:
 
 def validate_bench(data: Any) -> BenchFile:
     """`data` as a BenchFile, or SchemaError naming the first wrong field."""
-    _document(data)
-    try:
-        return BenchFile.model_validate(data)
-    except ValidationError as e:
-        raise first_error(e, data) from None
+    return validate_as(BenchFile, data)
 
 
 def json_schema() -> dict[str, Any]:
-    head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "harness bench results file",
-            "description": f"One run of `harness bench` (bench_schema_version {BENCH_SCHEMA_VERSION})."}
-    return {**head, **{k: v for k, v in BenchFile.model_json_schema().items() if k not in head}}
+    return schema_document(BenchFile, "harness bench results file",
+                           f"One run of `harness bench` (bench_schema_version {BENCH_SCHEMA_VERSION}).")
 
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "bench.schema.json"

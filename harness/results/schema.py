@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -500,21 +500,34 @@ def validate_results(data: Any) -> ResultsFile:
     raise err
 
 
-def validate_sample(data: Any) -> SampleLine:
-    """`data` (one parsed samples line) as a SampleLine, or SchemaError naming the first wrong field."""
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def validate_as(model: type[_M], data: Any) -> _M:
+    """`data` (a parsed JSON document) as `model`, or SchemaError naming the first wrong field."""
     _document(data)
     try:
-        return SampleLine.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         raise first_error(e, data) from None
 
 
+def validate_sample(data: Any) -> SampleLine:
+    """`data` (one parsed samples line) as a SampleLine, or SchemaError naming the first wrong field."""
+    return validate_as(SampleLine, data)
+
+
+def schema_document(model: type[BaseModel], title: str, description: str) -> dict[str, Any]:
+    """`model`'s JSON Schema, opening with $schema, a title and what it describes (the files under schemas/)."""
+    head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, "description": description}
+    return {**head, **{k: v for k, v in model.model_json_schema().items() if k not in head}}
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of a results file, as checked in at schemas/results.schema.json."""
-    head = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "harness results file",
-            "description": f"One run of `harness eval` (schema_version {SCHEMA_VERSION}; this harness reads versions "
-                           f"{', '.join(map(str, READS))}, and newer ones that only add fields)."}
-    return {**head, **{k: v for k, v in ResultsFile.model_json_schema().items() if k not in head}}
+    return schema_document(ResultsFile, "harness results file",
+                           f"One run of `harness eval` (schema_version {SCHEMA_VERSION}; this harness reads versions "
+                           f"{', '.join(map(str, READS))}, and newer ones that only add fields).")
 
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schemas" / "results.schema.json"
