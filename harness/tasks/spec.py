@@ -187,9 +187,20 @@ class ExecutionSpec(_Strict):
     # template of the model's code, run in a process of its own; `program` (the tests) calls its entry point over a
     # pipe with plain data (the verdict protocol, harness/sandbox/protocol.py). Without it the program runs alone.
     solution: str | None = None
-    code: Literal["none", "python"] = "none"  # python: `code` is the completion read out of the output
+    code: Literal["none", "python", "java"] = "none"  # python/java: `code` is the completion read out of the output
+    # how the tests reach the model's code: calls (the tests call the entry point over a pipe with plain data),
+    # pytest (a pytest module run against the solution's names; NaturalCodeBench Python), junit (JUnit 5 test
+    # classes compiled with the solution; NaturalCodeBench Java)
+    tests: Literal["calls", "pytest", "junit"] = "calls"
     timeout_s: float = Field(10.0, gt=0)
     memory_mb: int = Field(1024, ge=64)
+
+    @model_validator(mode="after")
+    def _tests_match_code(self) -> ExecutionSpec:
+        needs = {"pytest": "python", "junit": "java"}.get(self.tests)
+        if needs and self.code != needs:
+            raise ValueError(f"field 'execution.tests': {self.tests} needs execution.code {needs}, got {self.code}")
+        return self
 
 
 class JudgeTurn(_Strict):
