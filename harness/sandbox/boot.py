@@ -1,7 +1,12 @@
 """Runs inside the sandbox child, before the untrusted program: locks the process down, then runs the program.
 
 Started by harness/sandbox/core.py as
-`python -I -S -B -X utf8 boot.py [--require=L,...] [--status-fd=N] [--tmpfs=BYTES,FILES] [--uid=N] [--tasks=N] PROG`.
+`python -I -S -B -X utf8 boot.py [--require=L,...] [--status-fd=N] [--tmpfs=BYTES,FILES] [--uid=N] [--tasks=N]
+[--shared=DIR] [--read=DIR ...] PROG` (Python), or `... --exec=WORKDIR /abs/command ARG...` (the command mode:
+the same layers, then the command exec'd in place of step 4).
+--shared=DIR: a folder writable besides the work directory, at its own path (kept in the masks, allowed in
+Landlock), with umask 0 so that the other sandbox of a pair, under another uid, can use what this one makes.
+--read=DIR: one more read-only root (a command's runtime).
 A standalone stdlib-only script on purpose: with `-I` the harness package is not on sys.path, and nothing the
 harness imports (or its environment) should be reachable from the child.
 
@@ -24,7 +29,9 @@ Steps, in order, all in the process that will run the program:
      processes, no memory the address-space limit does not count (SysV shm/msg, POSIX mqueues, memfd), and none
      of the kernel-administration calls (mount, ptrace, bpf, io_uring, modules, reboot, ...).
   4. runpy the program as __main__: exit 0 when it returns, 1 with its traceback on an exception, MEMORY_EXIT with
-     MEMORY_MARK on MemoryError.
+     MEMORY_MARK on MemoryError. Command mode: execve(command) instead; Landlock lets only that file (and the
+     dynamic loader) be executed, and seccomp allows execve only with boot's own path buffer as its argument, so
+     the command itself can exec nothing (its memory holds no such buffer), and it creates no processes either.
 A required layer that cannot be applied ends the child with LAYER_EXIT and a `sandbox: ...` line on stderr, so a
 silently weaker sandbox is impossible; the parent reports it as status "error".
 """
@@ -189,14 +196,36 @@ def _mapped_dirs() -> set[str]:
     return dirs
 
 
+def _loaders() -> set:
+    """The dynamic loader(s) this interpreter runs under: the kernel opens the executable's loader for execution
+    too, so the command mode needs it beside the executable (on the same system, the same loader)."""
+    return {d for d in _mapped_files() if os.path.basename(d).startswith("ld-")}
+
+
+def _mapped_files() -> set:
+    found = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and parts[5].startswith("/"):
+                    found.add(parts[5].strip())
+    except OSError:
+        pass
+    return found
+
+
 def _read_roots() -> set:
     """What the program may read: the stdlib (sys.path), loaded libraries' directories, _READ_ROOTS."""
     return {p for p in sys.path if p and os.path.exists(p)} | _mapped_dirs() | set(_READ_ROOTS)
 
 
-def apply_landlock(workdir: str) -> None:
-    """Write (and everything else) beneath workdir; read-only beneath the roots the interpreter needs; no exec,
-    no TCP, no signals out of the sandbox. Already-open descriptors (stdin/stdout/stderr pipes) keep working."""
+def apply_landlock(workdir: str, shared: str | None = None, reads: tuple = (), executable: str | None = None) -> None:
+    """Write (and everything else) beneath workdir (and `shared`, the folder a cooperating sandbox sees too);
+    read-only beneath the roots the interpreter needs; no exec, no TCP, no signals out of the sandbox.
+    Already-open descriptors (stdin/stdout/stderr pipes) keep working. `reads`: more read-only roots (a command's
+    runtime, its libraries); `executable`: the one file (with the dynamic loader) that may be executed, once, by
+    the command mode (seccomp pins execve to that one call)."""
     import ctypes
 
     libc = _libc()
@@ -245,20 +274,27 @@ def apply_landlock(workdir: str) -> None:
             os.close(fd)
 
     try:
-        for path in sorted(_read_roots()):
+        for path in sorted(_read_roots() | set(reads)):
             allow(path, read)
+        if executable is not None:
+            for path in (executable, *_loaders()):
+                allow(path, _FS_READ_FILE | _FS_EXECUTE)
         for path in _WRITE_DEVICES:
             allow(path, read | _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0))
         allow(workdir, write | read)
+        if shared is not None:
+            allow(shared, write | read)
         if libc.syscall(_SYS_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
             raise LayerError(f"landlock unavailable (restrict_self: {os.strerror(ctypes.get_errno())})")
     finally:
         os.close(ruleset)
 
 
-def apply_seccomp() -> None:
+def apply_seccomp(exec_pointer: int | None = None) -> None:
     """Default allow, EPERM for the calls in _DENIED_SYSCALLS / _SELF_ONLY and for process-creating clone,
-    ENOSYS for clone3 (its flags live in memory a filter cannot read; glibc then uses clone for threads)."""
+    ENOSYS for clone3 (its flags live in memory a filter cannot read; glibc then uses clone for threads).
+    `exec_pointer`: execve is allowed only with that exact path pointer (boot's own buffer, used for the command
+    mode's single exec): the filter survives the exec, and the new program's memory has no such buffer."""
     import ctypes
 
     try:
@@ -296,7 +332,10 @@ def apply_seccomp() -> None:
     try:
         me = os.getpid()
         for name in _DENIED_SYSCALLS:
-            rule(name, errno_action(_EPERM))
+            if name == "execve" and exec_pointer is not None:
+                rule(name, errno_action(_EPERM), (0, _SCMP_CMP_NE, exec_pointer, 0))
+            else:
+                rule(name, errno_action(_EPERM))
         rule("clone", errno_action(_EPERM), (0, _SCMP_CMP_MASKED_EQ, _CLONE_THREAD, 0))
         rule("clone3", errno_action(_ENOSYS))
         for name, arg, value in _SELF_ONLY:
@@ -327,25 +366,30 @@ def _mount(source, target: str, fstype, flags: int, data) -> None:
         raise LayerError(f"limits: mount {target} failed ({os.strerror(ctypes.get_errno())})")
 
 
-def work_tmpfs(program: str, size: int, files: int, uid) -> None:
-    """A fresh tmpfs of `size` bytes and `files` inodes over the program's directory, in this mount namespace
-    only: disk use is bounded, and whatever the program leaves there (a 2,500-deep tree, 20,000 files) is gone
-    with the namespace. The program file is carried over."""
-    workdir = os.path.dirname(program)
-    with open(program, "rb") as f:
-        source = f.read()
+def work_tmpfs(workdir: str, size: int, files: int, uid) -> None:
+    """A fresh tmpfs of `size` bytes and `files` inodes over the work directory, in this mount namespace only: disk
+    use is bounded, and whatever the program leaves there (a 2,500-deep tree, 20,000 files) is gone with the
+    namespace. The files the harness put there (the program, or a command's inputs) are carried over."""
+    carried = {}
+    for name in sorted(os.listdir(workdir)):
+        path = os.path.join(workdir, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            with open(path, "rb") as f:
+                carried[name] = f.read()
+    extra = sum(len(data) for data in carried.values()) + 65536
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     _mount("tmpfs", workdir, "tmpfs", _MS_NOSUID | _MS_NODEV,
-           f"size={size + len(source) + 65536},nr_inodes={files + 2},mode=0700{owner}")
-    fd = os.open(program, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        view = memoryview(source)
-        while view:
-            view = view[os.write(fd, view):]
-        if uid is not None:
-            os.fchown(fd, uid, uid)
-    finally:
-        os.close(fd)
+           f"size={size + extra},nr_inodes={files + len(carried) + 1},mode=0700{owner}")
+    for name, data in carried.items():
+        fd = os.open(os.path.join(workdir, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if uid is not None:
+                os.fchown(fd, uid, uid)
+        finally:
+            os.close(fd)
     os.chdir(workdir)  # the old cwd is the directory under the mount
 
 
@@ -366,9 +410,9 @@ def _unreachable_from(path: str):
     return None
 
 
-def _mask(target: str, keep: list, writable: str) -> None:
+def _mask(target: str, keep: list, writable: set) -> None:
     """An empty read-only tmpfs over `target`, with the paths in `keep` (beneath it) bound back in place, read-only
-    but for `writable` (the work directory)."""
+    but for those in `writable` (the work directory, the shared folder)."""
     keep = sorted({k for k in keep if os.path.exists(k)})
     keep = [k for k in keep if not any(k != o and _beneath(k, o) for o in keep)]  # outermost only
     fds = [os.open(k, os.O_PATH | os.O_CLOEXEC) for k in keep]  # before the mount hides them
@@ -381,7 +425,7 @@ def _mask(target: str, keep: list, writable: str) -> None:
             else:
                 os.close(os.open(k, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
             _mount(f"/proc/self/fd/{fd}", k, None, _MS_BIND | _MS_REC, None)
-            if k != writable:
+            if k not in writable:
                 _mount(None, k, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)
         _mount(None, target, None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
     finally:
@@ -389,12 +433,13 @@ def _mask(target: str, keep: list, writable: str) -> None:
             os.close(fd)
 
 
-def mask_paths(workdir: str, uid) -> None:
-    """In this mount namespace: the shared writable directories masked (the work directory kept), and where
+def mask_paths(workdir: str, uid, shared: str | None = None, reads: list | None = None) -> None:
+    """In this mount namespace: the shared writable directories masked (the work directory and `shared` kept), and where
     the program will run under another uid (`uid`), every directory it must read made reachable: a folder
     on the way that only its owner may pass (/root, where pyenv and uv keep Python) is masked with just those
     roots bound back, so the rest of it (keys, tokens, caches) stays out of sight."""
-    roots = {os.path.realpath(r) for r in _read_roots()} | {workdir}
+    writable = {workdir} | ({shared} if shared is not None else set())
+    roots = {os.path.realpath(r) for r in _read_roots() | set(reads or ())} | writable
     targets = {}
     for d in _SHARED_WRITABLE:
         if os.path.isdir(d) and not os.path.islink(d):
@@ -410,7 +455,7 @@ def mask_paths(workdir: str, uid) -> None:
             continue  # masked with the folder around it, which keeps what this one keeps
         nested = [t for t in targets if t != target and _beneath(t, target)]
         keep = targets[target] + [k for t in nested for k in targets[t]]
-        _mask(target, keep, workdir)
+        _mask(target, keep, writable)
 
 
 def drop_user(uid: int) -> None:
@@ -495,12 +540,45 @@ def _run(program: str) -> None:
         sys.exit(1)
 
 
+def _prepare_exec(argv: list) -> tuple:
+    """The C arrays for execve, made before seccomp so the filter can pin execve to this path buffer."""
+    import ctypes
+
+    path = ctypes.create_string_buffer(argv[0].encode())
+    args = (ctypes.c_char_p * (len(argv) + 1))(*[a.encode() for a in argv], None)
+    env = [f"{k}={v}".encode() for k, v in os.environ.items()]
+    envp = (ctypes.c_char_p * (len(env) + 1))(*env, None)
+    return path, args, envp
+
+
+def _address(buffer) -> int:
+    import ctypes
+
+    return ctypes.addressof(buffer)
+
+
+def _exec(prepared: tuple) -> None:
+    """Replace this process with the command (every layer stays: no_new_privs, Landlock, seccomp, limits)."""
+    import ctypes
+
+    path, args, envp = prepared
+    sys.stdout.flush()
+    sys.stderr.flush()
+    _libc().execve(path, args, envp)
+    sys.stderr.write(f"{LAYER_MARK}could not exec {path.value.decode()!r} ({os.strerror(ctypes.get_errno())})\n")
+    sys.stderr.flush()
+    os._exit(LAYER_EXIT)
+
+
 def main(argv: list[str]) -> None:
     required: set[str] = set()
     status_fd: int | None = None
     tmpfs: tuple[int, int] | None = None
     uid: int | None = None
     tasks: int | None = None
+    shared: str | None = None
+    workdir: str | None = None  # --exec=WORKDIR: the command mode, the arguments are the command
+    reads: list[str] = []
     args = list(argv)
     try:
         while args and args[0].startswith("--"):
@@ -516,15 +594,26 @@ def main(argv: list[str]) -> None:
                 uid = int(value)
             elif opt == "--tasks":
                 tasks = int(value)
+            elif opt == "--shared":
+                shared = os.path.abspath(value)
+            elif opt == "--read":
+                reads.append(os.path.abspath(value))
+            elif opt == "--exec":
+                workdir = os.path.abspath(value)
             else:
                 raise ValueError(opt)
     except ValueError as e:
         args = [f"bad option {e}"]
-    if len(args) != 1 or args[0].startswith("bad option"):
+    if (args[:1] or ["bad option"])[0].startswith("bad option") or (workdir is None and len(args) != 1) or (
+            workdir is not None and not os.path.isabs(args[0])):
         sys.stderr.write(f"{LAYER_MARK}usage: boot.py [--require=L,...] [--status-fd=N] [--tmpfs=BYTES,FILES] "
-                         f"[--uid=N] [--tasks=N] PROGRAM\n")
+                         f"[--uid=N] [--tasks=N] [--shared=DIR] [--read=DIR ...] PROGRAM | --exec=WORKDIR /ABS/CMD "
+                         f"ARG...\n")
         os._exit(LAYER_EXIT)
     program = os.path.abspath(args[0])
+    exec_mode = workdir is not None
+    if workdir is None:
+        workdir = os.path.dirname(program)
     unknown = required - {"landlock", "seccomp"}
     if unknown:
         sys.stderr.write(f"{LAYER_MARK}unknown layers required: {sorted(unknown)}\n")
@@ -533,16 +622,17 @@ def main(argv: list[str]) -> None:
     try:
         if os.getpid() == 1:
             if tmpfs is not None:  # needs this mount namespace's privileges: before the uid goes
-                work_tmpfs(program, *tmpfs, uid)
-                mask_paths(os.path.dirname(program), uid)
+                work_tmpfs(workdir, *tmpfs, uid)
+                mask_paths(workdir, uid, shared, reads)
             if uid is not None:  # init too: nothing in the namespace keeps root's rights
                 drop_user(uid)
             worker = os.fork()
             if worker:
                 _init(worker, status_fd)
         elif uid is not None:  # no namespaces: the work directory is the host's, handed to the uid
-            os.chown(os.path.dirname(program), uid, uid)
-            os.chown(program, uid, uid)
+            os.chown(workdir, uid, uid)
+            for name in os.listdir(workdir):
+                os.chown(os.path.join(workdir, name), uid, uid)
             drop_user(uid)
         if status_fd is not None:
             os.close(status_fd)  # the untrusted program must not be able to forge its status
@@ -551,10 +641,13 @@ def main(argv: list[str]) -> None:
         if sys.platform.startswith("linux"):
             _no_new_privs()
             _drop_capabilities()
+        if shared is not None:
+            os.umask(0)  # the other sandbox of the pair runs under another uid: what one makes, both may use
+        prepared = _prepare_exec(args) if exec_mode else None
         if "landlock" in required:
-            apply_landlock(os.path.dirname(program))
+            apply_landlock(workdir, shared, tuple(reads), args[0] if exec_mode else None)
         if "seccomp" in required:
-            apply_seccomp()
+            apply_seccomp(_address(prepared[0]) if prepared else None)
     except LayerError as e:
         sys.stderr.write(f"{LAYER_MARK}{e}\n")
         sys.stderr.flush()
@@ -563,6 +656,8 @@ def main(argv: list[str]) -> None:
         sys.stderr.write(f"{LAYER_MARK}layers failed ({type(e).__name__}: {e})\n")
         sys.stderr.flush()
         os._exit(LAYER_EXIT)
+    if prepared is not None:
+        _exec(prepared)
     _run(program)
 
 

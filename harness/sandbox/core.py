@@ -52,6 +52,7 @@ but from the verdict protocol (harness/sandbox/protocol.py), which runs the test
 from __future__ import annotations
 
 import codecs
+import contextlib
 import dataclasses
 import json
 import logging
@@ -69,7 +70,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from harness.contain import clean_text, remove_tree
 from harness.errors import HarnessError
@@ -603,13 +604,27 @@ class ProcessHandle:
             return False
 
 
-def _execute(program: str, limits: Limits, stdin: str | None, setup: _Setup, fds: dict[str, int] | None = None,
-             handle: ProcessHandle | None = None) -> SandboxResult:
-    """One program, one process (tree), one work directory. `fds` (name -> descriptor) are handed to the child
-    (named in its HARNESS_FDS variable) and closed here once it has them, or when it could not start."""
+@dataclass(frozen=True)
+class _Command:
+    """The command mode (run_command): `argv` exec'd after the layers, `files` put in its work directory first,
+    `reads` more read-only roots, `env` added to the fixed environment."""
+
+    argv: tuple[str, ...]
+    files: tuple[tuple[str, bytes], ...] = ()
+    reads: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def _execute(program: str | _Command, limits: Limits, stdin: str | None, setup: _Setup,
+             fds: dict[str, int] | None = None, handle: ProcessHandle | None = None,
+             shared_dir: str | None = None) -> SandboxResult:
+    """One program (Python source, or a command), one process (tree), one work directory. `fds` (name ->
+    descriptor) are handed to the child (named in its HARNESS_FDS variable) and closed here once it has them, or
+    when it could not start. `shared_dir`: a folder this process may read and write besides its own (see
+    run_python)."""
     fds = dict(fds or {})
     try:
-        return _execute_owned(program, limits, stdin, setup, fds, handle)
+        return _execute_owned(program, limits, stdin, setup, fds, handle, shared_dir)
     finally:
         for fd in fds.values():
             try:
@@ -620,8 +635,8 @@ def _execute(program: str, limits: Limits, stdin: str | None, setup: _Setup, fds
             handle._detach()
 
 
-def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setup, fds: dict[str, int],
-                   handle: ProcessHandle | None) -> SandboxResult:
+def _execute_owned(program: str | _Command, limits: Limits, stdin: str | None, setup: _Setup, fds: dict[str, int],
+                   handle: ProcessHandle | None, shared_dir: str | None) -> SandboxResult:
     start = time.monotonic()
     try:
         workdir = tempfile.mkdtemp(prefix="harness-sandbox-")
@@ -632,13 +647,20 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
     try:
         main = os.path.join(workdir, "main.py")
         try:
-            with open(main, "w", encoding="utf-8") as f:
-                f.write(clean_text(program))  # a lone surrogate would raise here (surrogateescape covers few)
+            if isinstance(program, _Command):
+                for name, data in program.files:
+                    with open(os.path.join(workdir, name), "wb") as fb:
+                        fb.write(data)
+            else:
+                with open(main, "w", encoding="utf-8") as f:
+                    f.write(clean_text(program))  # a lone surrogate would raise here (surrogateescape covers few)
         except OSError as e:
             return SandboxResult("error", None, "", f"sandbox: could not write the program: {e}",
                                  time.monotonic() - start)
         env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "TMPDIR": workdir, "LANG": "C.UTF-8",
                "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1"}
+        if isinstance(program, _Command):
+            env.update(program.env)
         if fds:
             env["HARNESS_FDS"] = ",".join(f"{name}={fd}" for name, fd in fds.items())
         cmd = [*setup.wrapper, sys.executable, *_PYTHON_FLAGS, str(_BOOT)]
@@ -656,7 +678,15 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
             cmd.append(f"--uid={uid}")
         if setup.tasks:
             cmd.append(f"--tasks={limits.tasks}")
-        cmd.append(main)
+        if shared_dir is not None:
+            if setup.drop_uid:
+                os.chmod(shared_dir, 0o777)  # the pair's two uids both create and read files there (umask 0 inside)
+            cmd.append(f"--shared={shared_dir}")
+        if isinstance(program, _Command):
+            cmd += [f"--read={r}" for r in program.reads]
+            cmd += [f"--exec={workdir}", *program.argv]
+        else:
+            cmd.append(main)
         rlimits = [(getattr(resource, name), value) for name, value in _rlimit_values(limits)]
         if not setup.tasks and os.geteuid() != 0 and hasattr(resource, "RLIMIT_NPROC"):
             rlimits.append((resource.RLIMIT_NPROC, (_nproc_fallback(limits),) * 2))
@@ -705,22 +735,102 @@ def _execute_owned(program: str, limits: Limits, stdin: str | None, setup: _Setu
 
 
 def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None, *, fds: dict[str, int] | None = None,
-               handle: ProcessHandle | None = None) -> SandboxResult:
+               handle: ProcessHandle | None = None, shared_dir: str | os.PathLike[str] | None = None) -> SandboxResult:
     """Run `program` as __main__ in a fresh sandboxed process under every layer that works here. Its status
     reports how the process ended (passed: exit 0), not whether an answer is right: scores come from the verdict
     protocol of harness/sandbox/protocol.py. `fds` are handed over (see _execute); `handle` lets another thread stop it.
-    Where refusal() says no, nothing runs: status "error", the refusal as stderr."""
-    why = refusal()
+    `shared_dir`: an existing folder (absolute path; the caller makes and removes it, see shared_folder()) that
+    the program may read and write at the same path, besides its private work directory: for two cooperating
+    sandboxes of one check, which run under different uids, so the folder is made mode 0777 and the programs run
+    with umask 0 (a file made with an explicit private mode, such as mkdir(p, 0o700), stays private to its maker;
+    chmod is denied inside). Every other layer and limit stays. Where refusal() says no, nothing runs: status
+    "error", the refusal as stderr."""
+    return _run_job(program, limits, stdin, fds, handle, shared_dir)
+
+
+def run_command(argv: Sequence[str], limits: Limits = Limits(), stdin: str | None = None, *,
+                files: dict[str, bytes] | None = None, read_roots: Sequence[str] = (),
+                env: dict[str, str] | None = None, fds: dict[str, int] | None = None,
+                handle: ProcessHandle | None = None, shared_dir: str | os.PathLike[str] | None = None) -> SandboxResult:
+    """Run a command that is not Python (the JVM) under the same layers: boot applies them all, then execs `argv`
+    (argv[0] an absolute path to an ELF executable; seccomp and Landlock survive the exec and no_new_privs is set;
+    execve is pinned to that one call, so the command cannot exec anything itself). `files` (name -> bytes) are put
+    in the work directory (its cwd) first; `read_roots` are read-only roots besides the usual ones (the runtime,
+    its libraries); `env` adds variables to the fixed environment. Limits as for run_python: a runtime that reserves
+    much address space needs a larger `memory_mb` (RLIMIT_AS) or its own flags, and more `tasks` for its threads."""
+    exe = argv[0] if argv else ""
+    bad = [name for name in files or {} if not name or "/" in name or name in (".", "..", "main.py")]
+    if not os.path.isabs(exe):
+        return _refused(f"sandbox: the command must start with an absolute path, not {exe!r}", fds, handle)
+    if bad:
+        return _refused(f"sandbox: bad work-directory file name {bad[0]!r}", fds, handle)
+    job = _Command(tuple(argv), tuple((files or {}).items()), tuple(os.path.realpath(r) for r in read_roots),
+                   tuple((env or {}).items()))
+    return _run_job(job, limits, stdin, fds, handle, shared_dir)
+
+
+def _refused(why: str, fds: dict[str, int] | None, handle: ProcessHandle | None) -> SandboxResult:
+    """Nothing runs: the descriptors meant for the child are closed, the handle released, `why` is the stderr."""
+    for fd in (fds or {}).values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if handle is not None:
+        handle._detach()
+    return SandboxResult("error", None, "", why, 0.0)
+
+
+def _run_job(program: str | _Command, limits: Limits, stdin: str | None, fds: dict[str, int] | None,
+             handle: ProcessHandle | None, shared_dir: str | os.PathLike[str] | None) -> SandboxResult:
+    shared = None
+    if shared_dir is not None:
+        shared = os.path.realpath(shared_dir)
+        if not os.path.isdir(shared):
+            why: str | None = f"sandbox: the shared folder {os.fspath(shared_dir)!r} does not exist"
+        else:
+            why = refusal()
+    else:
+        why = refusal()
     if why is not None:
-        for fd in (fds or {}).values():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        if handle is not None:
-            handle._detach()
-        return SandboxResult("error", None, "", why, 0.0)
-    return _execute(program, limits, stdin, _setup()[1], fds, handle)
+        return _refused(why, fds, handle)
+    return _execute(program, limits, stdin, _setup()[1], fds, handle, shared)
+
+
+@contextlib.contextmanager
+def shared_folder(limits: Limits = Limits()) -> Iterator[str]:
+    """A folder for run_python's / run_command's `shared_dir`, removed afterwards. A root harness mounts a tmpfs of
+    limits.disk_mb and limits.files on it (the host's mount namespace, unmounted at the end), so the pair's shared
+    files are bounded like a work directory; elsewhere it is a plain folder, bounded per file by RLIMIT_FSIZE."""
+    path = tempfile.mkdtemp(prefix="harness-shared-")
+    mounted = False
+    try:
+        if os.geteuid() == 0 and sys.platform.startswith("linux"):
+            mounted = _boot_mount_tmpfs(path, limits)
+        os.chmod(path, 0o777)
+        yield path
+    finally:
+        if mounted:
+            _boot_umount(path)
+        remove_tree(path)
+
+
+def _boot_mount_tmpfs(path: str, limits: Limits) -> bool:
+    try:
+        _boot._mount("tmpfs", path, "tmpfs", _boot._MS_NOSUID | _boot._MS_NODEV,
+                     f"size={limits.disk_mb << 20},nr_inodes={limits.files},mode=0777")
+        return True
+    except (_boot.LayerError, OSError) as e:
+        log.warning("sandbox: no tmpfs for the shared folder (%s); its size is bounded per file only", e)
+        return False
+
+
+def _boot_umount(path: str) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.umount2(path.encode(), 2) != 0:  # MNT_DETACH: a file still open somewhere does not keep it mounted
+        log.warning("sandbox: could not unmount the shared folder %s (%s)", path, os.strerror(ctypes.get_errno()))
 
 
 def run_batch(programs: Sequence[str], limits: Limits = Limits(), stdin: Sequence[str | None] | None = None,
