@@ -425,7 +425,7 @@ class Dispatcher:
                 values = [0.0] * len(results)  # known only after the judge pass
             else:
                 each = [score_generation(ps.sample, a, spec.metrics, spec.extractor, spec.answer_type, spec.numeric,
-                                         spec.tool_call)
+                                         spec.tool_call, p.task.evaluators)
                         for a in answers]
                 s = _mean_of(each)
                 values = [e.metrics[spec.metrics[0]] for e in each]

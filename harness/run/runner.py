@@ -36,6 +36,7 @@ from harness.results.throughput import (
 from harness.run.decoding import DecodingFlags, settings_for
 from harness.run.dispatch import Dispatcher, Planned
 from harness.run.reasoning import ThinkingPlan, plan_thinking
+from harness.scoring.evaluate_metric import load_evaluate_metrics
 from harness.scoring.metrics import TaskTally, three_way
 from harness.tasks.spec import DERIVED
 from harness.tasks.suites import Suite, aggregate_suite, load_suite
@@ -123,6 +124,7 @@ def _plan_tasks(cfg: EvalConfig, suite: Suite | None, notes: list[str]) -> list[
     planned = []
     for path in resolve_task_files(_plan_names(cfg, suite)):
         task = Task.load(path)
+        task.evaluators = load_evaluate_metrics(task, cfg.trust_remote_code)  # code: only with --trust-remote-code
         mode = _choose_mode(cfg, suite, task, notes)
         shots = task.spec.num_fewshot if cfg.num_fewshot is None else cfg.num_fewshot
         items = task.plan(cfg.data_dir, cfg.limit, cfg.seed)
@@ -459,6 +461,7 @@ def _task_result(p: Planned, tally: TaskTally, u: Usage) -> dict[str, Any]:
         "description_zh": spec.description_zh,  # the leaderboard's Chinese pages; without it they show description
         "template": p.task.template.source,  # so a leaderboard built from results alone can show the prompt
         "throughput": u.report(),
+        **({"evaluate_modules": {n: e.source for n, e in sorted(p.task.evaluators.items())}} if p.task.evaluators else {}),
     }
 
 

@@ -10,9 +10,10 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
-from harness.scoring.extraction import extract_choice
+from harness.scoring.answer_metrics import EVALUATE_PREFIX, METRICS, AnswerContext
+from harness.scoring.extractors import EXTRACTORS
 from harness.types import GenerateResult, LoglikelihoodResult, Sample
 
 
@@ -43,85 +44,36 @@ def score_likelihood(sample: Sample, result: LoglikelihoodResult, metrics: Seque
 
 
 def extract(extractor: str, text: str, sample: Sample) -> str | None:
-    """Read the answer out of generated text, the way the task's answer type needs."""
-    if extractor == "choice":
-        return extract_choice(text, sample.labels, sample.choices)
-    if extractor == "choice_set":
-        from harness.scoring.extraction import extract_choice_set
-
-        return extract_choice_set(text, sample.labels, sample.choices)
-    if extractor == "numeric":
-        from harness.scoring.numeric import extract_number
-
-        return extract_number(text)
-    if extractor == "span":
-        from harness.scoring.cmrc import clean_span_prediction
-
-        return clean_span_prediction(text) or None
-    if extractor == "gaokao":
-        from harness.scoring.gaokao import extract_answer as gaokao_answers
-
-        # one entry per sub-question ("BD" is one multi-answer entry), kept apart by commas
-        letters = gaokao_answers(text, str(sample.meta.get("type", "single_choice")), len(sample.answers))
-        return ",".join(letters) if letters else None
-    if extractor == "boxed":
-        from harness.scoring.math_equiv import extract_answer as boxed_answer
-
-        return boxed_answer(text)  # the last complete \boxed{}, else an explicit final-answer line
-    if extractor == "answer_letter":
-        from harness.scoring.extraction import extract_answer_letter
-
-        return extract_answer_letter(text)  # "Answer: X" or one letter, nothing else (HalluQA MC)
-    if extractor == "first_letter":
-        from harness.scoring.extraction import extract_first_letter
-
-        return extract_first_letter(text, sample.labels)  # the reply's first character, if a label (UHGEval)
-    raise ValueError(f"unknown extractor {extractor}")
+    """Read the answer out of generated text with the task's extractor (harness/scoring/extractors.py)."""
+    return EXTRACTORS[extractor](text, sample)
 
 
 def metric_value(metric: str, prediction: str | None, sample: Sample, answer_type: str,
                  numeric: Any = None) -> float | None:
-    """One sample's value of one metric, in [0, 1]; None where the metric leaves the sample out."""
-    if metric == "accuracy_answered":  # accuracy over the answered items only (UHGEval's own figure)
-        return None if prediction is None else metric_value("accuracy", prediction, sample, answer_type, numeric)
-    if metric == "accuracy":
-        if prediction is None:
-            return 0.0
-        if answer_type == "numeric":
-            from harness.scoring.numeric import numbers_match
-
-            tol = numeric.model_dump() if numeric is not None else {}  # the task's `numeric` tolerances
-            return 1.0 if any(numbers_match(prediction, a, **tol) for a in sample.answers) else 0.0
-        if sample.target >= 0 or sample.is_multi_choice:  # a label, or exactly the set of labels ("AC")
-            return 1.0 if prediction == sample.target_label else 0.0
-        return 1.0 if prediction in sample.answers else 0.0
-    if metric in ("exact_match", "f1"):
-        from harness.scoring.cmrc import cmrc_em, cmrc_f1
-
-        return (cmrc_em if metric == "exact_match" else cmrc_f1)(list(sample.answers), prediction or "")
-    if metric == "gaokao_score":
-        from harness.scoring.gaokao import normalised_score
-
-        predicted = prediction.split(",") if prediction else []
-        return normalised_score(predicted, list(sample.answers), str(sample.meta.get("type", "single_choice")))
-    if metric == "math_equiv":
-        from harness.scoring.math_equiv import equivalent
-
-        # math-verify decides, as OlymMATH's scorer calls it: equal as mathematics to any reference answer
-        return 1.0 if prediction is not None and any(equivalent(prediction, a) for a in sample.answers) else 0.0
-    raise ValueError(f"unknown metric {metric}")
+    """One sample's value of one per-answer metric (harness/scoring/answer_metrics.py), in [0, 1]; None where the
+    metric leaves the sample out."""
+    return METRICS[metric](prediction, sample, AnswerContext(answer_type, numeric))
 
 
 def score_generation(
     sample: Sample, result: GenerateResult, metrics: Sequence[str] = ("accuracy",), extractor: str = "choice",
     answer_type: str = "choice", numeric: Any = None, tool_call: Any = None,
+    evaluators: Mapping[str, Any] | None = None,
 ) -> Scored:
+    """Score one reply: extract the answer, then each metric. `evaluators` are the task's loaded `evaluate:`
+    metrics (harness/scoring/evaluate_metric.py), by name without the prefix."""
     if answer_type == "tool_call":  # calls read and checked by the task's checker (`tool_call` block)
         from harness.scoring.acebench import score_item
 
         return score_item(sample, result, metrics, tool_call)
     prediction = extract(extractor, result.text, sample)
-    each = {m: metric_value(m, prediction, sample, answer_type, numeric) for m in metrics}
+    ctx = AnswerContext(answer_type, numeric)
+    each: dict[str, float | None] = {}
+    for m in metrics:
+        if m.startswith(EVALUATE_PREFIX):
+            each[m] = (evaluators or {})[m[len(EVALUATE_PREFIX):]].value(prediction, sample)
+        else:
+            each[m] = METRICS[m](prediction, sample, ctx)
     values = {m: v for m, v in each.items() if v is not None}
     return Scored(prediction=prediction, metrics=values, correct=values[metrics[0]] >= 1.0, output=result.text)
 

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator
 from harness import hub
 from harness.contain import clean
 from harness.errors import HarnessError
+from harness.tasks.readers import LAYOUTS
 from harness.tasks.spec import DatasetSpec, TaskSpec
 
 DATA_DIR_ENV = "HARNESS_DATA_DIR"
@@ -247,9 +248,9 @@ def _read_python(spec: DatasetSpec, path: Path, task: str = "") -> list[dict[str
         raise HarnessError(f"{where}: cannot parse it as dataset.format {spec.format}: {_short(e)}") from None
     if spec.records:
         doc = _walk(doc, spec.records, where, "dataset.records")
-    if spec.reader in ("squad", "c3"):
+    if spec.reader != "table":
         try:
-            return _squad_rows(doc) if spec.reader == "squad" else _c3_rows(doc)
+            return LAYOUTS[spec.reader](doc)
         except (KeyError, IndexError, TypeError, ValueError) as e:
             raise HarnessError(f"{where}: not in the layout of dataset.reader {spec.reader} ({type(e).__name__}: "
                                f"{_short(e)}); check dataset.reader and dataset.records") from None
@@ -332,32 +333,6 @@ def _load_json_or_lines(text: str, fmt: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError:  # FewCLUE's .json files are JSON lines
         return [json.loads(line) for line in text.split("\n") if line.strip()]
-
-
-def _squad_rows(doc: Any) -> list[dict[str, Any]]:
-    """SQuAD layout (CMRC2018): one row per question, with its paragraph and every reference answer."""
-    data = doc["data"] if isinstance(doc, dict) else doc
-    rows = []
-    for article in data:
-        for para in article["paragraphs"]:
-            for qa in para["qas"]:
-                rows.append({
-                    "id": qa["id"], "context": para["context"], "question": qa["question"],
-                    "answers": [a["text"] for a in qa["answers"]], "title": article.get("title", ""),
-                })
-    return rows
-
-
-def _c3_rows(doc: Any) -> list[dict[str, Any]]:
-    """C3 layout: [[dialogue or passage lines], [{question, choice, answer}], id] -> one row per question."""
-    rows = []
-    for lines, questions, doc_id in doc:
-        for k, q in enumerate(questions):
-            rows.append({
-                "id": f"{doc_id}-{k}", "context": "\n".join(lines), "question": q["question"],
-                "choice": q["choice"], "answer": q["answer"],
-            })
-    return rows
 
 
 def _joiner(path: Path, on: str, fields: list[str] | None, task: str = "") -> Callable[[dict[str, Any]], dict[str, Any]]:

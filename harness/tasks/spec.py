@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import HarnessError
+from harness.registry import Registry
+from harness.scoring.answer_metrics import check_metric_name
+from harness.scoring.extractors import EXTRACTORS
+from harness.tasks.readers import LAYOUTS
 
 DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines", "xlsx"]
 # math: a mathematical answer (LaTeX), read from the last \boxed{} (extraction `boxed`) and scored by `math_equiv`
@@ -23,17 +27,24 @@ DataFormat = Literal["csv", "tsv", "json", "jsonl", "lines", "xlsx"]
 AnswerType = Literal["choice", "numeric", "span", "gaokao", "execution", "judged", "math", "tool_call"]
 # csr/isr/psr (CFBench) and hsr/ssr (FollowBench): per-item scores from a judge's checklist marks (judge parsers
 # cfbench, followbench; harness/scoring/checklists.py)
-Metric = Annotated[str, Field(pattern=r"^(accuracy|exact_match|f1|gaokao_score|judge_score|math_equiv|csr|isr|psr|hsr|ssr|acebench|acebench_strict|pass@[1-9][0-9]*"
-                                       r"|accuracy_answered|correct|incorrect|not_attempted|correct_given_attempted|f_score)$")]
+# a metric name: a per-answer metric (harness/scoring/answer_metrics.py METRICS), one another scorer computes
+# (SCORED_ELSEWHERE: judge, checklists, tool calls), pass@k (execution) or evaluate:<name> (the task's `evaluate` block)
+Metric = Annotated[str, AfterValidator(lambda v: check_metric_name(v))]
 # per-item shares of a three-way judged grade (Chinese SimpleQA): correct (A), incorrect (B), not_attempted (C); the
 # task-level correct_given_attempted and f_score are computed from the first two (harness/scoring/metrics.py, three_way)
 THREE_WAY = ("correct", "incorrect", "not_attempted")
 DERIVED = ("correct_given_attempted", "f_score")
 CHECKLIST_METRICS = {"cfbench": ("csr", "isr", "psr"), "followbench": ("hsr", "ssr")}
-# boxed: the last complete \boxed{} of the answer, else an explicit final-answer line (harness/scoring/math_equiv.py)
-# answer_letter: the reply is "Answer: X" or one letter (HalluQA MC); first_letter: the reply's first non-blank
-# character, when it is a label (UHGEval's selective evaluator)
-Extraction = Literal["choice", "choice_set", "numeric", "span", "gaokao", "boxed", "answer_letter", "first_letter"]
+# how the answer is read out of a reply: a name in harness/scoring/extractors.py EXTRACTORS (each documented there)
+Extraction = Annotated[str, AfterValidator(lambda v: _registered(EXTRACTORS, v))]
+# how rows come out of a nested upstream file: a name in harness/tasks/readers.py LAYOUTS (table: rows as they are)
+Layout = Annotated[str, AfterValidator(lambda v: _registered(LAYOUTS, v))]
+
+
+def _registered(registry: Registry[Any], name: str) -> str:
+    if name not in registry:
+        raise ValueError(registry.unknown(name))
+    return name
 
 
 class _Strict(BaseModel):
@@ -117,7 +128,7 @@ class DatasetSpec(_Strict):
     column_names: list[str] | None = None  # for header-less CSV/TSV/lines files
     separator: str | None = None  # field separator of a `lines` file (GSM8K-zh uses "[SEP]")
     records: str | None = None  # dotted key path to the list of records inside a JSON document
-    reader: Literal["table", "squad", "c3"] = "table"  # squad/c3: nested upstream layouts, one sample per question
+    reader: Layout = "table"  # squad/c3: nested upstream layouts, one sample per question
     join: JoinSpec | None = None
     exclude: dict[str, list[Any]] = Field(default_factory=dict)  # drop rows whose field has one of these values
     subsets_from: SubsetsFromSpec | None = None
@@ -201,6 +212,15 @@ class ExecutionSpec(_Strict):
         if needs and self.code != needs:
             raise ValueError(f"field 'execution.tests': {self.tests} needs execution.code {needs}, got {self.code}")
         return self
+
+
+class EvaluateSpec(_Strict):
+    """A metric computed by a module of the `evaluate` library (harness/scoring/evaluate_metric.py)."""
+
+    # a folder beside the task file holding <folder>/<folder>.py (offline), or a hub name ("exact_match", "org/x")
+    module: str
+    key: str | None = None  # the entry of compute()'s result that is the score (default: the metric's name)
+    kwargs: dict[str, Any] = Field(default_factory=dict)  # extra arguments to compute()
 
 
 class JudgeTurn(_Strict):
@@ -357,6 +377,7 @@ class TaskSpec(_Strict):
     group_by: list[str] = Field(default_factory=list)
     aggregate: Literal["macro", "micro"] = "micro"  # macro: mean over the first group_by key's groups
     csl: CslSpec | None = None  # FollowBench's consecutive satisfied levels, reported beside the metrics
+    evaluate: dict[str, EvaluateSpec] = Field(default_factory=dict)  # the modules of `evaluate:<name>` metrics
 
     @field_validator("description_zh")
     @classmethod
@@ -469,6 +490,22 @@ class TaskSpec(_Strict):
             raise ValueError("field 'fields.points': judge.points grades out of each item's points; name their column")
         if self.extraction == "first_letter" and self.answer_type != "choice":
             raise ValueError("field 'extraction': first_letter reads an option label (answer_type choice)")
+        return self
+
+    @model_validator(mode="after")
+    def _evaluate_metrics(self) -> TaskSpec:
+        """An evaluate:<name> metric scores an extracted answer (generate mode) and names its module."""
+        named = [m.split(":", 1)[1] for m in self.metrics if m.startswith("evaluate:")]
+        for name in named:
+            if name not in self.evaluate:
+                raise ValueError(f"field 'evaluate': metric evaluate:{name} needs an entry evaluate.{name} naming "
+                                 f"its module (a folder beside the task file, or a hub name)")
+        for name in self.evaluate:
+            if name not in named:
+                raise ValueError(f"field 'evaluate': {name} is not used; list evaluate:{name} in metrics or remove it")
+        if named and (self.modes != ["generate"] or self.answer_type in ("execution", "judged", "tool_call")):
+            raise ValueError("field 'metrics': evaluate metrics score an answer read out of a reply: they need "
+                             "modes [generate] and an answer_type other than execution, judged or tool_call")
         return self
 
     @model_validator(mode="after")

@@ -95,6 +95,7 @@ class Task:
     system: PromptTemplate | None = None
     # rows of the benchmark this task cannot score (dataset.not_scored): reason -> their ids, read by `plan`
     not_scored: dict[str, list[str]] = field(default_factory=dict)
+    evaluators: dict[str, Any] = field(default_factory=dict)  # `evaluate:` metrics, loaded by the runner (trust)
     _prefix_free: set[tuple[str, ...]] = field(default_factory=set)  # continuation sets already checked
 
     @classmethod
