@@ -15,6 +15,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.models.presets import ThinkingSpec
 from harness.run.reasoning import Split, ThinkingPlan, ThinkTally, plan_thinking, split_reasoning
+from harness.scoring.consensus import consensus
 
 PREFILLED = ThinkingPlan(True, "always", "preset", prefilled=True)
 
@@ -184,6 +185,11 @@ def test_qwen3_thinking_samples_and_accounting(tiny_qwen3: Path, data_dir: Path,
         assert across["per_sample"] == pytest.approx(per_draw)
         assert t["metrics"]["avg@2"] == pytest.approx(sum(per_draw) / 2)
         assert across["pass@2"] == pytest.approx(100 * sum(any(s["correct_each"]) for s in mine) / len(mine))
+        # cons@2: the majority answer of each item, its value recomputed from the line's predictions
+        kind = "numeric" if name == "gsm8k_zh" else "choice"
+        chosen = [consensus(s["predictions"], [float(c) for c in s["correct_each"]], kind) for s in mine]
+        assert [s["consensus"] for s in mine] == [{"prediction": c[0], "votes": c[1]} for c in chosen]
+        assert across["cons@2"] == pytest.approx(100 * sum(c[2] for c in chosen) / len(mine))
         assert t["score"] == pytest.approx(100 * sum(s["metrics"]["accuracy"] for s in mine) / len(mine))
         th = t["thinking"]
         assert th["generations"] == 8 and th["generated_tokens"] == sum(s["generated_tokens"] for s in mine)

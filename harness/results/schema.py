@@ -220,7 +220,8 @@ class Context(_Block):
 
 class AcrossSamples(_Block):
     """metrics.across_samples, with several generations per item: each run's score, their mean (avg@N), the
-    standard error across runs and pass@N (an item right in any of its N generations)."""
+    standard error across runs, pass@N (an item right in any of its N generations) and cons@N (what the majority
+    answer scored; harness/scoring/consensus.py)."""
 
     __pydantic_extra__: dict[str, Number | None]  # pass@N
 

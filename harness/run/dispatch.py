@@ -27,6 +27,7 @@ from harness.results.throughput import Usage
 from harness.run.context import ContextFit, ContextTally
 from harness.run.decoding import GenSettings
 from harness.run.reasoning import Split, ThinkingPlan, ThinkTally, split_reasoning
+from harness.scoring.consensus import consensus
 from harness.scoring.metrics import Scored, TaskTally, score_generation, score_likelihood
 from harness.tasks.task import PromptedSample, PromptHash, Task, template_doc
 from harness.types import GenerateRequest, GenerateResult, LoglikelihoodRequest, Mode, Sample
@@ -407,6 +408,8 @@ class Dispatcher:
         spec = p.task.spec
         conv = self.conversations.pop((ti, si))
         results = [r for r in conv.results if r is not None]
+        votes = len(results) > 1 and spec.answer_type not in ("execution", "judged", "tool_call")  # cons@N
+        majority: float | None = None
         try:
             # everything that scores sees the answer only; an unfinished thinking block leaves an empty answer
             splits = [self._split(ti, r) for r in results]
@@ -429,6 +432,10 @@ class Dispatcher:
                         for a in answers]
                 s = _mean_of(each)
                 values = [e.metrics[spec.metrics[0]] for e in each]
+                if votes:
+                    chosen, n_votes, majority = consensus([e.prediction for e in each], values, spec.answer_type,
+                                                          spec.numeric)
+                    s.details = {**(s.details or {}), "consensus": {"prediction": chosen, "votes": n_votes}}
             counts = self._count_thinking(ti, results, splits, values)
             s.details = {**(s.details or {}), **_reasoning_details(splits, self.thinking, counts)}
         except HarnessError:
@@ -436,11 +443,12 @@ class Dispatcher:
         except Exception as e:  # the item broke its scorer, the sandbox call or the reasoning split: recorded, scored 0
             answers = results
             values = [0.0] * len(results)
+            majority = 0.0 if votes else None
             s = self._failed(ti, ps, e, results[0].text if results else None)
             if spec.answer_type == "judged":  # never judged: it counts 0 in its task's score, as any failed item
                 self.tallies[ti].add(ps.sample, s)
         if spec.answer_type not in ("execution", "judged"):
-            self.tallies[ti].add_draws(values)
+            self.tallies[ti].add_draws(values, majority)
         writer.write(sample_record(p, ps, s, answers[0], answers))
         self._done(ti, si, ps, s)
 

@@ -299,11 +299,16 @@ class TaskTally:
         self.predictions: Counter[str] = Counter()  # only where predictions are a few statuses (execution tasks)
         self.draws: list[Moments] = []  # several generations per item: the primary metric of the j-th of each
         self.any_right = Moments()  # ... and whether any of an item's generations was fully right (pass@N)
+        self.majority = Moments()  # ... and what the majority answer scored (cons@N, harness/scoring/consensus.py)
         self.flags: Counter[str] = Counter()  # judged items by how their verdict was read (judge_clamped, ...)
 
-    def add_draws(self, values: Sequence[float]) -> None:
+    def add_draws(self, values: Sequence[float], majority: float | None = None) -> None:
+        """One item's N generations: the primary metric of each, and what their majority answer scored (None where
+        the task has no answers to vote on)."""
         if len(values) < 2:
             return
+        if majority is not None:
+            self.majority.add(majority)
         while len(self.draws) < len(values):
             self.draws.append(Moments())
         for moments, v in zip(self.draws, values):
@@ -319,8 +324,11 @@ class TaskTally:
         n = len(scores)
         mean = sum(scores) / n
         sd = math.sqrt(sum((x - mean) ** 2 for x in scores) / (n - 1)) if n > 1 else float("nan")
-        return {"samples": n, "per_sample": scores, "mean": mean, "stderr": sd / math.sqrt(n),
-                f"pass@{n}": 100 * self.any_right.mean_stderr()[0]}
+        out = {"samples": n, "per_sample": scores, "mean": mean, "stderr": sd / math.sqrt(n),
+               f"pass@{n}": 100 * self.any_right.mean_stderr()[0]}
+        if self.majority.n:
+            out[f"cons@{n}"] = 100 * self.majority.mean_stderr()[0]
+        return out
 
     def add(self, sample: Sample, s: Scored, count_predictions: bool = False) -> None:
         self.add_values(sample.meta, s.metrics, sample.weight, s.prediction, count_predictions)
