@@ -193,10 +193,6 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
     models = models or [args.model]
     if args.launcher == "ray" and not data_dir:
         raise HarnessError("--launcher ray: pass --data-dir (a path every node can read); workers do not fetch from the hub")
-    if args.allow_weak_sandbox:
-        from harness.sandbox.core import allow_weak_sandbox
-
-        allow_weak_sandbox()
     cfg = EvalConfig(
         model=models[0],
         tasks=[t.strip() for t in (args.tasks or "").split(",") if t.strip()],
@@ -234,6 +230,7 @@ def _eval(args: argparse.Namespace, argv: list[str]) -> int:
         judge_api_key_env=args.judge_api_key_env,
         judge_sees_reasoning=args.judge_sees_reasoning,
         sandbox_workers=args.sandbox_workers,
+        allow_weak_sandbox=args.allow_weak_sandbox,
         cache="off" if args.no_cache else "fresh" if args.fresh else "on",
         cache_dir=args.cache_dir,
         progress=not args.no_progress,  # a bar on a terminal, plain lines in a log (harness/run/progress.py)

@@ -85,6 +85,9 @@ class EvalConfig:
     top_k: int | None = None
     judge_sees_reasoning: bool = False  # show judges each answer's reasoning (default: the answer only)
     sandbox_workers: int | None = None  # sandboxed checks at once (execution tasks); None: the cores
+    # run untrusted code although a sandbox layer or limit is missing here (recorded); part of the config so that
+    # Ray workers and harness.evaluate() callers get it as the CLI's --allow-weak-sandbox does
+    allow_weak_sandbox: bool = False
     cache: str = "on"  # on: reuse and store responses; fresh: recompute, store; off: neither
     cache_dir: Path | None = None
     progress: bool = True
@@ -249,6 +252,10 @@ def run_eval(cfg: EvalConfig, opened: Opened | None = None, open_judge: Any = No
     suite = load_suite(cfg.suite) if cfg.suite else None
     notes: list[str] = []
     planned = _plan_tasks(cfg, suite, notes)
+    if cfg.allow_weak_sandbox and any(p.task.spec.answer_type == "execution" for p in planned):
+        from harness.sandbox.core import allow_weak_sandbox
+
+        allow_weak_sandbox()  # in this process: a Ray worker's own, or the caller's
     judged = [p.task.name for p in planned if p.task.spec.answer_type == "judged"]
     if judged and not cfg.judge_model:
         raise HarnessError(f"--judge-model: tasks {', '.join(judged)} are scored by a judge model; name one "
