@@ -271,6 +271,7 @@ class Dispatcher:
             ll_keys.append((ti, si))
             self.hashes[ti].add(ps)
 
+        gen_items = [(ti, si, ps) for ti, si, ps in gen_items if not self._unrunnable(ti, si, ps, writer)]
         firsts = []
         for ti, si, ps in gen_items:
             self.live[(ti, si)] = ps
@@ -304,6 +305,23 @@ class Dispatcher:
                 gen_keys.append((ti, si, j))
             self.hashes[ti].add(ps)
         return ll, ll_keys, gen, gen_keys
+
+    def _unrunnable(self, ti: int, si: int, ps: PromptedSample, writer: SampleWriter) -> bool:
+        """A Java problem whose tests need a library not installed here (fastjson2): left out before it is asked,
+        counted and named with the reason, never scored 0."""
+        ex = self.planned[ti].task.spec.execution
+        if ex is None or ex.tests != "junit":
+            return False
+        from harness.sandbox.java import unrunnable
+
+        why = unrunnable(ps.sample)
+        if why is None:
+            return False
+        self.live[(ti, si)] = ps
+        self.hashes[ti].add(ps)
+        self.context[ti].exclude(why, ps.sample.sample_id)
+        self._skip(ti, si, why.replace("_", " "), writer)
+        return True
 
     def _skip(self, ti: int, si: int, reason: str, writer: SampleWriter) -> None:
         """An item that could not be asked: its line says why; it is left out of the score and counted."""
@@ -519,6 +537,13 @@ class Dispatcher:
             self._checks = CheckPool(self.sandbox_workers)
         if self.sandbox_isolation is None:
             self.sandbox_isolation = {**record(), "workers": self._checks.workers, "protocol": PROTOCOL}
+        if ex.tests == "junit":  # one sandboxed JVM per check, its own limits and verdict (harness/sandbox/java.py)
+            from harness.sandbox import java
+
+            java.check_allowed()
+            jl = java.java_limits(ex.timeout_s, ex.memory_mb)
+            self.sandbox_isolation.setdefault("java", java.record(jl))
+            return [java.submit(self._checks, c, jl) for c in java.render_java_checks(p.task, ps.sample, answers)]
         limits = Limits(timeout_s=ex.timeout_s, cpu_s=max(1, int(ex.timeout_s)), memory_mb=ex.memory_mb)
         return [self._checks.submit(c, limits) for c in render_checks(p.task, ps.sample, answers)]
 
