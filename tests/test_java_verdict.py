@@ -195,3 +195,8 @@ def test_a_jdk_without_the_security_manager_refuses(monkeypatch: pytest.MonkeyPa
     assert why is not None and "--allow-weak-sandbox" in why and "\n" not in why
     r = run_java_check(JavaCheck((HONEST,), TESTS, "forge"))
     assert r.status == "error" and r.reason == why
+    from harness.sandbox import core
+
+    monkeypatch.setattr(core, "_allow_weak", True)  # --allow-weak-sandbox: it runs, without the Security Manager
+    assert run_java_check(JavaCheck((HONEST,), TESTS, "forge")).passed
+    assert java.record(java_limits())["security_manager"] is False

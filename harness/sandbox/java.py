@@ -282,8 +282,7 @@ def jvm_flags(limits: Limits) -> list[str]:
     heap = max(64, limits.memory_mb // 4)
     return [f"-Xmx{heap}m", "-Xss4m", "-XX:MaxMetaspaceSize=256m", "-XX:CompressedClassSpaceSize=64m",
             "-XX:ReservedCodeCacheSize=64m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
-            "-Xshare:auto", "-Djava.security.manager=allow", "-Djava.io.tmpdir=tmp", "-Dfile.encoding=UTF-8",
-            "-Duser.language=en"]
+            "-Xshare:auto", "-Djava.io.tmpdir=tmp", "-Dfile.encoding=UTF-8", "-Duser.language=en"]
 
 
 def run_java_check(check: JavaCheck, limits: Limits | None = None, handle: ProcessHandle | None = None) -> JavaResult:
@@ -305,8 +304,11 @@ def run_java_check(check: JavaCheck, limits: Limits | None = None, handle: Proce
     classes = launcher_classes(rt)
     classpath = ":".join([str(classes), *rt.jars])
     nonce = secrets.token_hex(16)
-    argv = [rt.java, *jvm_flags(limits), "-cp", classpath, _MAIN]
-    r = run_command(argv, limits, f"{nonce}\n{test_name}\n", files={k: v.encode() for k, v in files.items()},
+    confine = rt.major < 24  # else only under --allow-weak-sandbox (see refusal): the verdict is then forgeable
+    argv = [rt.java, *jvm_flags(limits), *(["-Djava.security.manager=allow"] if confine else []), "-cp", classpath,
+            _MAIN]
+    stdin = f"{nonce}\n{test_name}\n{'confined' if confine else 'unconfined'}\n"
+    r = run_command(argv, limits, stdin, files={k: v.encode() for k, v in files.items()},
                     read_roots=[*rt.reads, str(classes)], env={"MALLOC_ARENA_MAX": "2", "JAVA_HOME": rt.home},
                     handle=handle)
     return decide(r, nonce, limits)

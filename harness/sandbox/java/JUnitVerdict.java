@@ -82,6 +82,8 @@ public final class JUnitVerdict {
         }
         String nonce = input[0].trim();
         String testClass = input[1].trim();
+        // a JDK without the Security Manager (24+) runs only when the harness was told to (--allow-weak-sandbox)
+        boolean confine = input.length < 3 || !input[2].trim().equals("unconfined");
         Path work = Paths.get("").toAbsolutePath();
         Path src = work.resolve(".src");
         Files.createDirectories(src);
@@ -103,7 +105,9 @@ public final class JUnitVerdict {
         }
 
         Compiled loader = new Compiled(classes, work, JUnitVerdict.class.getClassLoader());
-        Policy.setPolicy(new Confined(loader, work));
+        if (confine) {
+            Policy.setPolicy(new Confined(loader, work));
+        }
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         Failures failures = new Failures();
@@ -111,7 +115,9 @@ public final class JUnitVerdict {
         Class<?> tests = Class.forName(testClass, false, loader);
         LauncherDiscoveryRequest request = LauncherDiscoveryRequestBuilder.request()
                 .selectors(selectClass(tests)).build();
-        System.setSecurityManager(new SecurityManager());
+        if (confine) {
+            System.setSecurityManager(new SecurityManager());
+        }
         Thread.currentThread().setContextClassLoader(loader);
         launcher.execute(request, summary, failures);
         Thread.currentThread().setContextClassLoader(JUnitVerdict.class.getClassLoader());
