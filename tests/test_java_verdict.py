@@ -117,16 +117,19 @@ FORGERIES = {
 }
 
 
-@pytest.mark.parametrize("name", list(FORGERIES))
-def test_forgeries_fail(name: str):
-    r = check(FORGERIES[name])
-    assert r.status != "passed", (name, r)
-    assert r.status in ("failed", "timeout"), (name, r)
-    assert not r.reason.startswith("compilation error"), (name, r)  # the trick ran, and did not work
+def test_forgeries_fail():
+    """All of them, two JVMs at a time (each check is one JVM: ~2.5 s)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        results = dict(zip(FORGERIES, pool.map(check, FORGERIES.values())))
+    for name, r in results.items():
+        assert r.status in ("failed", "timeout"), (name, r)
+        assert not r.reason.startswith("compilation error"), (name, r)  # the trick ran, and did not work
 
 
 def test_an_infinite_loop_times_out():
-    r = check(wrong("", body="        while (true) { }"), timeout_s=8.0)
+    r = check(wrong("", body="        while (true) { }"), timeout_s=5.0)
     assert r.status == "timeout", r
 
 
