@@ -57,6 +57,24 @@ def scripted_judge(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPa
     return build_scripted_model(tiny_models["qwen2"], tmp_path_factory.mktemp("judge") / "scripted-judge", "综合得分：1")
 
 
+SUPERCLUE_LIMIT = 3  # items per task in the shared superclue run below
+
+
+@pytest.fixture(scope="session")
+def superclue_qwen2_run(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path,
+                        tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder holding one `harness eval --suite superclue` run of the tiny qwen2 (SUPERCLUE_LIMIT items a task,
+    16 new tokens, the scripted judge, no response cache, so it has its own throughput): the end-to-end suite
+    tests check it and the browser tests put it on their board (a copy). One run instead of two: ~20 s."""
+    from harness.cli import main
+
+    out = tmp_path_factory.mktemp("superclue-qwen2")
+    assert main(["eval", "--model", str(tiny_models["qwen2"]), "--suite", "superclue", "--data-dir", str(data_dir),
+                 "--limit", str(SUPERCLUE_LIMIT), "--max-new-tokens", "16", "--output-dir", str(out), "--no-progress",
+                 "--judge-model", str(scripted_judge), "--no-cache"]) == 0
+    return out / tiny_models["qwen2"].name
+
+
 @pytest.fixture(autouse=True)
 def _own_response_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets an empty response cache: a run never answers from another test's responses (tests of

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from conftest import SUPERCLUE_LIMIT
 
 from harness.cli import main
 from harness.results.files import read_samples
@@ -27,16 +28,19 @@ def _run(tmp: Path, model: Path, data_dir: Path, *extra: str, suite: str = "supe
 
 
 @pytest.fixture(scope="module")
-def suite_run(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path,
-              tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, list[dict]]:
-    return _run(tmp_path_factory.mktemp("suite"), tiny_models["qwen2"], data_dir, "--judge-model", str(scripted_judge))
+def suite_run(superclue_qwen2_run: Path) -> tuple[dict, list[dict]]:
+    """The session's superclue run of the tiny qwen2 with the scripted judge (conftest.py; the browser tests
+    build their board from it too)."""
+    (path,) = superclue_qwen2_run.glob("*.json")
+    results = json.loads(path.read_text(encoding="utf-8"))
+    return results, read_samples(path.parent / results["samples_file"])
 
 
 def test_every_suite_task_ran(suite_run: tuple[dict, list[dict]]) -> None:
     results, samples = suite_run
     suite = load_suite("superclue")
     assert set(results["tasks"]) == set(suite.tasks)
-    assert len(samples) == sum(t["n_samples"] for t in results["tasks"].values()) == 4 * len(suite.tasks)
+    assert len(samples) == sum(t["n_samples"] for t in results["tasks"].values()) == SUPERCLUE_LIMIT * len(suite.tasks)
     for name, t in results["tasks"].items():
         assert 0 <= t["score"] <= 100, name
         assert t["mode"] in ("likelihood", "generate")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from conftest import SUPERCLUE_LIMIT
 from needs import require
 
 from harness.cli import main
@@ -31,14 +32,17 @@ def _need_browser() -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three real suite runs (qwen2, llama under an odd name, glm4), one sample output replaced by markup, built."""
+def site(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path, superclue_qwen2_run: Path,
+         tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three real suite runs (qwen2, llama under an odd name, glm4), one sample output replaced by markup, built.
+    The qwen2 run is the session's (conftest.py, SUPERCLUE_LIMIT items a task), copied: its samples are edited."""
     tmp = tmp_path_factory.mktemp("board")
     odd = tmp / "models" / ODD_NAME
     shutil.copytree(tiny_models["llama"], odd)
     results = tmp / "results"
-    for model in (tiny_models["qwen2"], odd, tiny_models["glm4"]):
-        args = ["eval", "--model", str(model), "--suite", "superclue", "--data-dir", str(data_dir), "--limit", "3",
+    shutil.copytree(superclue_qwen2_run, results / "tiny-qwen2")
+    for model in (odd, tiny_models["glm4"]):
+        args = ["eval", "--model", str(model), "--suite", "superclue", "--data-dir", str(data_dir), "--limit", str(SUPERCLUE_LIMIT),
                 "--max-new-tokens", "16", "--output-dir", str(results), "--no-progress", "--judge-model", str(scripted_judge),
                 "--no-cache"]  # measured here: a run answered from the session's cache has no throughput to show
         assert main(args) == 0
@@ -196,14 +200,14 @@ def test_sample_browser_cuts_a_huge_field_and_links_the_full_text(site: Path, pa
 def test_sample_browser_likelihood_items_and_model_switch(site: Path, page: Any) -> None:
     page.goto(_url(site, "tasks/ceval.html"))
     page.wait_for_selector("#s-list li.sample")
-    assert page.locator("#s-list li.sample").count() == 3
+    assert page.locator("#s-list li.sample").count() == SUPERCLUE_LIMIT
     first = page.locator("#s-list li.sample").first
     assert first.locator(".logprobs tr").count() == 4  # A-D
     chosen = page.locator("#s-model option").nth(2)
     key = chosen.get_attribute("data-key")
     page.select_option("#s-model", index=2)
     page.wait_for_selector(f"#s-list[data-shown='{key}|all|1']")
-    assert page.locator("#s-list li.sample").count() == 3
+    assert page.locator("#s-list li.sample").count() == SUPERCLUE_LIMIT
     assert f"model={key.split('|')[2]}" in page.url
 
 
