@@ -373,4 +373,4 @@ def test_forgeries_score_zero_end_to_end(data_dir: Path, tmp_path: Path) -> None
     lines = [json.loads(x) for x in (path.parent / results["samples_file"]).read_text(encoding="utf-8").splitlines()]
     runs = [e for s in lines for e in s["execution"]]
     assert len(runs) == 20 and {e["status"] for e in runs} == {"failed"} and all(e["reason"] for e in runs)
-    assert results["sandbox"]["protocol"] == "verdict/1" and results["sandbox"]["workers"] >= 1
+    assert results["sandbox"]["protocol"] == "verdict/2" and results["sandbox"]["workers"] >= 1

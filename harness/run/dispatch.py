@@ -307,14 +307,21 @@ class Dispatcher:
         return ll, ll_keys, gen, gen_keys
 
     def _unrunnable(self, ti: int, si: int, ps: PromptedSample, writer: SampleWriter) -> bool:
-        """A Java problem whose tests need a library not installed here (fastjson2): left out before it is asked,
-        counted and named with the reason, never scored 0."""
+        """A problem whose tests need a library not installed here (Java: fastjson2; Python: a module its tests or
+        reference import, named per module): left out before it is asked, counted and named with the reason, never
+        scored 0."""
         ex = self.planned[ti].task.spec.execution
-        if ex is None or ex.tests != "junit":
+        if ex is None or ex.tests not in ("junit", "pytest"):
             return False
-        from harness.sandbox.java import unrunnable
+        if ex.tests == "pytest":
+            from harness.sandbox.execution import missing_modules
 
-        why = unrunnable(ps.sample)
+            missing = missing_modules(self.planned[ti].task, ps.sample)
+            why = f"needs_{'_'.join(m.lower() for m in missing)}_not_installed" if missing else None
+        else:
+            from harness.sandbox.java import unrunnable
+
+            why = unrunnable(ps.sample)
         if why is None:
             return False
         self.live[(ti, si)] = ps
@@ -544,7 +551,9 @@ class Dispatcher:
             jl = java.java_limits(ex.timeout_s, ex.memory_mb)
             self.sandbox_isolation.setdefault("java", java.record(jl))
             return [java.submit(self._checks, c, jl) for c in java.render_java_checks(p.task, ps.sample, answers)]
-        limits = Limits(timeout_s=ex.timeout_s, cpu_s=max(1, int(ex.timeout_s)), memory_mb=ex.memory_mb)
+        # NaturalCodeBench's pytest modules make up to 10,000 folders and files in their temporary folder
+        room = {"files": 32768, "disk_mb": 256} if ex.tests == "pytest" else {}
+        limits = Limits(timeout_s=ex.timeout_s, cpu_s=max(1, int(ex.timeout_s)), memory_mb=ex.memory_mb, **room)
         return [self._checks.submit(c, limits) for c in render_checks(p.task, ps.sample, answers)]
 
     def _execute_programs(self, p: Planned, ps: PromptedSample, results: list[GenerateResult]) -> Scored:

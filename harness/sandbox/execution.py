@@ -6,7 +6,9 @@ A check is decided by the verdict protocol (harness/sandbox/protocol.py): the te
 code (where the task has a `solution` template) in another, reached over a pipe with plain data; the check passes
 only when the tests' process reports, with a nonce, that the tests ran to their end. Anything else (a failed
 assert, a solution that exits or sends a non-data value, a timeout, the memory limit, a blocked system call) is a
-failure, and its status and reason are recorded per sample.
+failure, and its status and reason are recorded per sample. A pytest-mode task (NaturalCodeBench Python,
+execution.tests: pytest) runs the row's pytest module against every name the model's code defines
+(harness/sandbox/driver_pytest.py); a problem whose modules are not installed here is excluded (missing_modules).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from typing import Any, Sequence
 
 from harness.sandbox.protocol import Check
+from harness.sandbox.pytest_tasks import extract_ncb_code, unavailable_modules
 
 _FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|\Z)", re.S | re.I)
 
@@ -72,14 +75,27 @@ def render_checks(task: Any, sample: Any, outputs: Sequence[str]) -> list[Check]
     cut = re.search(rf"^def\s+{re.escape(entry)}\s*\(", head, re.M) if entry else None
     prefix = head[: cut.start()] if cut else ""
     solution = _solution_template(task)
+    pytest_mode = spec.tests == "pytest"
     out = []
     for text in outputs:
-        code, full = extract_code(text, entry) if spec.code == "python" else ("", False)
+        if pytest_mode:  # NaturalCodeBench: its own code-block rules; the tests reach every name, not one entry
+            code, full = extract_ncb_code(text), True
+        else:
+            code, full = extract_code(text, entry) if spec.code == "python" else ("", False)
         context = dict(doc=doc, output=text, code=code, full=full, prefix=prefix, entry=entry)
         program = task.execution_program.render(**context)
         stdin = task.execution_stdin.render(**context) if task.execution_stdin else None
-        out.append(Check(program, stdin, solution.render(**context) if solution else None, entry))
+        sol = solution.render(**context) if solution else None
+        out.append(Check(program, stdin, sol, None if pytest_mode else entry, tests=spec.tests))
     return out
+
+
+def missing_modules(task: Any, sample: Any) -> list[str]:
+    """The third-party modules a pytest-mode problem needs (its tests' and its reference's imports) that are not
+    installed here: such an item is excluded and named, never scored 0. Other tasks: none."""
+    if task.spec.execution is None or task.spec.execution.tests != "pytest":
+        return []
+    return unavailable_modules(sample.raw)
 
 
 def _solution_template(task: Any) -> Any:

@@ -23,6 +23,22 @@ tasks, the model's solution. They run in two separate sandboxed processes (harne
 A check without a solution (CPIFOpen: the model's text is data, on stdin) has the tests process only; the same
 verdict rule applies, so a verifier must run to its end to pass (its template asserts the verifier's result).
 
+Pytest mode (verdict/2; Check.tests == "pytest", NaturalCodeBench Python; harness/sandbox/driver_pytest.py): the
+tests process runs the problem's pytest module with pytest.main (no conftest, no plugins from entry points, its
+own ini file, the test file in its private work directory) after `from <solution> import *`, where every name the
+solution defines is bound as a value, the tests' own import of a module or library object it names, or a handle
+(a proxy whose calls, attributes, items, iteration, len, str, repr and context-manager use are requests to the
+solution's process). The verdict says "passed" only when at least one test was collected, every collected test
+passed (no failure, error, skip or xfail) and the link never broke: NaturalCodeBench's 100% rule. Besides plain
+data, numpy arrays and scalars (np.save/np.load without pickle), torch tensors, pandas Series/DataFrame/Index,
+datetime and Decimal values, paths, stdlib containers and lxml elements cross as values, rebuilt by the tests'
+own code. Not carried: a test's callback into the solution (a function of the tests' making cannot be sent: the
+test fails with TypeError), isinstance() against a class of the solution (its name is a handle, not a type),
+mutation of an argument (arguments are copied), object identity of values (each reply is a new value), output
+the solution writes to its file descriptors directly (os.write(1, ...): only sys.stdout/sys.stderr come back).
+Both processes work in one shared folder (core.shared_folder: pytest's --basetemp and the cwd of both), the
+harness's site-packages readable; the solution's stdin is 1000 lines "1" as upstream's; chmod is a no-op there.
+
 Statuses: passed; failed (the tests failed, or the link to the solution broke, or no verdict); timeout (the wall
 clock); memory / cpu / killed (a process hit a limit or died of a signal: the solution's when it ended before the
 tests did, else the tests'); error (a process could not start under the required layers). `reason` says why.
@@ -47,12 +63,16 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.sandbox import driver as _driver
+from harness.sandbox import driver_pytest as _driver_pytest
 from harness.sandbox.core import Limits, ProcessHandle, SandboxResult, run_python
 
-PROTOCOL = "verdict/1"  # recorded in the results' sandbox block
+PROTOCOL = "verdict/2"  # recorded in the results' sandbox block; /2 added the pytest mode (handles, rich values)
 _DRIVER = Path(_driver.__file__).read_text(encoding="utf-8")
+_DRIVER_PYTEST = Path(_driver_pytest.__file__).read_text(encoding="utf-8")
+_SOLUTION_STDIN = "1\n" * 1000  # NaturalCodeBench's solution module reads stdin from a file of 1000 lines "1"
 _VERDICT_BYTES = 65536
 
 
@@ -65,6 +85,9 @@ class Check:
     stdin: str | None = None
     solution: str | None = None
     entry: str | None = None
+    # calls: the tests call `entry` with plain data; pytest: `program` is a pytest module run against the names the
+    # solution defines (handles and rich values, harness/sandbox/driver_pytest.py), both processes in a shared folder
+    tests: str = "calls"
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,23 @@ def tests_program(source: str, entry: str | None) -> str:
 
 def solution_program(source: str, entry: str) -> str:
     return f"{_DRIVER}\n\n_solution_main({source!r}, {entry!r})\n"
+
+
+def pytest_programs(tests: str, solution: str, shared: str) -> tuple[str, str]:
+    """The tests' and the solution's program of a pytest-mode check; both see the harness's site-packages."""
+    sites = site_dirs()
+    head = f"{_DRIVER}\n\n{_DRIVER_PYTEST}\n\n"
+    # the source on a line of its own, so that a traceback's last driver line stays short
+    return (f"{head}_SOURCE = {tests!r}\n_pytest_tests_main(_SOURCE, {shared!r}, {sites!r})\n",
+            f"{head}_SOURCE = {solution!r}\n_pytest_solution_main(_SOURCE, {shared!r}, {sites!r})\n")
+
+
+def site_dirs() -> list[str]:
+    """The interpreter's site-packages (pytest, numpy, ...), read-only inside the sandbox."""
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return sorted({os.path.realpath(paths[k]) for k in ("purelib", "platlib") if os.path.isdir(paths[k])})
 
 
 def _read_verdict(sock: socket.socket, nonce: str) -> dict | None:
@@ -133,8 +173,20 @@ _LIMIT_STATUSES = ("timeout", "memory", "cpu", "killed", "error")
 
 def run_check(check: Check, limits: Limits = Limits()) -> CheckResult:
     """Run one check (one or two sandboxed processes) and decide it by the verdict protocol."""
+    if check.tests == "pytest":
+        if check.solution is None:
+            return CheckResult("error", "a pytest check needs a solution", 0.0, "", "")
+        from harness.sandbox.core import shared_folder
+
+        with shared_folder(limits) as shared:
+            return _run_pair(check, limits, shared)
     if check.solution is not None and not check.entry:
         return CheckResult("error", "no entry point to call in the solution", 0.0, "", "")
+    return _run_pair(check, limits, None)
+
+
+def _run_pair(check: Check, limits: Limits, shared: str | None) -> CheckResult:
+    """The tests' process (and the solution's, when there is one), decided by the verdict."""
     nonce = secrets.token_hex(16)
     ours, theirs = socket.socketpair()
     try:
@@ -143,22 +195,28 @@ def run_check(check: Check, limits: Limits = Limits()) -> CheckResult:
         solved: list[SandboxResult] = []
         handle = ProcessHandle()
         worker = None
+        extra: dict[str, Any] = {}  # pytest mode: the shared folder, and site-packages readable
+        sol_stdin: str | None = None
+        if shared is not None:
+            tests_source, program = pytest_programs(check.program, check.solution or "", shared)
+            extra, sol_stdin = {"shared_dir": shared, "read_roots": site_dirs()}, _SOLUTION_STDIN
+        else:
+            tests_source = tests_program(check.program, check.entry if check.solution is not None else None)
+            program = solution_program(check.solution or "", check.entry or "")
         if check.solution is not None:
             calls_r, calls_w = os.pipe()
             replies_r, replies_w = os.pipe()
             fds.update(calls=calls_w, replies=replies_r)
-            program = solution_program(check.solution, check.entry or "")
             # a second more on the solution's clock: the tests' clock decides a timeout, whichever process hangs
             later = dataclasses.replace(limits, timeout_s=limits.timeout_s + 1.0)
             worker = threading.Thread(
-                target=lambda: solved.append(run_python(program, later, None, fds={"calls": calls_r, "replies": replies_w},
-                                                        handle=handle)),
+                target=lambda: solved.append(run_python(program, later, sol_stdin, fds={"calls": calls_r,
+                                                        "replies": replies_w}, handle=handle, **extra)),
                 name="sandbox-solution", daemon=True)
             worker.start()
         solution_ended_first = False
         try:
-            tests = run_python(tests_program(check.program, check.entry if check.solution is not None else None),
-                               limits, check.stdin, fds=fds)
+            tests = run_python(tests_source, limits, check.stdin, fds=fds, **extra)
         finally:
             if worker is not None:
                 solution_ended_first = handle.stop()
@@ -184,6 +242,10 @@ def run_check(check: Check, limits: Limits = Limits()) -> CheckResult:
             reason = f"no verdict from the tests' process ({_ended(tests, limits)})"
         elif verdict["verdict"] == "passed":  # said passed, yet did not exit cleanly
             reason = f"the tests' process did not end cleanly ({_ended(tests, limits)})"
+    if shared is not None and sol is not None and "ended before answering" in reason:
+        last = (sol.stderr.strip().splitlines() or [""])[-1].strip()
+        if last:  # why it ended (a module it could not import, an exception when its code ran)
+            reason += f"; its last error line: {last[:300]}"
     stdout = _joined(sol.stdout if sol else "", tests.stdout)
     stderr = _joined(sol.stderr if sol else "", tests.stderr)
     seconds = max(tests.seconds, sol.seconds if sol else 0.0)
