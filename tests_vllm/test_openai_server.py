@@ -117,11 +117,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_qwen2(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("openai-tiny") / "tiny-qwen2"
-    subprocess.run([sys.executable, "-m", "harness.cli", "tiny-model", "--arch", "qwen2", "-o", str(path)], check=True,
-                   capture_output=True, timeout=300)
-    return path
+def tiny_qwen2(tiny_models: dict[str, Path]) -> Path:
+    return tiny_models["qwen2"]  # the session's (conftest.py): served and loaded read-only
 
 
 @pytest.fixture(scope="module")

@@ -6,21 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import run_eval
+from conftest import run_eval, run_eval_models
 
 ARCHS = ["qwen2", "llama", "glm4"]
 COMMON = ["--dtype", "float32", "--max-new-tokens", "24", "--limit", "10"]
 
 
-@pytest.fixture(scope="module", params=ARCHS)
-def pair(request: pytest.FixtureRequest, tiny_models: dict[str, Path], data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """One vLLM engine start per architecture: C-Eval (one-pass labels), IFLYTEK (numbered options: the prefix
-    trie), CMRC2018 and CMATH (generation with stop strings)."""
-    arch = request.param
-    args = ["--model", str(tiny_models[arch]), "--tasks", "ceval,iflytek,cmrc2018,cmath", "--data-dir", str(data_dir), *COMMON]
-    hf = run_eval(tmp_path_factory.mktemp(f"hf-{arch}"), "--backend", "hf", *args)
-    vl = run_eval(tmp_path_factory.mktemp(f"vllm-{arch}"), "--backend", "vllm", "--enforce-eager", *args)
-    return arch, hf, vl
+@pytest.fixture(scope="module")
+def pairs(tiny_models: dict[str, Path], data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple]:
+    """One `harness eval --models` per backend over the three architectures (the vLLM engines one after another in
+    one process): C-Eval (one-pass labels), IFLYTEK (numbered options: the prefix trie), CMRC2018 and CMATH
+    (generation with stop strings)."""
+    models = [tiny_models[arch] for arch in ARCHS]
+    args = ["--tasks", "ceval,iflytek,cmrc2018,cmath", "--data-dir", str(data_dir), *COMMON]
+    hf = run_eval_models(tmp_path_factory.mktemp("hf"), models, "--backend", "hf", *args)
+    vl = run_eval_models(tmp_path_factory.mktemp("vllm"), models, "--backend", "vllm", "--enforce-eager", *args)
+    return {arch: (hf[m.name], vl[m.name]) for arch, m in zip(ARCHS, models)}
+
+
+@pytest.fixture(params=ARCHS)
+def pair(request: pytest.FixtureRequest, pairs: dict[str, tuple]):
+    return request.param, *pairs[request.param]
 
 
 def test_option_logprobs_agree(pair) -> None:
@@ -99,14 +105,7 @@ def test_engine_start_failure_is_a_one_line_error(tiny_models: dict[str, Path], 
 def test_vllm_model_judged_by_a_vllm_judge(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
     """Both engines in one run, one after the other: the evaluated model's engine is shut down before the judge's
     starts. The judge is the scripted tiny model (tests/scripted_model.py), so every verdict reads 1 of 10."""
-    import subprocess
-    import sys
-
-    judge = tmp_path / "scripted-judge"
-    code = ("import sys; sys.path.insert(0, sys.argv[3]); from pathlib import Path; from scripted_model import "
-            "build_scripted_model; build_scripted_model(Path(sys.argv[1]), Path(sys.argv[2]), '综合得分：1')")
-    subprocess.run([sys.executable, "-c", code, str(tiny_models["qwen2"]), str(judge),
-                    str(Path(__file__).resolve().parent.parent / "tests")], check=True, timeout=300)
+    judge = tiny_models["scripted-judge"]  # built with the other tiny models (conftest.py)
     results, samples = run_eval(tmp_path / "out", "--backend", "vllm", "--judge-backend", "vllm", "--enforce-eager",
                                 "--model", str(tiny_models["qwen2"]), "--judge-model", str(judge),
                                 "--tasks", "mtbench_zh,cvalues", "--data-dir", str(data_dir), "--limit", "2",
@@ -116,15 +115,10 @@ def test_vllm_model_judged_by_a_vllm_judge(tiny_models: dict[str, Path], data_di
     assert results["judge"]["unparsed_verdicts"] == {} and results["judge"]["requests"] == 6
 
 
-def test_context_policy_is_the_same_on_both_backends(data_dir: Path, tmp_path: Path) -> None:
+def test_context_policy_is_the_same_on_both_backends(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
     """A 256-position model and 1-shot prompts that often do not fit: both backends skip the same items (measured
     by the harness, not by the engine), lower the same generation budgets, and agree on everything they answer."""
-    import subprocess
-    import sys
-
-    model = tmp_path / "tiny-qwen2-256"
-    subprocess.run([sys.executable, "-m", "harness.cli", "tiny-model", "--arch", "qwen2", "--max-position-embeddings",
-                    "256", "-o", str(model)], check=True, capture_output=True)
+    model = tiny_models["qwen2-256"]
     # generate mode: skipping and budget capping both happen; likelihood prompts go through the same measurement
     # (tests/test_context_policy.py), so a second pair of engine starts would add minutes and no coverage
     for mode in ("generate",):
@@ -144,16 +138,10 @@ def test_context_policy_is_the_same_on_both_backends(data_dir: Path, tmp_path: P
 
 
 @pytest.mark.parametrize("thinking", ["on", "off"])
-def test_qwen3_thinking_agrees_with_transformers(thinking: str, data_dir: Path, tmp_path: Path) -> None:
+def test_qwen3_thinking_agrees_with_transformers(thinking: str, tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
     """A tiny Qwen3 with the real tokenizer and chat template: with thinking on and off, both backends get the
     template's own prompt and split reasoning from answer byte for byte the same."""
-    import subprocess
-    import sys
-
-    tokenizers = Path(__file__).resolve().parents[2] / "shared" / "tokenizers" / "qwen3"
-    model = tmp_path / "tiny-qwen3"
-    subprocess.run([sys.executable, "-m", "harness.cli", "tiny-model", "--arch", "qwen3", "--tokenizer", str(tokenizers),
-                    "-o", str(model)], check=True, capture_output=True)
+    model = tiny_models["qwen3"]  # the real Qwen3 tokenizer and chat template (conftest.py)
     args = ["--model", str(model), "--chat-template", "on", "--thinking", thinking, "--tasks", "ceval,gsm8k_zh",
             "--data-dir", str(data_dir), "--no-cache", *COMMON]
     hr, hf = run_eval(tmp_path / "hf", "--backend", "hf", *args)
