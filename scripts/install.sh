@@ -9,10 +9,12 @@ venv="${1:-.venv}"
 extras="${2:-test}"
 python3 -m venv "$venv"
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
+# the editable install writes metadata into this checkout: one at a time (.ci/run installs two environments at once)
+editable=("${pip[@]}"); ! command -v flock >/dev/null || editable=(flock . "${pip[@]}")
 if [ "${HARNESS_TORCH:-}" = keep ]; then
-  "${pip[@]}" install -e ".[$extras]"
+  "${editable[@]}" install -e ".[$extras]"
 else
   "${pip[@]}" install -c .ci/constraints.txt "torch==2.13.0+cpu"
-  "${pip[@]}" install -c .ci/constraints.txt -e ".[$extras]"
+  "${editable[@]}" install -c .ci/constraints.txt -e ".[$extras]"
 fi
 echo "installed into $venv"
