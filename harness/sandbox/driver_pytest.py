@@ -27,8 +27,12 @@ itself: `==` asks the solution for a plain value of the object (a subclass of a 
 tuple as a tuple) and compares that in the tests' process; without one it is False (two handles: the same
 object). Ordering and arithmetic use the plain value likewise, else TypeError. bool() is the object's own truth
 value (one bit, as the solution could return True). Exceptions: a builtin exception type arrives as itself
-(StopIteration excepted), a class the tests can import from a library as that class, any other (a class the
-solution defines) as a local stand-in of that name deriving from its nearest builtin base.
+(StopIteration excepted), a class of a module the tests' process has imported (json.JSONDecodeError) as that class,
+any other (a class the solution defines) as a local stand-in of that name deriving from its nearest builtin base.
+
+Names never bound, though upstream's star import would bind them: names starting with an underscore (even when
+__all__ lists them), pytest's own (pytest, pytestmark, pytest_plugins) and every builtin's name, so a solution that
+defines `all` or `round` cannot answer the tests' own asserts.
 """
 
 import json as _pj
@@ -483,10 +487,8 @@ class _PytestLink:
         if module == "builtins" and name in self.builtin_exceptions:
             return self.builtin_exceptions[name]
         if type(module) is str and module.split(".")[0] not in _NO_IMPORT and "." not in name:
-            try:
-                import importlib
-
-                cls = getattr(importlib.import_module(module), name)
+            try:  # only a module the tests' process has imported: naming one runs no import in the tests
+                cls = getattr(_psys.modules[module], name)
                 if isinstance(cls, type) and issubclass(cls, Exception) and not issubclass(cls, StopIteration):
                     return cls
             except Exception:
@@ -685,13 +687,17 @@ class _Counts:
             self.passed.add(report.nodeid)
         elif report.failed or report.skipped or hasattr(report, "wasxfail"):
             outcome = "xfail" if hasattr(report, "wasxfail") else report.outcome
-            self.bad.append((report.nodeid, f"{outcome} in {report.when}"))
+            crash = getattr(getattr(report, "longrepr", None), "reprcrash", None)
+            message = getattr(crash, "message", "") if crash is not None else ""
+            self.bad.append((report.nodeid, f"{outcome} in {report.when}" + (f": {_clip(message, 200)}" if message
+                                                                              else "")))
             self.passed.discard(report.nodeid)
 
 
 def _names_module(link, names):
     """The module the test file star-imports: the solution's names bound as the module docstring says (`names`
     is the decoded reply: each entry's value already a value or a _Handle)."""
+    import builtins
     import types
 
     mod = types.ModuleType("_ncb_solution")
@@ -702,8 +708,9 @@ def _names_module(link, names):
         if type(entry) is not list or len(entry) != 3 or type(entry[0]) is not str or type(entry[1]) is not str:
             link.fail("names: malformed entry")
         name, kind, info = entry
-        if not name.isidentifier() or name.startswith("_") or name in _NOT_BOUND:
-            continue  # never __builtins__, __test__ or names pytest reads from a test module
+        if not name.isidentifier() or name.startswith("_") or name in _NOT_BOUND or hasattr(builtins, name):
+            continue  # never __builtins__, __test__, a name pytest reads from a test module, or a builtin the
+            # tests would then call in the solution's place (`all`, `round`, `len`: a forged assert)
         if kind in ("module", "import"):
             if type(info) is not list or len(info) != 3 or not all(type(i) is str for i in info[:2]):
                 link.fail(f"names: malformed entry for {name}")
