@@ -76,4 +76,5 @@ def installed(module: str) -> bool:
 
 
 def unavailable_modules(row: dict) -> list[str]:
-    return [m for m in needed_modules(row) if not installed(m)]
+    """What the problem needs that is not installed here; pytest itself first (the tests' process runs it)."""
+    return [m for m in ["pytest", *needed_modules(row)] if not installed(m)]
