@@ -617,14 +617,14 @@ class _Command:
 
 def _execute(program: str | _Command, limits: Limits, stdin: str | None, setup: _Setup,
              fds: dict[str, int] | None = None, handle: ProcessHandle | None = None,
-             shared_dir: str | None = None) -> SandboxResult:
+             shared_dir: str | None = None, reads: tuple[str, ...] = ()) -> SandboxResult:
     """One program (Python source, or a command), one process (tree), one work directory. `fds` (name ->
     descriptor) are handed to the child (named in its HARNESS_FDS variable) and closed here once it has them, or
     when it could not start. `shared_dir`: a folder this process may read and write besides its own (see
     run_python)."""
     fds = dict(fds or {})
     try:
-        return _execute_owned(program, limits, stdin, setup, fds, handle, shared_dir)
+        return _execute_owned(program, limits, stdin, setup, fds, handle, shared_dir, reads)
     finally:
         for fd in fds.values():
             try:
@@ -636,7 +636,7 @@ def _execute(program: str | _Command, limits: Limits, stdin: str | None, setup: 
 
 
 def _execute_owned(program: str | _Command, limits: Limits, stdin: str | None, setup: _Setup, fds: dict[str, int],
-                   handle: ProcessHandle | None, shared_dir: str | None) -> SandboxResult:
+                   handle: ProcessHandle | None, shared_dir: str | None, reads: tuple[str, ...] = ()) -> SandboxResult:
     start = time.monotonic()
     try:
         workdir = tempfile.mkdtemp(prefix="harness-sandbox-")
@@ -686,6 +686,7 @@ def _execute_owned(program: str | _Command, limits: Limits, stdin: str | None, s
             cmd += [f"--read={r}" for r in program.reads]
             cmd += [f"--exec={workdir}", *program.argv]
         else:
+            cmd += [f"--read={r}" for r in reads]
             cmd.append(main)
         rlimits = [(getattr(resource, name), value) for name, value in _rlimit_values(limits)]
         if not setup.tasks and os.geteuid() != 0 and hasattr(resource, "RLIMIT_NPROC"):
@@ -735,7 +736,8 @@ def _execute_owned(program: str | _Command, limits: Limits, stdin: str | None, s
 
 
 def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None, *, fds: dict[str, int] | None = None,
-               handle: ProcessHandle | None = None, shared_dir: str | os.PathLike[str] | None = None) -> SandboxResult:
+               handle: ProcessHandle | None = None, shared_dir: str | os.PathLike[str] | None = None,
+               read_roots: Sequence[str] = ()) -> SandboxResult:
     """Run `program` as __main__ in a fresh sandboxed process under every layer that works here. Its status
     reports how the process ended (passed: exit 0), not whether an answer is right: scores come from the verdict
     protocol of harness/sandbox/protocol.py. `fds` are handed over (see _execute); `handle` lets another thread stop it.
@@ -744,8 +746,9 @@ def run_python(program: str, limits: Limits = Limits(), stdin: str | None = None
     sandboxes of one check, which run under different uids, so the folder is made mode 0777 and the programs run
     with umask 0 (a file made with an explicit private mode, such as mkdir(p, 0o700), stays private to its maker;
     chmod is denied inside). Every other layer and limit stays. Where refusal() says no, nothing runs: status
-    "error", the refusal as stderr."""
-    return _run_job(program, limits, stdin, fds, handle, shared_dir)
+    "error", the refusal as stderr. `read_roots`: more read-only roots (the harness's site-packages, from which a
+    pytest-mode check imports pytest and numpy; the program puts them on sys.path itself)."""
+    return _run_job(program, limits, stdin, fds, handle, shared_dir, tuple(os.path.realpath(r) for r in read_roots))
 
 
 def run_command(argv: Sequence[str], limits: Limits = Limits(), stdin: str | None = None, *,
@@ -782,7 +785,8 @@ def _refused(why: str, fds: dict[str, int] | None, handle: ProcessHandle | None)
 
 
 def _run_job(program: str | _Command, limits: Limits, stdin: str | None, fds: dict[str, int] | None,
-             handle: ProcessHandle | None, shared_dir: str | os.PathLike[str] | None) -> SandboxResult:
+             handle: ProcessHandle | None, shared_dir: str | os.PathLike[str] | None,
+             reads: tuple[str, ...] = ()) -> SandboxResult:
     shared = None
     if shared_dir is not None:
         shared = os.path.realpath(shared_dir)
@@ -794,7 +798,7 @@ def _run_job(program: str | _Command, limits: Limits, stdin: str | None, fds: di
         why = refusal()
     if why is not None:
         return _refused(why, fds, handle)
-    return _execute(program, limits, stdin, _setup()[1], fds, handle, shared)
+    return _execute(program, limits, stdin, _setup()[1], fds, handle, shared, reads)
 
 
 @contextlib.contextmanager
