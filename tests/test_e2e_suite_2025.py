@@ -1,4 +1,4 @@
-"""`harness eval --suite superclue-2025 --judge-model ...` end to end on tiny models: all fifteen tasks of the six
+"""`harness eval --suite superclue-2025 --judge-model ...` end to end on tiny models: all seventeen tasks of the six
 2025 dimensions run (math checked as mathematics, code and CPIFOpen in the sandbox, tool calls parsed, judged tasks
 through the scripted tiny judge), every dimension is evaluated, the total follows the suite's rule, and every task
 score is recomputed from the per-sample JSONL. The judge-free suite is checked on the same run: it is a subset whose
@@ -34,7 +34,7 @@ def run(tiny_models: dict[str, Path], data_dir: Path, scripted_judge: Path,
 def test_every_task_ran_and_every_dimension_is_evaluated(run: tuple[dict, list[dict]]) -> None:
     results, samples = run
     suite = load_suite("superclue-2025")
-    assert set(results["tasks"]) == set(suite.tasks) and len(suite.tasks) == 15
+    assert set(results["tasks"]) == set(suite.tasks) and len(suite.tasks) == 17
     s = results["suite"]
     assert list(s["categories"]) == ["math_reasoning", "science_reasoning", "code_generation", "instruction_following",
                                      "hallucination", "agents"]

@@ -2,7 +2,7 @@
 and run in one sandboxed JVM, decided so that the model's code cannot forge the verdict.
 
 The JVM runs under every layer of harness/sandbox/core.py (run_command: boot applies them, then execs java). Inside
-it, our launcher (harness/sandbox/java/JUnitVerdict.java, compiled once into a cache folder keyed by its hash) reads
+it, our launcher (harness/sandbox/jvm/JUnitVerdict.java, compiled once into a cache folder keyed by its hash) reads
 a nonce and the test class's name from stdin before any untrusted class exists, compiles the test class in-process
 (the solution's types found through the source path, as upstream's `javac -cp .:JUnit/* TestRunner.java` does),
 then runs JUnit 5 programmatically under the Security Manager with a Policy that gives the classes compiled from the
@@ -43,7 +43,7 @@ from typing import Any, Sequence
 from harness.sandbox.core import Limits, ProcessHandle, SandboxResult, run_command
 
 PROTOCOL = "junit-verdict/1"
-_SOURCE = Path(__file__).with_name("java") / "JUnitVerdict.java"
+_SOURCE = Path(__file__).with_name("jvm") / "JUnitVerdict.java"
 _MAIN = "harness_sandbox.JUnitVerdict"
 _MARK = "HARNESS-JUNIT-VERDICT"
 # JUnit as upstream's classpath has it: the console standalone jar bundles the Jupiter and Vintage engines, JUnit 4
@@ -271,8 +271,10 @@ def test_class_file(tests: str, problem_id: str) -> tuple[str, str]:
 # ------------------------------------------------------------------------------------------------ running
 def java_limits(timeout_s: float = 60.0, memory_mb: int = 2048) -> Limits:
     """The JVM's limits: its threads (JIT, GC, JUnit) need more tasks than Python, and its address-space
-    reservations a larger RLIMIT_AS, kept bounded by the -X flags of jvm_flags()."""
-    return Limits(timeout_s=timeout_s, cpu_s=max(1, int(timeout_s)), memory_mb=max(memory_mb, 1024), tasks=128,
+    reservations a larger RLIMIT_AS, kept bounded by the -X flags of jvm_flags(). CPU seconds twice the wall
+    clock: the JIT and GC threads run beside the program's, so on an idle machine a busy loop used to reach a CPU
+    limit equal to the wall clock first (status cpu, not timeout)."""
+    return Limits(timeout_s=timeout_s, cpu_s=max(1, int(2 * timeout_s)), memory_mb=max(memory_mb, 1024), tasks=128,
                   disk_mb=64, files=4096)
 
 
@@ -361,7 +363,7 @@ def render_java_checks(task: Any, sample: Any, outputs: Sequence[str]) -> list[J
 def submit(pool: Any, check: JavaCheck, limits: Limits) -> Any:
     """One check on the run's CheckPool (harness/sandbox/protocol.py): a Future of its JavaResult, which has the
     fields the run records of a CheckResult (status, reason, seconds, stdout, stderr, passed)."""
-    return pool._pool.submit(run_java_check, check, limits)
+    return pool.submit_call(run_java_check, check, limits)
 
 
 def check_allowed() -> None:

@@ -63,7 +63,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from harness.sandbox import driver as _driver
 from harness.sandbox import driver_pytest as _driver_pytest
@@ -74,6 +74,7 @@ _DRIVER = Path(_driver.__file__).read_text(encoding="utf-8")
 _DRIVER_PYTEST = Path(_driver_pytest.__file__).read_text(encoding="utf-8")
 _SOLUTION_STDIN = "1\n" * 1000  # NaturalCodeBench's solution module reads stdin from a file of 1000 lines "1"
 _VERDICT_BYTES = 65536
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,10 @@ class CheckPool:
 
     def submit(self, check: Check, limits: Limits) -> Future[CheckResult]:
         return self._pool.submit(run_check, check, limits)
+
+    def submit_call(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        """Another kind of check on the same workers (Java: harness/sandbox/java.py run_java_check)."""
+        return self._pool.submit(fn, *args)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
