@@ -279,6 +279,7 @@ def test_cells_say_what_a_run_did_not_do_as_asked(tmp_path: Path) -> None:
     block = task_block(70, "likelihood")
     block["context"] = {"limit": 256, "policy": "skip", "skipped": 3, "fewer_shots": 0, "budget_capped": 0,
                         "excluded": {"multi_answer_in_likelihood_mode": {"count": 2, "ids": ["a", "b"]}}}
+    block["data"] = {**block.get("data", {}), "excluded_rows": 4}  # the task file's dataset.exclude
     skipped = {**sample("ceval", 9, False), "prediction": None, "metrics": {}, "skipped": "prompt too long"}
     write_run(root, "short-context", "2026-01-01", {"ceval": block}, [sample("ceval", 0, True), skipped])
     out = tmp_path / "site"
@@ -287,6 +288,7 @@ def test_cells_say_what_a_run_did_not_do_as_asked(tmp_path: Path) -> None:
         html = page.read_text(encoding="utf-8")
         assert "3 <span class=\"t\" lang=\"zh\">题超出上下文，已跳过</span>" in html
         assert "too long for the context, skipped" in html and "2 <span class=\"t\" lang=\"zh\">题按规则排除" in html
+        assert "4 <span class=\"t\" lang=\"zh\">行由任务文件排除" in html and "rows left out by the task file" in html
 
 
 # ---------- thinking (reasoning) runs: their own entries, what their answers cost, reasoning in the samples ----------

@@ -112,7 +112,8 @@ def test_missing_libraries_are_named():
     assert java.missing_libraries("import java.util.List;") == []
 
 
-def test_eval_end_to_end(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_eval_end_to_end(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]):
     """harness eval over HTTP (the fake OpenAI server answers upstream's reference for two problems and a wrong
     answer for a third): pass@1 = 2/3; the fixture problem 141 is left out by the task (excluded_rows) and the
     fastjson2 problem 156 at run time, counted and named."""
@@ -150,6 +151,9 @@ def test_eval_end_to_end(data_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
     samples = [json.loads(x) for x in (path.parent / results["samples_file"]).read_text(encoding="utf-8").splitlines()]
     by_id = {str(s["sample_id"]): s for s in samples}
     assert "141" not in by_id  # the task's dataset.exclude: fixture files not in git
+    assert task["data"]["excluded_rows"] == 1
+    summary = " ".join(capsys.readouterr().out.replace("│", " ").split())  # the table wraps its cells
+    assert "(1 row left out by the task file)" in summary  # the summary says so too
     if java.find_jar("fastjson2") is None:
         assert by_id["156"]["skipped"] == "needs fastjson2 not installed"
         assert task["context"]["excluded"]["needs_fastjson2_not_installed"]["ids"] == ["156"]

@@ -333,7 +333,8 @@ def latest_scores(runs: list[dict[str, Any]]) -> dict[tuple[str, bool], dict[str
             s = TaskScore(name, str(t["version"]), t.get("prompt_hash", ""), score, number(t.get("score_stderr")),
                           int(t["n_samples"]), t.get("category", ""), run.get("finished_at", ""), run["_file"],
                           t.get("template_hash", ""), t.get("num_fewshot"), t.get("mode", ""),
-                          judge if t.get("answer_type") == "judged" else None, _not_as_asked(t.get("context")))
+                          judge if t.get("answer_type") == "judged" else None,
+                          _not_as_asked(t.get("context"), t.get("data")))
             current = best.setdefault(key, {}).get(s.column)
             if current is None or (s.n, s.finished_at) >= (current.n, current.finished_at):
                 best[key][s.column] = s
@@ -452,11 +453,15 @@ def entry_cost(gens: list[TaskGeneration]) -> Cost | None:
         unfinished=sum(g.unfinished or 0 for g in used), estimated=any(g.correct_from == "score" for g in used))
 
 
-def _not_as_asked(ctx: Any) -> tuple[tuple[str, int], ...]:
-    if not isinstance(ctx, dict):
-        return ()
-    excluded = sum(int(e.get("count") or 0) for e in (ctx.get("excluded") or {}).values() if isinstance(e, dict))
-    counts = [(k, int(ctx.get(k) or 0)) for k in ("skipped", "fewer_shots", "budget_capped")] + [("excluded", excluded)]
+def _not_as_asked(ctx: Any, data: Any = None) -> tuple[tuple[str, int], ...]:
+    """What the run's items did not do as asked (context policy, exclusions by rule), and the rows the task file
+    leaves out because they cannot be scored from the data (data.excluded_rows: NaturalCodeBench's fixtures)."""
+    counts: list[tuple[str, int]] = []
+    if isinstance(ctx, dict):
+        excluded = sum(int(e.get("count") or 0) for e in (ctx.get("excluded") or {}).values() if isinstance(e, dict))
+        counts = [(k, int(ctx.get(k) or 0)) for k in ("skipped", "fewer_shots", "budget_capped")] + [("excluded", excluded)]
+    if isinstance(data, dict) and isinstance(data.get("excluded_rows"), int):
+        counts.append(("left_out", data["excluded_rows"]))
     return tuple((k, n) for k, n in counts if n)
 
 

@@ -102,6 +102,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ctx_fewer_shots": ("题减少了示例以放入上下文", "given fewer shots to fit the context"),
     "ctx_budget_capped": ("次生成预算按剩余上下文缩短", "with a generation budget cut to the context left"),
     "ctx_excluded": ("题按规则排除（如似然方式下的多选题）", "excluded by rule (e.g. multi-answer items in likelihood mode)"),
+    "ctx_left_out": ("行由任务文件排除（无法用公开数据评分，如缺少夹具文件）",
+                     "rows left out by the task file (cannot be scored from the public data, e.g. missing fixture files)"),
     "shots": ("示例数", "Shots"),
     "mode": ("方式", "Mode"),
     "date": ("时间", "Date"),

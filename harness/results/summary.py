@@ -28,6 +28,9 @@ def print_summary(results: dict[str, Any], results_path: str) -> None:
         if metrics.get("statuses") and set(metrics["statuses"]) - {"passed", "failed"}:
             mode += " (" + ", ".join(f"{n} {k}" for k, n in metrics["statuses"].items() if k not in ("passed", "failed")) + ")"
         mode += context_note(t.get("context"))
+        left_out = (t.get("data") or {}).get("excluded_rows")
+        if left_out:  # rows the task file leaves out (dataset.exclude: data that cannot be scored), counted
+            mode += f" ({left_out} row{'s' if left_out != 1 else ''} left out by the task file)"
         label = f"[bold]{name}[/bold]" + ("" if t["primary_metric"] == "accuracy" else f" ({t['primary_metric']})")
         table.add_row(label, mode, str(t["num_fewshot"]), str(t["n_samples"]), _fmt(t["score"]), _fmt(t["score_stderr"]))
         groups = t["aggregate"]["groups"]
