@@ -237,16 +237,21 @@ def _print_from(exc, filename):
         pass
 
 
-def _tests_main(source, entry):
-    fds = _fds()
-    vfd = fds["verdict"]
+def _read_nonce(vfd):
+    """The nonce the harness sent first on the verdict socket (one line)."""
     nonce = b""
     while not nonce.endswith(b"\n") and len(nonce) < 256:
         chunk = _os.read(vfd, 256)
         if not chunk:
             break
         nonce += chunk
-    nonce = nonce.decode("ascii", "replace").strip()
+    return nonce.decode("ascii", "replace").strip()
+
+
+def _tests_main(source, entry):
+    fds = _fds()
+    vfd = fds["verdict"]
+    nonce = _read_nonce(vfd)
     link = _Link(fds) if entry and "calls" in fds else None
 
     def verdict(passed, reason):

@@ -2,7 +2,7 @@
 in the tests process against the names of the model's code, which runs in another process.
 
 Stdlib only at import, and self-contained but for driver.py, which protocol.py puts before this file's source
-(its _fds, _dumps, _clip, LinkBroken, _register_source); one call, `_pytest_tests_main(...)` or
+(its _fds, _read_nonce, _dumps, _clip, LinkBroken, _register_source); one call, `_pytest_tests_main(...)` or
 `_pytest_solution_main(...)`, follows.
 
 Tests side: asks the solution's process for the names its code defines (as `from solution import *` would bind
@@ -41,7 +41,7 @@ import sys as _psys
 
 TYPE_CHECKING = False  # mypy and ruff read it as True; in the sandbox these names come from driver.py, put first
 if TYPE_CHECKING:
-    from harness.sandbox.driver import LinkBroken, _clip, _dumps, _fds, _register_source
+    from harness.sandbox.driver import LinkBroken, _clip, _dumps, _fds, _read_nonce, _register_source
 
 _MAX_MSG = 64 << 20  # bytes of one request or reply (arrays travel inside: 100x130x80 float64 is 11 MB as base64)
 _MAX_OUT = 1 << 20  # characters of one request's stdout/stderr sent back
@@ -763,13 +763,7 @@ def _local_import(module, qual, whole):
 def _pytest_tests_main(source, shared, site_dirs):
     fds = _fds()
     vfd = fds["verdict"]
-    nonce = b""
-    while not nonce.endswith(b"\n") and len(nonce) < 256:
-        chunk = _pos.read(vfd, 256)
-        if not chunk:
-            break
-        nonce += chunk
-    nonce = nonce.decode("ascii", "replace").strip()
+    nonce = _read_nonce(vfd)
     link = _PytestLink(fds)
     counts = _Counts()
 
