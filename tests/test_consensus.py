@@ -1,5 +1,6 @@
-"""cons@N, the majority answer over N generations (OlymMATH's cons@10): answers grouped as the task compares them,
-unread answers never vote, ties to the earliest group. Hand-worked from OlymMATH-style answers."""
+"""cons@N, the majority answer over N generations, as OlymMATH's local_tester.py computes cons@10: answers clustered
+with the task's comparison, unread answers a cluster of their own, ties to the earliest cluster. Hand-worked from
+OlymMATH-style answers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from harness.scoring.metrics import TaskTally
 
 
 def test_math_answers_vote_by_equivalence() -> None:
-    # \frac{1}{2}, 0.5 and \dfrac12 are one answer (3 votes) against 1/3 (1); the unread answer does not vote
+    # \frac{1}{2}, 0.5 and \dfrac12 are one answer (3 votes) against 1/3 (1) and the unread one (1)
     preds = [r"\frac{1}{2}", "1/3", None, "0.5", r"\dfrac12"]
     assert consensus(preds, [1, 0, 0, 1, 1], "math") == (r"\frac{1}{2}", 3, 1.0)
     # intervals keep their ends: [0,1) and [0,1] are different answers; two (0,1] beat one [0,1]
@@ -20,7 +21,10 @@ def test_math_answers_vote_by_equivalence() -> None:
 def test_ties_go_to_the_earliest_answer_and_nothing_read_scores_zero() -> None:
     assert consensus(["2", "3"], [0, 1], "math") == ("2", 1, 0.0)
     assert consensus(["3", "2"], [1, 0], "math") == ("3", 1, 1.0)
-    assert consensus([None, None], [0, 0], "math") == (None, 0, 0.0)
+    assert consensus([None, None], [0, 0], "math") == (None, 2, 0.0)
+    # most generations gave no answer: the unread cluster wins and the item scores 0, as upstream's does
+    assert consensus([None, "2", None], [0, 1, 0], "math") == (None, 2, 0.0)
+    assert consensus(["2", None, None, "2"], [1, 0, 0, 1], "math") == ("2", 2, 1.0)  # a tie: the earlier cluster
 
 
 def test_numeric_and_choice_answers() -> None:
