@@ -322,6 +322,7 @@ def test_thinking_entry_badge_filter_and_pages(thinking_site: Path, page: Any) -
     page.screenshot(path=str(SHOTS / "thinking-index-en.png"), full_page=True)
     page.click("#ranking a[href*='--thinking']")
     assert page.url.endswith("models/tiny-qwen3--thinking.html#lang=en")
+    page.wait_for_selector("html[data-lang='en']")  # the new page applies #lang=en once its script has run
     assert page.inner_text("h1") == "tiny-qwen3 thinking"
     facts = page.inner_text("section.thinking dl")
     assert "thinking on" in facts and "on or off (hybrid)" in facts and '{"enable_thinking": true}' in facts
