@@ -469,14 +469,27 @@ class SampleStream:
     def __iter__(self) -> Iterator[Sample]:
         for subset in sorted(self.source.subsets):
             flags = self.chosen[subset] if self.chosen is not None else None
+            # with --limit, a subset none of whose rows was drawn is not read, and one is read only up to its last
+            # drawn row: a pass over a few items of a big task no longer parses every row (the plan's pass did,
+            # checking them all once)
+            last = flags.rfind(1) if flags is not None else -1
+            if flags is not None and last < 0:
+                continue
             pos = 0
-            for i, row in enumerate(self.source.rows(subset)):
-                sample = self.task._to_sample(row, i, subset)
-                if sample is None:
-                    continue
-                if flags is None or flags[pos]:
-                    yield sample
-                pos += 1
+            rows = self.source.rows(subset)
+            try:
+                for i, row in enumerate(rows):
+                    sample = self.task._to_sample(row, i, subset)
+                    if sample is None:
+                        continue
+                    if flags is None or flags[pos]:
+                        yield sample
+                    pos += 1
+                    if flags is not None and pos > last:
+                        break
+            finally:
+                if hasattr(rows, "close"):
+                    rows.close()  # the reader's files now, not when the generator is collected
 
 
 def stratified_choice(counts: dict[str, int], limit: int | None, seed: int) -> dict[str, bytearray] | None:
