@@ -138,6 +138,14 @@ def test_index_filters_and_search(site: Path, page: Any) -> None:
     assert len(_column(page, 2)) == 2  # an unknown family in a stale link is ignored
 
 
+def _follow(page: Any, selector: str) -> None:
+    """Click a link and wait until the new page has loaded and its script has applied the language (data-lang):
+    a click returns once the navigation is committed, before the page's text is switched to #lang=en."""
+    with page.expect_navigation():
+        page.click(selector)
+    page.wait_for_selector("html[data-lang]")
+
+
 def test_language_switch_is_kept_in_the_url_and_links(site: Path, page: Any) -> None:
     page.goto(_url(site, "index.html"))
     assert page.is_visible("h1 .t[lang=zh]") and not page.is_visible("h1 .t[lang=en]")
@@ -146,7 +154,7 @@ def test_language_switch_is_kept_in_the_url_and_links(site: Path, page: Any) -> 
     assert "lang=en" in page.url
     assert page.get_attribute("th[data-sort='total']", "title").startswith("Weighted mean")
     # following a model link keeps the language
-    page.click(f"#ranking a:text-is('{ODD_NAME}')")
+    _follow(page, f"#ranking a:text-is('{ODD_NAME}')")
     assert "/models/" in page.url and "lang=en" in page.url
     assert page.inner_text("h1") == ODD_NAME  # markup in a model name is text
     assert page.is_visible("text=Score per capability")
@@ -156,7 +164,7 @@ def test_language_switch_is_kept_in_the_url_and_links(site: Path, page: Any) -> 
 
 def test_model_page_has_chart_tables_and_reproducibility(site: Path, page: Any) -> None:
     page.goto(_url(site, "index.html"))
-    page.click("#ranking a:text-is('tiny-qwen2')")
+    _follow(page, "#ranking a:text-is('tiny-qwen2')")
     svg = page.locator("svg.bar-chart")
     assert svg.count() == 1
     assert svg.locator("rect.bar").count() >= 1 or svg.locator("text.value").count() == 5
@@ -320,9 +328,9 @@ def test_thinking_entry_badge_filter_and_pages(thinking_site: Path, page: Any) -
     page.click("#lang-switch")
     assert page.inner_text("#ranking tbody .badge.thinking") == "thinking"
     page.screenshot(path=str(SHOTS / "thinking-index-en.png"), full_page=True)
-    page.click("#ranking a[href*='--thinking']")
+    _follow(page, "#ranking a[href*='--thinking']")
     assert page.url.endswith("models/tiny-qwen3--thinking.html#lang=en")
-    page.wait_for_selector("html[data-lang='en']")  # the new page applies #lang=en once its script has run
+    page.wait_for_selector("html[data-lang='en']")
     assert page.inner_text("h1") == "tiny-qwen3 thinking"
     facts = page.inner_text("section.thinking dl")
     assert "thinking on" in facts and "on or off (hybrid)" in facts and '{"enable_thinking": true}' in facts
@@ -385,7 +393,7 @@ def boards_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_suite_boards_tabs_sections_and_category_pages(boards_site: Path, page: Any) -> None:
     page.goto(_url(boards_site, "index.html"))
     assert page.locator("nav.boards a").count() == 4 and len(_column(page, 2)) == 5
-    page.click("nav.boards a[data-board='superclue-2025']")
+    _follow(page, "nav.boards a[data-board='superclue-2025']")
     assert page.url.endswith("boards/superclue-2025.html")
     thinking, plain = page.locator("#ranking-thinking tbody tr"), page.locator("#ranking-plain tbody tr")
     assert thinking.count() == 1 and plain.count() == 4
