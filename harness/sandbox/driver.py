@@ -248,6 +248,19 @@ def _read_nonce(vfd):
     return nonce.decode("ascii", "replace").strip()
 
 
+def _write_verdict(vfd, nonce, passed, calls, reason):
+    """The verdict line on the socket only the tests process holds (after its own output is flushed)."""
+    record = {"nonce": nonce, "verdict": "passed" if passed else "failed", "calls": calls, "reason": _clip(reason)}
+    try:
+        _sys.stdout.flush()
+        _sys.stderr.flush()
+    except BaseException:
+        pass
+    data = _dumps(record)
+    while data:
+        data = data[_os.write(vfd, data):]
+
+
 def _tests_main(source, entry):
     fds = _fds()
     vfd = fds["verdict"]
@@ -255,16 +268,7 @@ def _tests_main(source, entry):
     link = _Link(fds) if entry and "calls" in fds else None
 
     def verdict(passed, reason):
-        record = {"nonce": nonce, "verdict": "passed" if passed else "failed",
-                  "calls": link.calls if link else 0, "reason": _clip(reason)}
-        try:
-            _sys.stdout.flush()
-            _sys.stderr.flush()
-        except BaseException:
-            pass
-        data = _dumps(record)
-        while data:
-            data = data[_os.write(vfd, data):]
+        _write_verdict(vfd, nonce, passed, link.calls if link else 0, reason)
 
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
     if link is not None:

@@ -2,7 +2,7 @@
 in the tests process against the names of the model's code, which runs in another process.
 
 Stdlib only at import, and self-contained but for driver.py, which protocol.py puts before this file's source
-(its _fds, _read_nonce, _dumps, _clip, LinkBroken, _register_source); one call, `_pytest_tests_main(...)` or
+(its _fds, _read_nonce, _write_verdict, _dumps, _clip, LinkBroken, _register_source); one call, `_pytest_tests_main(...)` or
 `_pytest_solution_main(...)`, follows.
 
 Tests side: asks the solution's process for the names its code defines (as `from solution import *` would bind
@@ -41,7 +41,7 @@ import sys as _psys
 
 TYPE_CHECKING = False  # mypy and ruff read it as True; in the sandbox these names come from driver.py, put first
 if TYPE_CHECKING:
-    from harness.sandbox.driver import LinkBroken, _clip, _dumps, _fds, _read_nonce, _register_source
+    from harness.sandbox.driver import LinkBroken, _clip, _dumps, _fds, _read_nonce, _register_source, _write_verdict
 
 _MAX_MSG = 64 << 20  # bytes of one request or reply (arrays travel inside: 100x130x80 float64 is 11 MB as base64)
 _MAX_OUT = 1 << 20  # characters of one request's stdout/stderr sent back
@@ -768,16 +768,7 @@ def _pytest_tests_main(source, shared, site_dirs):
     counts = _Counts()
 
     def verdict(passed, reason):
-        record = {"nonce": nonce, "verdict": "passed" if passed else "failed", "calls": link.calls,
-                  "reason": _clip(reason)}
-        try:
-            _psys.stdout.flush()
-            _psys.stderr.flush()
-        except BaseException:
-            pass
-        data = _dumps(record)
-        while data:
-            data = data[_pos.write(vfd, data):]
+        _write_verdict(vfd, nonce, passed, link.calls, reason)
 
     try:
         _setup_process(site_dirs)
